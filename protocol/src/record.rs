@@ -1,0 +1,296 @@
+//! Records: the envelope an origin node signs around a [`RecordContent`].
+//!
+//! A record is identified by its [`RecordKey`] (origin node, record id). Each
+//! change is a new version, a positive integer that strictly increases per
+//! record; a deletion is a signed tombstone version. Only the origin signs its
+//! records, so two versions never conflict; two *different* signed envelopes
+//! with the same key and version are an equivocation, which nodes detect by
+//! comparing [`VersionHash`]es.
+//!
+//! Envelope JSON (the signed bytes are its canonical form):
+//! `{"origin", "id", "version", "signed_at", "content": {..}}` for a live
+//! version, `{"origin", "id", "version", "signed_at", "deleted": true}` for a
+//! tombstone.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::content::{Checker, RecordContent};
+use crate::error::{DecodeError, ValidationError, ValidationErrors};
+use crate::identity::NodeId;
+use crate::limits::{JSON_SAFE_INTEGER_MAX, RECORD_CANONICAL_BYTES_MAX, RECORD_ID_CHARS_MAX};
+use crate::signed::Signable;
+use crate::timestamp::Timestamp;
+
+/// A record id chosen by the origin: 1 to 64 of `A-Z a-z 0-9 _ -`.
+/// seednet nodes assign ULIDs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordId(String);
+
+impl RecordId {
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid = !text.is_empty()
+            && text.len() <= RECORD_ID_CHARS_MAX
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        valid.then(|| RecordId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for RecordId {
+    type Err = ValidationError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        RecordId::parse(text).ok_or_else(|| ValidationError::RecordId {
+            field: "id".into(),
+            value: text.chars().take(80).collect(),
+        })
+    }
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for RecordId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The global identity of a record: who published it and under which id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordKey {
+    pub origin: NodeId,
+    pub id: RecordId,
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.origin, self.id)
+    }
+}
+
+/// SHA-256 of a version's canonical bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VersionHash(pub [u8; 32]);
+
+impl VersionHash {
+    pub fn of(canonical_bytes: &[u8]) -> Self {
+        VersionHash(Sha256::digest(canonical_bytes).into())
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for VersionHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VersionHash({})", self.to_hex())
+    }
+}
+
+/// What a version says: the content, or that the record was deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordBody {
+    Live(Box<RecordContent>),
+    Tombstone,
+}
+
+/// One signed version of a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "RecordEnvelope", try_from = "RecordEnvelope")]
+pub struct Record {
+    pub key: RecordKey,
+    pub version: u64,
+    pub signed_at: Timestamp,
+    pub body: RecordBody,
+}
+
+impl Record {
+    pub fn content(&self) -> Option<&RecordContent> {
+        match &self.body {
+            RecordBody::Live(content) => Some(content),
+            RecordBody::Tombstone => None,
+        }
+    }
+
+    pub fn is_tombstone(&self) -> bool {
+        matches!(self.body, RecordBody::Tombstone)
+    }
+}
+
+/// The wire shape of [`Record`]; converted, never exposed.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordEnvelope {
+    origin: NodeId,
+    id: RecordId,
+    version: u64,
+    signed_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content: Option<RecordContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleted: Option<bool>,
+}
+
+impl From<Record> for RecordEnvelope {
+    fn from(record: Record) -> Self {
+        let (content, deleted) = match record.body {
+            RecordBody::Live(content) => (Some(*content), None),
+            RecordBody::Tombstone => (None, Some(true)),
+        };
+        RecordEnvelope {
+            origin: record.key.origin,
+            id: record.key.id,
+            version: record.version,
+            signed_at: record.signed_at,
+            content,
+            deleted,
+        }
+    }
+}
+
+impl TryFrom<RecordEnvelope> for Record {
+    type Error = String;
+    fn try_from(envelope: RecordEnvelope) -> Result<Self, Self::Error> {
+        let body = match (envelope.content, envelope.deleted) {
+            (Some(content), None) => RecordBody::Live(Box::new(content)),
+            (None, Some(true)) => RecordBody::Tombstone,
+            _ => return Err(
+                "a record version has either \"content\" or \"deleted\": true, not both or neither"
+                    .into(),
+            ),
+        };
+        Ok(Record {
+            key: RecordKey {
+                origin: envelope.origin,
+                id: envelope.id,
+            },
+            version: envelope.version,
+            signed_at: envelope.signed_at,
+            body,
+        })
+    }
+}
+
+impl Record {
+    /// Checks the envelope rules and, for a live version, the content rules.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut check = Checker::default();
+        if self.version == 0 || self.version > JSON_SAFE_INTEGER_MAX {
+            check.push(ValidationError::Invalid {
+                field: "version".into(),
+                message: format!("version must be between 1 and {JSON_SAFE_INTEGER_MAX}"),
+            });
+        }
+        let envelope = check.finish();
+        let content = match &self.body {
+            RecordBody::Live(content) => content.validate().map_err(|errors| {
+                let prefixed = errors
+                    .0
+                    .into_iter()
+                    .map(|error| prefix_field("content", error))
+                    .collect();
+                ValidationErrors(prefixed)
+            }),
+            RecordBody::Tombstone => Ok(()),
+        };
+        match (envelope, content) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(mut a), Err(b)) => {
+                a.0.extend(b.0);
+                Err(a)
+            }
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        }
+    }
+}
+
+fn prefix_field(prefix: &str, error: ValidationError) -> ValidationError {
+    let field = format!("{prefix}.{}", error.field());
+    rewrite_field(error, field)
+}
+
+fn rewrite_field(mut error: ValidationError, new_field: String) -> ValidationError {
+    match &mut error {
+        ValidationError::Empty { field }
+        | ValidationError::TooLong { field, .. }
+        | ValidationError::TooMany { field, .. }
+        | ValidationError::Duplicate { field, .. }
+        | ValidationError::Missing { field }
+        | ValidationError::Language { field, .. }
+        | ValidationError::Country { field, .. }
+        | ValidationError::Url { field, .. }
+        | ValidationError::Email { field, .. }
+        | ValidationError::Sdg { field, .. }
+        | ValidationError::Year { field, .. }
+        | ValidationError::YearOrder { field }
+        | ValidationError::License { field, .. }
+        | ValidationError::RecordId { field, .. }
+        | ValidationError::TranslationSameLanguage { field, .. }
+        | ValidationError::ControlCharacter { field }
+        | ValidationError::Invalid { field, .. } => *field = new_field,
+    }
+    error
+}
+
+impl Signable for Record {
+    const CONTEXT: &'static str = "seednet record v1";
+    const BYTES_MAX: usize = RECORD_CANONICAL_BYTES_MAX;
+    const SIGNER_FIELD: &'static str = "origin";
+
+    fn signer(&self) -> NodeId {
+        self.key.origin
+    }
+
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        Record::validate(self)
+    }
+}
+
+/// Strict JSON decoding with the path of the offending field in the error.
+pub(crate) fn decode_json<T: DeserializeOwned>(json: &[u8]) -> Result<T, DecodeError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?;
+    deserializer.end().map_err(|e| DecodeError::Shape {
+        path: "$".into(),
+        message: e.to_string(),
+    })?;
+    Ok(value)
+}
+
+/// Typed decoding of an already parsed JSON value, with the field path.
+pub(crate) fn decode_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, DecodeError> {
+    serde_path_to_error::deserialize(value).map_err(shape_error)
+}
+
+fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> DecodeError {
+    let path = error.path().to_string();
+    let path = if path == "." { "$".to_string() } else { path };
+    DecodeError::Shape {
+        path,
+        message: error.into_inner().to_string(),
+    }
+}

@@ -1,0 +1,1 @@
+//! The seednet search index (under construction).
