@@ -18,6 +18,7 @@ pub mod canonical;
 pub mod content;
 pub mod descriptor;
 pub mod error;
+pub mod federation;
 pub mod identity;
 pub mod limits;
 pub mod record;

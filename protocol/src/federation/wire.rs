@@ -1,0 +1,571 @@
+//! The bodies of the federation endpoints, and the rules that make them safe
+//! to act on.
+//!
+//! - `GET /federation/v1/changes?since=SEQ&limit=N` answers a [`ChangesPage`]:
+//!   the exact signed bytes of records and tombstones after `SEQ` in the
+//!   serving node's change log, bounded by [`SYNC_BATCH_RECORDS_MAX`] and
+//!   [`SYNC_BATCH_BYTES_MAX`]. The serving node builds it with a
+//!   [`PageBuilder`]; the pulling node checks it with
+//!   [`ChangesPage::check_against`] before applying anything.
+//! - `POST /federation/v1/links` carries a [`Signed<LinkRequest>`], which embeds
+//!   the requester's signed node descriptor so that the admin who approves
+//!   sees (and pins) exactly what the requester's key signed.
+//! - `POST /federation/v1/notify` carries a [`NotifyHint`].
+//! - [`PeerEntry`] is one line of the admin's peer list, with the [`Link`]
+//!   approval state computed by one total function.
+//! - `POST /federation/v1/rotations` carries a [`Signed<KeyRotation>`], signed by
+//!   the old key; a peer acts on it only after its admin approves.
+//!
+//! Types hold wire shapes only; the node converts them into its own storage.
+
+use serde::{Deserialize, Serialize};
+
+use super::limits::{
+    FEDERATION_NOTE_CHARS_MAX, KEY_ROTATION_CANONICAL_BYTES_MAX, LINK_REQUEST_CANONICAL_BYTES_MAX,
+    SYNC_BATCH_BYTES_MAX, SYNC_BATCH_RECORDS_MAX, SYNC_PAGE_BODY_BYTES_MAX,
+    SYNC_RECORD_OVERHEAD_BYTES,
+};
+use crate::canonical::to_canonical_bytes;
+use crate::content::Checker;
+use crate::descriptor::NodeDescriptor;
+use crate::error::{ValidationError, ValidationErrors, VerifyError};
+use crate::identity::{NodeId, SignatureBytes};
+use crate::signed::{Signable, Signed, SignedWire};
+use crate::timestamp::Timestamp;
+use crate::vocab::CountryCode;
+
+/// A federation body that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("body is {actual} bytes, over the limit of {max}")]
+    TooLarge { max: usize, actual: usize },
+    #[error("body is not the expected JSON: {0}")]
+    Json(String),
+    #[error("limit must be between 1 and {max}, got {actual}")]
+    BadLimit { max: usize, actual: usize },
+    #[error("page has {actual} records, over the limit of {max}")]
+    TooManyRecords { max: usize, actual: usize },
+    #[error("page cursor {next_cursor} is before the requested position {since}")]
+    CursorBackwards { since: u64, next_cursor: u64 },
+    #[error("page has records but its cursor {next_cursor} did not move past {since}")]
+    CursorStuck { since: u64, next_cursor: u64 },
+    #[error("page cursor {next_cursor} is past the node's head sequence {head_seq}")]
+    CursorPastHead { next_cursor: u64, head_seq: u64 },
+    #[error("embedded descriptor is refused: {0}")]
+    Descriptor(VerifyError),
+    #[error("embedded descriptor names node {named}, the request is signed by {signer}")]
+    DescriptorMismatch { named: NodeId, signer: NodeId },
+    #[error("rotation is signed by {signer}, but the pinned key of this peer is {pinned}")]
+    RotationNotFromPinnedKey { signer: NodeId, pinned: NodeId },
+    #[error("new descriptor names node {named}, the rotation names {expected}")]
+    RotationDescriptorMismatch { named: NodeId, expected: NodeId },
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8], max: usize) -> Result<T, WireError> {
+    if body.len() > max {
+        return Err(WireError::TooLarge {
+            max,
+            actual: body.len(),
+        });
+    }
+    serde_json::from_slice(body).map_err(|e| WireError::Json(e.to_string()))
+}
+
+// --- Changes feed --------------------------------------------------------------
+
+/// The query of `GET /federation/v1/changes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangesQuery {
+    /// Records with a change-log sequence strictly greater than this.
+    pub since: u64,
+    /// At most this many records (1 to [`SYNC_BATCH_RECORDS_MAX`]).
+    pub limit: usize,
+}
+
+impl ChangesQuery {
+    /// From the optional query parameters: `since` defaults to 0, `limit` to
+    /// [`SYNC_BATCH_RECORDS_MAX`]; a limit of 0 or above the maximum is refused.
+    pub fn new(since: Option<u64>, limit: Option<usize>) -> Result<Self, WireError> {
+        let limit = limit.unwrap_or(SYNC_BATCH_RECORDS_MAX);
+        if limit == 0 || limit > SYNC_BATCH_RECORDS_MAX {
+            return Err(WireError::BadLimit {
+                max: SYNC_BATCH_RECORDS_MAX,
+                actual: limit,
+            });
+        }
+        Ok(ChangesQuery {
+            since: since.unwrap_or(0),
+            limit,
+        })
+    }
+
+    /// The path and query to request, e.g. `/federation/v1/changes?since=7&limit=500`.
+    pub fn path_and_query(&self) -> String {
+        format!(
+            "/federation/v1/changes?since={}&limit={}",
+            self.since, self.limit
+        )
+    }
+}
+
+/// One page of a node's changes feed.
+///
+/// Invariants checked by [`ChangesPage::check_against`]: every record's
+/// sequence lies in `(since, next_cursor]`; `since <= next_cursor`;
+/// `next_cursor <= head_seq` unless the page is empty and `since > head_seq`
+/// (the serving node's log is behind the client's cursor: it was restored
+/// from a backup, and the client must not reset its cursor); more records are
+/// available exactly when `next_cursor < head_seq`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesPage {
+    /// Exact signed bytes of records and tombstones, in change-log order.
+    pub records: Vec<SignedWire>,
+    /// The cursor to ask from next time (`since` of the next request).
+    pub next_cursor: u64,
+    /// The serving node's highest change-log sequence when the page was built.
+    pub head_seq: u64,
+}
+
+/// What a pulling node learns from a checked page, without the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSummary {
+    pub since: u64,
+    pub records: usize,
+    pub next_cursor: u64,
+    pub head_seq: u64,
+}
+
+impl PageSummary {
+    /// True when the serving node has more after this page.
+    pub fn has_more(&self) -> bool {
+        self.next_cursor < self.head_seq
+    }
+
+    /// True when the serving node's log is behind the puller's cursor.
+    pub fn feed_regressed(&self) -> bool {
+        self.head_seq < self.since
+    }
+}
+
+impl ChangesPage {
+    /// Decodes a response body, bounded by [`SYNC_PAGE_BODY_BYTES_MAX`].
+    pub fn decode(body: &[u8]) -> Result<Self, WireError> {
+        decode_json(body, SYNC_PAGE_BODY_BYTES_MAX)
+    }
+
+    /// Checks the page against the query it answers. Record signatures are
+    /// not checked here (that is a batch job off the async runtime).
+    pub fn check_against(&self, query: &ChangesQuery) -> Result<PageSummary, WireError> {
+        let summary = PageSummary {
+            since: query.since,
+            records: self.records.len(),
+            next_cursor: self.next_cursor,
+            head_seq: self.head_seq,
+        };
+        check_summary(&summary, query.limit)?;
+        Ok(summary)
+    }
+}
+
+/// The page rules on a summary (shared with the sync state machine's checks).
+pub fn check_summary(summary: &PageSummary, limit: usize) -> Result<(), WireError> {
+    let max = limit.min(SYNC_BATCH_RECORDS_MAX);
+    if summary.records > max {
+        return Err(WireError::TooManyRecords {
+            max,
+            actual: summary.records,
+        });
+    }
+    if summary.next_cursor < summary.since {
+        return Err(WireError::CursorBackwards {
+            since: summary.since,
+            next_cursor: summary.next_cursor,
+        });
+    }
+    if summary.records > 0 && summary.next_cursor == summary.since {
+        return Err(WireError::CursorStuck {
+            since: summary.since,
+            next_cursor: summary.next_cursor,
+        });
+    }
+    let regressed_and_empty = summary.records == 0 && summary.next_cursor == summary.since;
+    if summary.next_cursor > summary.head_seq && !regressed_and_empty {
+        return Err(WireError::CursorPastHead {
+            next_cursor: summary.next_cursor,
+            head_seq: summary.head_seq,
+        });
+    }
+    Ok(())
+}
+
+/// Builds a page on the serving node while it scans its change log from
+/// `since + 1` upwards: [`PageBuilder::push`] each record it serves,
+/// [`PageBuilder::skip`] each entry it does not (e.g. an origin it does not
+/// relay), and stop when a call returns `false` or the log ends.
+#[derive(Debug)]
+pub struct PageBuilder {
+    query: ChangesQuery,
+    head_seq: u64,
+    records: Vec<SignedWire>,
+    bytes: usize,
+    scanned_through: u64,
+    full: bool,
+}
+
+impl PageBuilder {
+    pub fn new(query: ChangesQuery, head_seq: u64) -> Self {
+        PageBuilder {
+            query,
+            head_seq,
+            records: Vec::new(),
+            bytes: 0,
+            scanned_through: query.since,
+            full: false,
+        }
+    }
+
+    /// Adds the record at change-log sequence `seq`. Returns `false` (and does
+    /// not add it) when the page is full by count or bytes; the first record
+    /// is always added. Sequences must increase.
+    pub fn push(&mut self, seq: u64, record: SignedWire) -> bool {
+        assert!(
+            seq > self.scanned_through,
+            "change log scanned out of order"
+        );
+        let size = record.signed.get().len() + SYNC_RECORD_OVERHEAD_BYTES;
+        let over_bytes = !self.records.is_empty() && self.bytes + size > SYNC_BATCH_BYTES_MAX;
+        if self.full || self.records.len() >= self.query.limit || over_bytes {
+            self.full = true;
+            return false;
+        }
+        self.bytes += size;
+        self.records.push(record);
+        self.scanned_through = seq;
+        true
+    }
+
+    /// Passes over the entry at `seq` without serving it. Returns `false`
+    /// when the page is already full (the entry stays for the next page).
+    pub fn skip(&mut self, seq: u64) -> bool {
+        assert!(
+            seq > self.scanned_through,
+            "change log scanned out of order"
+        );
+        if self.full {
+            return false;
+        }
+        self.scanned_through = seq;
+        true
+    }
+
+    /// The page. `log_exhausted` is true when the scan reached the end of
+    /// the log (then the cursor moves to the head even past skipped entries).
+    pub fn finish(self, log_exhausted: bool) -> ChangesPage {
+        let next_cursor = if log_exhausted && !self.full {
+            self.head_seq.max(self.query.since)
+        } else {
+            self.scanned_through
+        };
+        ChangesPage {
+            records: self.records,
+            next_cursor,
+            head_seq: self.head_seq,
+        }
+    }
+}
+
+// --- Notify -------------------------------------------------------------------
+
+/// `POST /federation/v1/notify`: "I have new changes up to `head_seq`". Only a
+/// hint: the receiver pulls as usual, so a lost or forged-order notify costs
+/// nothing but latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyHint {
+    pub head_seq: u64,
+}
+
+impl NotifyHint {
+    pub fn decode(body: &[u8]) -> Result<Self, WireError> {
+        decode_json(body, super::limits::FEDERATION_SMALL_BODY_BYTES_MAX)
+    }
+}
+
+// --- Links --------------------------------------------------------------------
+
+/// A signed object carried inside another signed object: its canonical JSON
+/// as a value (the outer canonical form contains the inner one unchanged, so
+/// the inner bytes are recovered exactly by canonical re-encoding).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedSigned {
+    pub signed: serde_json::Value,
+    pub signature: SignatureBytes,
+}
+
+impl EmbeddedSigned {
+    pub fn from_signed<T: Signable>(signed: &Signed<T>) -> Self {
+        let value = serde_json::from_slice(signed.bytes()).expect("signed bytes are JSON");
+        EmbeddedSigned {
+            signed: value,
+            signature: signed.signature(),
+        }
+    }
+
+    /// Verifies the embedded object as a `T`.
+    pub fn verify<T: Signable>(&self) -> Result<Signed<T>, VerifyError> {
+        let bytes = to_canonical_bytes(&self.signed).map_err(VerifyError::Canonical)?;
+        Signed::verify(&bytes, self.signature)
+    }
+}
+
+/// A request to link, signed by the requester (`from`). Sent after its admin
+/// ran `peer add`; the receiver stores it as *pending* until its own admin
+/// approves, showing the embedded descriptor's id, name, country and URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    pub from: NodeId,
+    pub to: NodeId,
+    /// The requester's signed node descriptor.
+    pub descriptor: EmbeddedSigned,
+    pub requested_at: Timestamp,
+    /// A note for the receiving admin (may be empty).
+    #[serde(default)]
+    pub note: String,
+}
+
+impl Signable for LinkRequest {
+    const CONTEXT: &'static str = "seednet link request v1";
+    const BYTES_MAX: usize = LINK_REQUEST_CANONICAL_BYTES_MAX;
+    const SIGNER_FIELD: &'static str = "from";
+
+    fn signer(&self) -> NodeId {
+        self.from
+    }
+
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut check = Checker::default();
+        if self.from == self.to {
+            check.push(ValidationError::Invalid {
+                field: "to".into(),
+                message: "a node cannot link to itself".into(),
+            });
+        }
+        check.optional_text("note", &self.note, FEDERATION_NOTE_CHARS_MAX, true);
+        check.finish()
+    }
+}
+
+impl LinkRequest {
+    /// The requester's descriptor, verified, and checked to be the signer's.
+    pub fn verified_descriptor(&self) -> Result<Signed<NodeDescriptor>, WireError> {
+        let descriptor = self
+            .descriptor
+            .verify::<NodeDescriptor>()
+            .map_err(WireError::Descriptor)?;
+        if descriptor.value().node_id != self.from {
+            return Err(WireError::DescriptorMismatch {
+                named: descriptor.value().node_id,
+                signer: self.from,
+            });
+        }
+        Ok(descriptor)
+    }
+}
+
+/// One side's decision about a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// No decision yet.
+    None,
+    Approved,
+    Revoked,
+}
+
+/// Both sides' decisions; the shown [`LinkState`] follows from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// This node's admin.
+    pub local: Approval,
+    /// The peer's admin, as this node learnt it (a link request or accept
+    /// means approved; a `link_revoked` refusal means revoked).
+    pub remote: Approval,
+}
+
+/// The state an admin sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// This node approved (asked); the peer has not approved yet.
+    Requested,
+    /// The peer asked; this node's admin has not approved yet.
+    Pending,
+    /// Both approved: records flow both ways.
+    Active,
+    /// One side revoked: nothing flows.
+    Revoked,
+}
+
+/// What happened to a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// This node's admin ran `peer add` or `peer approve`.
+    LocalApprove,
+    /// This node's admin ran `peer revoke`.
+    LocalRevoke,
+    /// A valid link request or accept arrived from the peer.
+    RemoteApprove,
+    /// The peer refused a request with `link_revoked`.
+    RemoteRevoke,
+}
+
+impl Link {
+    pub const NEW: Link = Link {
+        local: Approval::None,
+        remote: Approval::None,
+    };
+
+    /// The link after `event`. Total: every event is meaningful in every
+    /// state, and a new approval reverses a revocation of the same side.
+    pub fn on(self, event: LinkEvent) -> Link {
+        match event {
+            LinkEvent::LocalApprove => Link {
+                local: Approval::Approved,
+                ..self
+            },
+            LinkEvent::LocalRevoke => Link {
+                local: Approval::Revoked,
+                ..self
+            },
+            LinkEvent::RemoteApprove => Link {
+                remote: Approval::Approved,
+                ..self
+            },
+            LinkEvent::RemoteRevoke => Link {
+                remote: Approval::Revoked,
+                ..self
+            },
+        }
+    }
+
+    pub fn state(&self) -> Option<LinkState> {
+        match (self.local, self.remote) {
+            (Approval::Revoked, _) | (_, Approval::Revoked) => Some(LinkState::Revoked),
+            (Approval::Approved, Approval::Approved) => Some(LinkState::Active),
+            (Approval::Approved, Approval::None) => Some(LinkState::Requested),
+            (Approval::None, Approval::Approved) => Some(LinkState::Pending),
+            (Approval::None, Approval::None) => None,
+        }
+    }
+
+    /// Whether this node pulls from the peer.
+    pub fn pulls(&self) -> bool {
+        self.state() == Some(LinkState::Active)
+    }
+
+    /// Whether this node answers the peer's federation requests (feed,
+    /// reconcile). Only this node's own decision counts: a peer that revoked
+    /// simply stops asking.
+    pub fn serves(&self) -> bool {
+        self.local == Approval::Approved && self.remote != Approval::Revoked
+    }
+}
+
+/// One line of `GET /api/v1/peers` / `seednet peer list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    pub node_id: NodeId,
+    pub name: String,
+    pub country: CountryCode,
+    pub base_url: String,
+    pub state: LinkState,
+    pub link: Link,
+    /// Last time a pull completed without error.
+    pub last_sync_at: Option<Timestamp>,
+    /// Record versions received from this peer and applied.
+    pub records_received: u64,
+    /// This node's cursor in the peer's feed.
+    pub cursor: u64,
+    /// The peer's head sequence when last seen.
+    pub head_seq: u64,
+    /// `head_seq - cursor` when last seen.
+    pub lag: u64,
+    pub last_error: Option<String>,
+    /// Equivocations (two signed versions with one key and version) seen in
+    /// records received from this peer.
+    pub equivocations: u64,
+}
+
+// --- Key rotation -------------------------------------------------------------
+
+/// "Node `old_node_id` now signs as `new_node_id`", signed by the OLD key.
+///
+/// A peer that receives it checks it against the key it pinned, fetches and
+/// verifies the new descriptor, and shows both to its admin; only the admin's
+/// approval moves the link to the new key. Records signed by the old key stay
+/// valid (their origin is the old id). A lost key cannot sign this: it means a
+/// new identity and a new link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRotation {
+    pub old_node_id: NodeId,
+    pub new_node_id: NodeId,
+    pub rotated_at: Timestamp,
+    /// Why, for the admins (may be empty).
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl Signable for KeyRotation {
+    const CONTEXT: &'static str = "seednet key rotation v1";
+    const BYTES_MAX: usize = KEY_ROTATION_CANONICAL_BYTES_MAX;
+    const SIGNER_FIELD: &'static str = "old_node_id";
+
+    fn signer(&self) -> NodeId {
+        self.old_node_id
+    }
+
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut check = Checker::default();
+        if self.old_node_id == self.new_node_id {
+            check.push(ValidationError::Invalid {
+                field: "new_node_id".into(),
+                message: "the new key must differ from the old one".into(),
+            });
+        }
+        check.optional_text("reason", &self.reason, FEDERATION_NOTE_CHARS_MAX, true);
+        check.finish()
+    }
+}
+
+/// Checks a verified rotation against the key pinned for the peer and the
+/// new descriptor fetched from the peer. Passing means "show to the admin",
+/// never "apply".
+pub fn check_rotation(
+    rotation: &Signed<KeyRotation>,
+    pinned: &NodeId,
+    new_descriptor: &Signed<NodeDescriptor>,
+) -> Result<(), WireError> {
+    let statement = rotation.value();
+    if statement.old_node_id != *pinned {
+        return Err(WireError::RotationNotFromPinnedKey {
+            signer: statement.old_node_id,
+            pinned: *pinned,
+        });
+    }
+    if new_descriptor.value().node_id != statement.new_node_id {
+        return Err(WireError::RotationDescriptorMismatch {
+            named: new_descriptor.value().node_id,
+            expected: statement.new_node_id,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
