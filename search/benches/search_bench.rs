@@ -1,0 +1,201 @@
+//! Indexing throughput and query latency (p50/p99) over a generated corpus.
+//!
+//! Why a plain bench binary and not criterion: what matters for a node is the
+//! tail latency of a search with facets and snippets on a realistic index, and
+//! the records per second a full `seednet reindex` reaches; criterion reports
+//! means with confidence intervals of a micro-benchmark, not percentiles.
+//!
+//! The corpus is synthetic but shaped like the real one: records in the five
+//! languages whose titles, summaries and bodies are drawn from the glossary's
+//! terms (so concept tagging, stemming and folding all do real work) mixed
+//! with filler words, with facet values spread over countries, kinds, themes,
+//! target groups and years. Randomness is seeded: every run indexes the same
+//! records and runs the same queries.
+//!
+//! `cargo bench -p seednet-search` (records: `SEEDNET_BENCH_RECORDS`, default
+//! 20000; queries: `SEEDNET_BENCH_QUERIES`, default 2000).
+
+use std::time::Instant;
+
+use seednet_protocol::testing::{sample_content, sign_sample, test_key};
+use seednet_protocol::{CountryCode, Kind, LanguageTag, Record, TargetGroup, Theme};
+use seednet_search::glossary::Glossary;
+use seednet_search::{AnalysisConfig, SearchIndex, SearchRequest};
+
+const COMMIT_EVERY_RECORDS: usize = 1_000;
+const LANGUAGES: [(&str, &str); 5] = [
+    ("it", "IT"),
+    ("el", "GR"),
+    ("ro", "RO"),
+    ("sl", "SI"),
+    ("en", "IE"),
+];
+const FILLER: [&str; 12] = [
+    "project",
+    "città",
+    "δήμος",
+    "proiect",
+    "občina",
+    "2023",
+    "pilot",
+    "network",
+    "rete",
+    "δίκτυο",
+    "rețea",
+    "mreža",
+];
+
+/// xorshift64*: small, seeded, good enough to spread choices.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn terms_of<'a>(glossary: &'a Glossary, lang: &str) -> Vec<&'a str> {
+    glossary
+        .concepts()
+        .iter()
+        .filter_map(|concept| concept.terms.get(lang))
+        .flatten()
+        .map(String::as_str)
+        .collect()
+}
+
+fn words(rng: &mut Rng, terms: &[&str], count_min: usize, count_spread: usize) -> String {
+    let count = count_min + rng.below(count_spread);
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        if rng.below(3) == 0 {
+            out.push(FILLER[rng.below(FILLER.len())]);
+        } else {
+            out.push(terms[rng.below(terms.len())]);
+        }
+    }
+    out.join(" ")
+}
+
+fn generate(count: usize, glossary: &Glossary) -> Vec<Record> {
+    let mut rng = Rng(0x5eed_5eed_5eed_5eed);
+    let per_lang: Vec<Vec<&str>> = LANGUAGES
+        .iter()
+        .map(|(lang, _)| terms_of(glossary, lang))
+        .collect();
+    let keys: Vec<_> = (1..=8).map(test_key).collect();
+    (0..count)
+        .map(|n| {
+            let choice = rng.below(LANGUAGES.len());
+            let (lang, country) = LANGUAGES[choice];
+            let terms = &per_lang[choice];
+            let title = words(&mut rng, terms, 4, 4);
+            let mut content = sample_content(lang, country, &title);
+            content.summary = words(&mut rng, terms, 25, 20);
+            content.body = words(&mut rng, terms, 120, 120);
+            content.kind = Kind::ALL[rng.below(Kind::ALL.len())];
+            content.themes = vec![Theme::ALL[rng.below(Theme::ALL.len())]];
+            content.target_groups = vec![TargetGroup::ALL[rng.below(TargetGroup::ALL.len())]];
+            content.year_start = 2014 + rng.below(12) as i64;
+            content.country = CountryCode::parse(country).expect("valid country");
+            content.lang = LanguageTag::parse(lang).expect("valid language");
+            let key = &keys[rng.below(keys.len())];
+            sign_sample(key, &format!("r{n:06}"), 1, content).into_value()
+        })
+        .collect()
+}
+
+fn queries(count: usize, glossary: &Glossary) -> Vec<SearchRequest> {
+    let mut rng = Rng(0x0dd_ba11);
+    let per_lang: Vec<Vec<&str>> = LANGUAGES
+        .iter()
+        .map(|(lang, _)| terms_of(glossary, lang))
+        .collect();
+    (0..count)
+        .map(|_| {
+            let terms = &per_lang[rng.below(per_lang.len())];
+            let q = words(&mut rng, terms, 1, 3);
+            let mut request = SearchRequest::new(&q);
+            if rng.below(4) == 0 {
+                request.filters.theme = vec![Theme::ALL[rng.below(Theme::ALL.len())]];
+            }
+            if rng.below(4) == 0 {
+                request.filters.year_from = Some(2018);
+            }
+            request
+        })
+        .collect()
+}
+
+fn percentile(sorted_us: &[u128], fraction: f64) -> u128 {
+    let index = ((sorted_us.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted_us[index]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let record_count = env_usize("SEEDNET_BENCH_RECORDS", 20_000);
+    let query_count = env_usize("SEEDNET_BENCH_QUERIES", 2_000);
+    let glossary = Glossary::builtin(AnalysisConfig::default());
+    let records = generate(record_count, glossary);
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (index, _) = SearchIndex::open_or_create(dir.path()).expect("index opens");
+
+    let started = Instant::now();
+    for (n, record) in records.iter().enumerate() {
+        index.upsert(record, n as u64 + 1).expect("upsert");
+        if (n + 1) % COMMIT_EVERY_RECORDS == 0 {
+            index.commit().expect("commit");
+        }
+    }
+    index.commit().expect("commit");
+    let indexing_s = started.elapsed().as_secs_f64();
+
+    let requests = queries(query_count, glossary);
+    let mut latencies_us = Vec::with_capacity(requests.len());
+    let mut total_hits = 0u64;
+    for request in &requests {
+        let started = Instant::now();
+        let response = index.search(request).expect("search");
+        latencies_us.push(started.elapsed().as_micros());
+        total_hits += response.total;
+    }
+    latencies_us.sort_unstable();
+    let mean_total = total_hits as f64 / requests.len() as f64;
+
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| records | {record_count} |");
+    println!(
+        "| indexing throughput_records_per_s (commit every {COMMIT_EVERY_RECORDS}) | {:.0} |",
+        record_count as f64 / indexing_s
+    );
+    println!("| queries | {query_count} (1-3 glossary words, 25% with a theme filter, 25% with year_from) |");
+    println!("| mean matching records per query | {mean_total:.0} |");
+    println!(
+        "| query latency_ms_p50 (limit 10, facets, snippets) | {:.2} |",
+        percentile(&latencies_us, 0.50) as f64 / 1000.0
+    );
+    println!(
+        "| query latency_ms_p99 | {:.2} |",
+        percentile(&latencies_us, 0.99) as f64 / 1000.0
+    );
+    println!(
+        "| query latency_ms_max | {:.2} |",
+        *latencies_us.last().expect("queries ran") as f64 / 1000.0
+    );
+}

@@ -1,0 +1,838 @@
+//! Search requests and responses, query building, ranking, facets and the
+//! explanation of each hit.
+//!
+//! A query is analysed once per analysis chain and looked up in the fields of
+//! that chain, with the query's language weighted highest ([`QUERY_LANG_WEIGHT`]
+//! against [`OTHER_LANG_WEIGHT`]), in the accent-folded fields, and in concept
+//! space: the glossary maps the query to concepts, whose ids records carry in
+//! their `concepts` field whatever language they are written in. Concepts
+//! that stand for a facet value (a country, a competence area, ...) *boost*
+//! records with that value; they never filter (see `docs/SEARCH.md`).
+//!
+//! Scores are BM25 sums; ties are broken by a stable hash of the record key,
+//! so the same index gives the same order on every node and every run. The
+//! ranked list is one input of a possible later rank fusion with a semantic
+//! tier: nothing here depends on the absolute score values.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
+use std::time::Instant;
+
+use seednet_protocol::{CountryCode, Kind, LanguageTag, NodeId, RecordContent, TargetGroup, Theme};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Facet, Field, IndexRecordOption, Value};
+use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
+
+use crate::analysis::{analyze, analyzer, folded_analyzer, AnalyzerLang};
+use crate::glossary::FacetLink;
+use crate::index::{RecordTexts, SearchIndex, TextPart};
+use crate::snippet;
+use crate::SearchError;
+
+/// A query longer than this many characters is refused.
+pub const QUERY_CHARS_MAX: usize = 500;
+/// Only the first this many words of a query are searched.
+pub const QUERY_TERMS_MAX: usize = 24;
+/// Page size when none is asked for.
+pub const LIMIT_DEFAULT: usize = 10;
+/// Largest page size.
+pub const LIMIT_MAX: usize = 50;
+/// Largest offset: deeper paging costs more than it is worth; narrow with
+/// filters instead.
+pub const OFFSET_MAX: usize = 1_000;
+/// Values returned per facet (the most frequent).
+pub const FACET_VALUES_MAX: usize = 20;
+/// Values one filter parameter may list.
+pub const FILTER_VALUES_MAX: usize = 16;
+/// Tokens of one text looked at when explaining a hit and cutting its snippet.
+pub const EXPLAIN_TOKENS_MAX: usize = 10_000;
+
+/// Field boosts: a word in the title says more than one in the body.
+pub const TITLE_BOOST: f32 = 3.0;
+pub const SUMMARY_BOOST: f32 = 2.0;
+pub const BODY_BOOST: f32 = 1.0;
+/// Weight of the query language's fields.
+pub const QUERY_LANG_WEIGHT: f32 = 1.0;
+/// Weight of the other languages' fields (cognates and shared names match
+/// there; different stemming makes them less reliable).
+pub const OTHER_LANG_WEIGHT: f32 = 0.3;
+/// Weight of the accent-folded fields (a query typed without accents).
+pub const FOLDED_WEIGHT: f32 = 0.5;
+/// Weight of a concept shared by the query and the record.
+pub const CONCEPT_BOOST: f32 = 2.5;
+/// Weight of a facet value named by the query ("... Romania" boosts RO).
+pub const FACET_CONCEPT_BOOST: f32 = 1.5;
+
+/// The facets counted on every search, in response order.
+pub const FACET_NAMES: [&str; 7] = [
+    "country",
+    "lang",
+    "kind",
+    "theme",
+    "target_group",
+    "year",
+    "origin",
+];
+
+/// Narrowing filters; values within one filter are alternatives (OR),
+/// different filters all apply (AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilters {
+    pub country: Vec<CountryCode>,
+    /// The language a record is written in (not the query language).
+    pub lang: Vec<LanguageTag>,
+    pub kind: Vec<Kind>,
+    pub theme: Vec<Theme>,
+    pub target_group: Vec<TargetGroup>,
+    pub origin: Vec<NodeId>,
+    /// `year_start` of the record, inclusive bounds.
+    pub year_from: Option<i64>,
+    pub year_to: Option<i64>,
+}
+
+/// One search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchRequest {
+    /// The words typed; empty lists records by year (browsing with facets).
+    pub q: String,
+    /// The language the query is written in; detected when absent.
+    pub query_lang: Option<LanguageTag>,
+    pub filters: SearchFilters,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl SearchRequest {
+    /// A first page for `q` with no filters.
+    pub fn new(q: &str) -> SearchRequest {
+        SearchRequest {
+            q: q.to_string(),
+            query_lang: None,
+            filters: SearchFilters::default(),
+            offset: 0,
+            limit: LIMIT_DEFAULT,
+        }
+    }
+
+    /// Builds a request from URL query parameters or CLI options, with the
+    /// names of the HTTP API: `q, query_lang, lang, country, theme, kind,
+    /// target_group, year_from, year_to, origin, offset, limit`. A filter may
+    /// repeat or list values separated by commas. Unknown names and bad
+    /// values are refused with the parameter's name.
+    pub fn from_params<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<SearchRequest, SearchError> {
+        let mut request = SearchRequest::new("");
+        for (name, value) in params {
+            let filters = &mut request.filters;
+            match name {
+                "q" => request.q = value.to_string(),
+                "query_lang" => {
+                    request.query_lang = Some(parse_one("query_lang", value, LanguageTag::parse)?)
+                }
+                "lang" => push_all(&mut filters.lang, "lang", value, LanguageTag::parse)?,
+                "country" => push_all(&mut filters.country, "country", value, CountryCode::parse)?,
+                "kind" => push_all(&mut filters.kind, "kind", value, |v| v.parse().ok())?,
+                "theme" => push_all(&mut filters.theme, "theme", value, |v| v.parse().ok())?,
+                "target_group" => {
+                    push_all(&mut filters.target_group, "target_group", value, |v| {
+                        v.parse().ok()
+                    })?
+                }
+                "origin" => push_all(&mut filters.origin, "origin", value, |v| v.parse().ok())?,
+                "year_from" => filters.year_from = Some(parse_one("year_from", value, parse_year)?),
+                "year_to" => filters.year_to = Some(parse_one("year_to", value, parse_year)?),
+                "offset" => request.offset = parse_one("offset", value, |v| v.parse().ok())?,
+                "limit" => request.limit = parse_one("limit", value, |v| v.parse().ok())?,
+                other => {
+                    return Err(SearchError::InvalidParameter {
+                        field: "query",
+                        message: format!(
+                            "unknown parameter {:?}",
+                            other.chars().take(40).collect::<String>()
+                        ),
+                    })
+                }
+            }
+        }
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks every limit; the error names the offending parameter.
+    pub fn validate(&self) -> Result<(), SearchError> {
+        let invalid = |field: &'static str, message: String| {
+            Err(SearchError::InvalidParameter { field, message })
+        };
+        let chars = self.q.chars().count();
+        if chars > QUERY_CHARS_MAX {
+            return invalid(
+                "q",
+                format!("query has {chars} characters, at most {QUERY_CHARS_MAX} allowed"),
+            );
+        }
+        if self.q.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            return invalid("q", "query contains control characters".into());
+        }
+        if self.limit == 0 || self.limit > LIMIT_MAX {
+            return invalid("limit", format!("limit must be between 1 and {LIMIT_MAX}"));
+        }
+        if self.offset > OFFSET_MAX {
+            return invalid(
+                "offset",
+                format!("offset must be at most {OFFSET_MAX}; narrow the search with filters"),
+            );
+        }
+        let filters = &self.filters;
+        let counts = [
+            ("country", filters.country.len()),
+            ("lang", filters.lang.len()),
+            ("kind", filters.kind.len()),
+            ("theme", filters.theme.len()),
+            ("target_group", filters.target_group.len()),
+            ("origin", filters.origin.len()),
+        ];
+        for (field, count) in counts {
+            if count > FILTER_VALUES_MAX {
+                return invalid(field, format!("at most {FILTER_VALUES_MAX} values allowed"));
+            }
+        }
+        if let (Some(from), Some(to)) = (filters.year_from, filters.year_to) {
+            if from > to {
+                return invalid(
+                    "year_to",
+                    format!("year_to {to} is before year_from {from}"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_year(text: &str) -> Option<i64> {
+    let year: i64 = text.parse().ok()?;
+    let range = seednet_protocol::limits::YEAR_MIN..=seednet_protocol::limits::YEAR_MAX;
+    range.contains(&year).then_some(year)
+}
+
+fn parse_one<T>(
+    field: &'static str,
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, SearchError> {
+    parse(value.trim()).ok_or_else(|| SearchError::InvalidParameter {
+        field,
+        message: format!(
+            "invalid value {:?}",
+            value.chars().take(80).collect::<String>()
+        ),
+    })
+}
+
+fn push_all<T: PartialEq>(
+    target: &mut Vec<T>,
+    field: &'static str,
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<(), SearchError> {
+    for part in value.split(',').filter(|part| !part.trim().is_empty()) {
+        let parsed = parse_one(field, part, &parse)?;
+        if !target.contains(&parsed) {
+            target.push(parsed);
+        }
+        if target.len() > FILTER_VALUES_MAX {
+            return Err(SearchError::InvalidParameter {
+                field,
+                message: format!("at most {FILTER_VALUES_MAX} values allowed"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// How a hit matched; a hit lists every way it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "via", rename_all = "snake_case")]
+pub enum MatchedVia {
+    /// Words of the query in the record's own text.
+    Text,
+    /// Words of the query in the record's translation into `lang`.
+    Translation { lang: String },
+    /// A concept of the query that the record mentions or carries.
+    Concept { concept: String },
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub origin: String,
+    pub id: String,
+    pub version: u64,
+    pub title: String,
+    /// HTML-safe text with `<mark>` around the matched words.
+    pub snippet: String,
+    pub lang: String,
+    pub country: String,
+    pub kind: String,
+    pub themes: Vec<String>,
+    pub year: i64,
+    pub score: f32,
+    pub matched_via: Vec<MatchedVia>,
+}
+
+/// A facet value and the number of matching records that have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// Counts over all records matching the query and filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facets {
+    pub country: Vec<FacetCount>,
+    pub lang: Vec<FacetCount>,
+    pub kind: Vec<FacetCount>,
+    pub theme: Vec<FacetCount>,
+    pub target_group: Vec<FacetCount>,
+    pub year: Vec<FacetCount>,
+    pub origin: Vec<FacetCount>,
+}
+
+/// What the engine understood of the query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryInfo {
+    /// The query language used (given or detected); `None` when unknown.
+    pub lang: Option<String>,
+    pub lang_detected: bool,
+    /// Concept ids the query was mapped to.
+    pub concepts: Vec<String>,
+}
+
+/// The answer to a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// Number of matching records (all pages).
+    pub total: u64,
+    pub took_ms: u64,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+    pub query: QueryInfo,
+}
+
+/// The query after analysis, reused to explain hits.
+struct AnalyzedQuery {
+    lang: Option<AnalyzerLang>,
+    lang_tag: Option<String>,
+    lang_detected: bool,
+    terms: HashMap<AnalyzerLang, HashSet<String>>,
+    folded_terms: HashSet<String>,
+    concepts: BTreeSet<usize>,
+}
+
+impl SearchIndex {
+    /// Runs a search on the last committed state.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        let started = Instant::now();
+        request.validate()?;
+        let analyzed = self.analyze_query(request);
+        let query = self.build_query(&analyzed, &request.filters);
+        let browsing = analyzed.is_empty();
+
+        let searcher = self.reader.searcher();
+        let mut facet_collector = FacetCollector::for_field("facets");
+        for name in FACET_NAMES {
+            facet_collector.add_facet(Facet::from_path([name]));
+        }
+        let top = TopDocs::with_limit(request.limit)
+            .and_offset(request.offset)
+            .tweak_score(move |segment: &SegmentReader| {
+                let tiebreak = segment.fast_fields().u64("tiebreak").ok();
+                let year = segment.fast_fields().i64("year").ok();
+                move |doc: DocId, score: Score| {
+                    let key = tiebreak.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+                    let primary = if browsing {
+                        year.as_ref().and_then(|c| c.first(doc)).unwrap_or(0) as f32
+                    } else {
+                        score
+                    };
+                    (primary, Reverse(key))
+                }
+            });
+        let (top_docs, total, facet_counts) =
+            searcher.search(&query, &(top, Count, facet_collector))?;
+
+        let mut hits = Vec::with_capacity(top_docs.len());
+        for ((primary, _), address) in top_docs {
+            let score = if browsing { 0.0 } else { primary };
+            hits.push(self.hit(&searcher, address, score, &analyzed)?);
+        }
+        let mut facets = Facets::default();
+        for name in FACET_NAMES {
+            let mut counts: Vec<FacetCount> = facet_counts
+                .get(Facet::from_path([name]))
+                .map(|(facet, count)| FacetCount {
+                    value: facet
+                        .to_path()
+                        .last()
+                        .map(|segment| segment.to_string())
+                        .unwrap_or_default(),
+                    count,
+                })
+                .collect();
+            counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            counts.truncate(FACET_VALUES_MAX);
+            *facets_slot(&mut facets, name) = counts;
+        }
+        let concepts = analyzed
+            .concepts
+            .iter()
+            .map(|&concept| self.glossary.concept(concept).id.clone())
+            .collect();
+        Ok(SearchResponse {
+            total: total as u64,
+            took_ms: started.elapsed().as_millis() as u64,
+            hits,
+            facets,
+            query: QueryInfo {
+                lang: analyzed.lang_tag.clone(),
+                lang_detected: analyzed.lang_detected,
+                concepts,
+            },
+        })
+    }
+
+    fn analyze_query(&self, request: &SearchRequest) -> AnalyzedQuery {
+        let q = request.q.trim();
+        let (lang_tag, lang_detected) = match &request.query_lang {
+            Some(tag) => (Some(tag.as_str().to_string()), false),
+            None => (detect_language(q).map(str::to_string), true),
+        };
+        let lang = lang_tag.as_deref().map(AnalyzerLang::for_tag);
+        let mut terms = HashMap::new();
+        for chain_lang in AnalyzerLang::ALL {
+            let mut chain = analyzer(chain_lang, self.config);
+            let set: HashSet<String> = analyze(&mut chain, q, QUERY_TERMS_MAX)
+                .into_iter()
+                .map(|token| token.term)
+                .collect();
+            terms.insert(chain_lang, set);
+        }
+        let folded_terms = analyze(&mut folded_analyzer(), q, QUERY_TERMS_MAX)
+            .into_iter()
+            .map(|token| token.term)
+            .collect();
+        let mut concepts = BTreeSet::new();
+        let glossary_langs: Vec<&str> = self.glossary.languages().collect();
+        for glossary_lang in glossary_langs {
+            for found in self.glossary.find_in(glossary_lang, q, QUERY_TERMS_MAX) {
+                concepts.insert(found.concept);
+            }
+        }
+        AnalyzedQuery {
+            lang,
+            lang_tag,
+            lang_detected,
+            terms,
+            folded_terms,
+            concepts,
+        }
+    }
+
+    fn build_query(&self, analyzed: &AnalyzedQuery, filters: &SearchFilters) -> Box<dyn Query> {
+        let fields = &self.fields;
+        let mut weighted: HashMap<(Field, String), f32> = HashMap::new();
+        let mut add = |field: Field, term: &str, weight: f32| {
+            let slot = weighted.entry((field, term.to_string())).or_insert(0.0);
+            *slot = slot.max(weight);
+        };
+        for (chain_lang, terms) in &analyzed.terms {
+            let lang_weight = match analyzed.lang {
+                Some(query_lang) if query_lang == *chain_lang => QUERY_LANG_WEIGHT,
+                Some(_) => OTHER_LANG_WEIGHT,
+                None => QUERY_LANG_WEIGHT,
+            };
+            let text_fields = fields.text(*chain_lang);
+            for term in terms {
+                add(text_fields.title, term, TITLE_BOOST * lang_weight);
+                add(text_fields.summary, term, SUMMARY_BOOST * lang_weight);
+                add(text_fields.body, term, BODY_BOOST * lang_weight);
+            }
+        }
+        for term in &analyzed.folded_terms {
+            add(fields.folded.title, term, TITLE_BOOST * FOLDED_WEIGHT);
+            add(fields.folded.summary, term, SUMMARY_BOOST * FOLDED_WEIGHT);
+            add(fields.folded.body, term, BODY_BOOST * FOLDED_WEIGHT);
+        }
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut sorted: Vec<((Field, String), f32)> = weighted.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((field, term), weight) in sorted {
+            should.push((Occur::Should, boosted(field, &term, weight, true)));
+        }
+        for &concept in &analyzed.concepts {
+            let entry = self.glossary.concept(concept);
+            should.push((
+                Occur::Should,
+                boosted(fields.concepts, &entry.id, CONCEPT_BOOST, false),
+            ));
+            if let Some(facet) = entry.facet {
+                let (field, value) = self.facet_term(facet);
+                should.push((
+                    Occur::Should,
+                    boosted(field, &value, FACET_CONCEPT_BOOST, false),
+                ));
+            }
+        }
+
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if analyzed.is_empty() {
+            must.push((Occur::Must, Box::new(AllQuery)));
+        } else {
+            must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
+        }
+        let mut filter = |field: Field, values: Vec<String>| {
+            if values.is_empty() {
+                return;
+            }
+            let alternatives: Vec<(Occur, Box<dyn Query>)> = values
+                .iter()
+                .map(|value| {
+                    let term = Term::from_field_text(field, value);
+                    let query: Box<dyn Query> =
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                    (Occur::Should, query)
+                })
+                .collect();
+            let any_of = BooleanQuery::new(alternatives);
+            must.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(any_of), 0.0)),
+            ));
+        };
+        filter(fields.country, strings(&filters.country));
+        filter(fields.lang, strings(&filters.lang));
+        filter(fields.kind, strings(&filters.kind));
+        filter(fields.theme, strings(&filters.theme));
+        filter(fields.target_group, strings(&filters.target_group));
+        filter(
+            fields.origin,
+            filters.origin.iter().map(NodeId::to_hex).collect(),
+        );
+        if filters.year_from.is_some() || filters.year_to.is_some() {
+            let bound = |year: Option<i64>| match year {
+                Some(year) => Bound::Included(Term::from_field_i64(fields.year, year)),
+                None => Bound::Unbounded,
+            };
+            let range = RangeQuery::new(bound(filters.year_from), bound(filters.year_to));
+            must.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
+            ));
+        }
+        Box::new(BooleanQuery::new(must))
+    }
+
+    fn facet_term(&self, facet: FacetLink) -> (Field, String) {
+        let fields = &self.fields;
+        match facet {
+            FacetLink::Country(country) => (fields.country, country.as_str().to_string()),
+            FacetLink::Theme(theme) => (fields.theme, theme.as_str().to_string()),
+            FacetLink::Kind(kind) => (fields.kind, kind.as_str().to_string()),
+            FacetLink::TargetGroup(group) => (fields.target_group, group.as_str().to_string()),
+        }
+    }
+
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+        score: f32,
+        analyzed: &AnalyzedQuery,
+    ) -> Result<Hit, SearchError> {
+        let document: TantivyDocument = searcher.doc(address)?;
+        let fields = &self.fields;
+        let text_of = |field: Field| {
+            document
+                .get_first(field)
+                .and_then(|value| value.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let content: RecordContent =
+            serde_json::from_str(&text_of(fields.content_json)).map_err(|e| {
+                SearchError::Index(tantivy::TantivyError::InvalidArgument(format!(
+                    "stored record content: {e}"
+                )))
+            })?;
+        let record_concepts: HashSet<String> = document
+            .get_all(fields.concepts)
+            .filter_map(|value| value.as_str().map(str::to_string))
+            .collect();
+        let shared_concepts: Vec<usize> = analyzed
+            .concepts
+            .iter()
+            .copied()
+            .filter(|&concept| record_concepts.contains(&self.glossary.concept(concept).id))
+            .collect();
+        let explanation = self.explain(&content, analyzed, &shared_concepts);
+        let version = document
+            .get_first(fields.version)
+            .and_then(|value| value.as_u64())
+            .unwrap_or(0);
+        Ok(Hit {
+            origin: text_of(fields.origin),
+            id: text_of(fields.id),
+            version,
+            title: content.title.clone(),
+            snippet: explanation.snippet,
+            lang: content.lang.as_str().to_string(),
+            country: content.country.as_str().to_string(),
+            kind: content.kind.as_str().to_string(),
+            themes: content
+                .themes
+                .iter()
+                .map(|t| t.as_str().to_string())
+                .collect(),
+            year: content.year_start,
+            score,
+            matched_via: explanation.matched_via,
+        })
+    }
+
+    /// Finds which texts carried the match and cuts the snippet.
+    fn explain(
+        &self,
+        content: &RecordContent,
+        analyzed: &AnalyzedQuery,
+        shared_concepts: &[usize],
+    ) -> Explanation {
+        let texts = RecordTexts::of(content).0;
+        let mut folded_chain = folded_analyzer();
+        let mut word_matches: Vec<Candidate> = Vec::new();
+        for (index, text) in texts.iter().enumerate() {
+            let chain_lang = AnalyzerLang::for_tag(text.lang);
+            let mut chain = analyzer(chain_lang, self.config);
+            let query_terms = &analyzed.terms[&chain_lang];
+            let mut highlights: Vec<(usize, usize)> =
+                analyze(&mut chain, text.text, EXPLAIN_TOKENS_MAX)
+                    .into_iter()
+                    .filter(|token| query_terms.contains(&token.term))
+                    .map(|token| (token.from, token.to))
+                    .collect();
+            highlights.extend(
+                analyze(&mut folded_chain, text.text, EXPLAIN_TOKENS_MAX)
+                    .into_iter()
+                    .filter(|token| analyzed.folded_terms.contains(&token.term))
+                    .map(|token| (token.from, token.to)),
+            );
+            if !highlights.is_empty() {
+                word_matches.push(Candidate {
+                    text: index,
+                    highlights,
+                });
+            }
+        }
+        // Concept terms are highlighted in the record's own language.
+        let mut concept_matches: Vec<Candidate> = Vec::new();
+        if !shared_concepts.is_empty() {
+            for (index, text) in texts.iter().enumerate().filter(|(_, t)| !t.translated) {
+                let spans: Vec<(usize, usize)> = self
+                    .glossary
+                    .find_in(text.lang, text.text, EXPLAIN_TOKENS_MAX)
+                    .into_iter()
+                    .filter(|found| shared_concepts.contains(&found.concept))
+                    .map(|found| (found.from, found.to))
+                    .collect();
+                if !spans.is_empty() {
+                    concept_matches.push(Candidate {
+                        text: index,
+                        highlights: spans,
+                    });
+                }
+            }
+        }
+        let part_rank = |index: usize| match texts[index].part {
+            TextPart::Summary => 0,
+            TextPart::Body => 1,
+            TextPart::Title => 2,
+        };
+        let best = |candidates: &mut dyn Iterator<Item = &Candidate>| {
+            candidates
+                .max_by_key(|c| (c.highlights.len(), Reverse(part_rank(c.text))))
+                .cloned()
+        };
+        // Own texts with query words first, then own texts with concept
+        // terms, then translations.
+        let chosen = best(&mut word_matches.iter().filter(|c| !texts[c.text].translated))
+            .map(|mut candidate| {
+                for concept in concept_matches.iter().filter(|c| c.text == candidate.text) {
+                    candidate
+                        .highlights
+                        .extend(concept.highlights.iter().copied());
+                }
+                candidate
+            })
+            .or_else(|| best(&mut concept_matches.iter()))
+            .or_else(|| best(&mut word_matches.iter().filter(|c| texts[c.text].translated)));
+        let snippet = match chosen {
+            Some(candidate) => snippet::render(texts[candidate.text].text, &candidate.highlights),
+            None => snippet::render(&content.summary, &[]),
+        };
+
+        let mut matched_via = Vec::new();
+        if word_matches.iter().any(|c| !texts[c.text].translated) {
+            matched_via.push(MatchedVia::Text);
+        }
+        let translation_langs: BTreeSet<&str> = word_matches
+            .iter()
+            .filter(|c| texts[c.text].translated)
+            .map(|c| texts[c.text].lang)
+            .collect();
+        for lang in translation_langs {
+            matched_via.push(MatchedVia::Translation {
+                lang: lang.to_string(),
+            });
+        }
+        for &concept in shared_concepts {
+            matched_via.push(MatchedVia::Concept {
+                concept: self.glossary.concept(concept).id.clone(),
+            });
+        }
+        Explanation {
+            snippet,
+            matched_via,
+        }
+    }
+}
+
+/// A text of the hit and the byte ranges to highlight in it.
+#[derive(Clone)]
+struct Candidate {
+    text: usize,
+    highlights: Vec<(usize, usize)>,
+}
+
+struct Explanation {
+    snippet: String,
+    matched_via: Vec<MatchedVia>,
+}
+
+impl AnalyzedQuery {
+    fn is_empty(&self) -> bool {
+        self.concepts.is_empty()
+            && self.folded_terms.is_empty()
+            && self.terms.values().all(HashSet::is_empty)
+    }
+}
+
+fn boosted(field: Field, text: &str, weight: f32, with_freqs: bool) -> Box<dyn Query> {
+    let option = if with_freqs {
+        IndexRecordOption::WithFreqs
+    } else {
+        IndexRecordOption::Basic
+    };
+    let term = TermQuery::new(Term::from_field_text(field, text), option);
+    Box::new(BoostQuery::new(Box::new(term), weight))
+}
+
+fn strings<T: std::fmt::Display>(values: &[T]) -> Vec<String> {
+    values.iter().map(ToString::to_string).collect()
+}
+
+fn facets_slot<'a>(facets: &'a mut Facets, name: &str) -> &'a mut Vec<FacetCount> {
+    match name {
+        "country" => &mut facets.country,
+        "lang" => &mut facets.lang,
+        "kind" => &mut facets.kind,
+        "theme" => &mut facets.theme,
+        "target_group" => &mut facets.target_group,
+        "year" => &mut facets.year,
+        _ => &mut facets.origin,
+    }
+}
+
+/// Detects the query language among the first-class languages; `None` for
+/// an empty query or when no language is likely.
+pub fn detect_language(q: &str) -> Option<&'static str> {
+    use whatlang::{Detector, Lang};
+    if q.trim().is_empty() {
+        return None;
+    }
+    let detector =
+        Detector::with_allowlist(vec![Lang::Ita, Lang::Ell, Lang::Ron, Lang::Slv, Lang::Eng]);
+    let info = detector.detect(q)?;
+    let tag = match info.lang() {
+        Lang::Ita => "it",
+        Lang::Ell => "el",
+        Lang::Ron => "ro",
+        Lang::Slv => "sl",
+        Lang::Eng => "en",
+        _ => return None,
+    };
+    Some(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_parsed_and_named_in_errors() {
+        let request = SearchRequest::from_params([
+            ("q", "co-design"),
+            ("country", "IT,RO"),
+            ("country", "SI"),
+            ("year_from", "2020"),
+            ("limit", "20"),
+        ])
+        .unwrap();
+        assert_eq!(request.filters.country.len(), 3);
+        assert_eq!(request.limit, 20);
+        let field_of = |params: &[(&'static str, &'static str)]| {
+            SearchRequest::from_params(params.iter().copied())
+                .unwrap_err()
+                .field()
+        };
+        assert_eq!(field_of(&[("country", "XX")]), Some("country"));
+        assert_eq!(field_of(&[("theme", "cooking")]), Some("theme"));
+        assert_eq!(field_of(&[("limit", "51")]), Some("limit"));
+        assert_eq!(field_of(&[("limit", "0")]), Some("limit"));
+        assert_eq!(field_of(&[("offset", "1001")]), Some("offset"));
+        assert_eq!(
+            field_of(&[("year_from", "2020"), ("year_to", "2019")]),
+            Some("year_to")
+        );
+        assert_eq!(field_of(&[("origin", "abc")]), Some("origin"));
+        assert_eq!(field_of(&[("bogus", "1")]), Some("query"));
+        let long = "a".repeat(QUERY_CHARS_MAX + 1);
+        assert_eq!(
+            SearchRequest::from_params([("q", long.as_str())])
+                .unwrap_err()
+                .field(),
+            Some("q")
+        );
+    }
+
+    #[test]
+    fn languages_are_detected_among_ours() {
+        assert_eq!(
+            detect_language("κοινωνική καινοτομία στην Ελλάδα"),
+            Some("el")
+        );
+        assert_eq!(
+            detect_language("valutazione dell'impatto sociale dei progetti"),
+            Some("it")
+        );
+        assert_eq!(
+            detect_language("digitalne veščine za starejše občane"),
+            Some("sl")
+        );
+        assert_eq!(detect_language(""), None);
+    }
+}

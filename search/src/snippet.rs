@@ -1,0 +1,163 @@
+//! Snippets: a short window of a text around the words that matched, HTML
+//! escaped, with the matched words in `<mark>`.
+//!
+//! We cut our own snippets instead of using tantivy's `SnippetGenerator`
+//! because a hit can match through a field of another language or through a
+//! concept, and the snippet must show the record's own words that carried
+//! the match (for a concept, the concept's term in the record's language).
+//! The highlighted ranges come from the same analysis chains as the index.
+
+/// A snippet shows at most this many characters of text (plus ellipses).
+pub const SNIPPET_CHARS_MAX: usize = 220;
+/// Characters of context kept before the first highlighted word.
+const CONTEXT_CHARS_BEFORE: usize = 60;
+
+/// Cuts a snippet of `text` around `highlights` (byte ranges on char
+/// boundaries, any order, may overlap). Without highlights, the start of the
+/// text. The result is safe to insert into HTML.
+pub fn render(text: &str, highlights: &[(usize, usize)]) -> String {
+    let mut ranges: Vec<(usize, usize)> = highlights
+        .iter()
+        .copied()
+        .filter(|(from, to)| from < to && *to <= text.len())
+        .collect();
+    ranges.sort_unstable();
+    let merged = merge(&ranges);
+    let (window_from, window_to) = window(text, &merged);
+    let mut out = String::new();
+    if window_from > 0 {
+        out.push('…');
+    }
+    let mut cursor = window_from;
+    for &(from, to) in &merged {
+        if to <= window_from || from >= window_to {
+            continue;
+        }
+        let from = from.max(window_from);
+        let to = to.min(window_to);
+        escape_into(&text[cursor..from], &mut out);
+        out.push_str("<mark>");
+        escape_into(&text[from..to], &mut out);
+        out.push_str("</mark>");
+        cursor = to;
+    }
+    escape_into(&text[cursor..window_to], &mut out);
+    if window_to < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn merge(sorted: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for &(from, to) in sorted {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
+}
+
+/// Chooses the byte window: the one starting shortly before the highlight
+/// that has the most highlights within [`SNIPPET_CHARS_MAX`] characters.
+fn window(text: &str, merged: &[(usize, usize)]) -> (usize, usize) {
+    let best_start = merged
+        .iter()
+        .enumerate()
+        .max_by_key(|(index, (from, _))| {
+            let end = advance_chars(text, *from, SNIPPET_CHARS_MAX - CONTEXT_CHARS_BEFORE);
+            let count = merged[*index..]
+                .iter()
+                .take_while(|(other_from, _)| *other_from < end)
+                .count();
+            // most highlights first, then the earliest
+            (count, std::cmp::Reverse(*from))
+        })
+        .map(|(_, (from, _))| *from)
+        .unwrap_or(0);
+    let mut from = back_chars(text, best_start, CONTEXT_CHARS_BEFORE);
+    if from > 0 {
+        // start at a word boundary
+        if let Some(space) = text[from..best_start].find(char::is_whitespace) {
+            from += space + 1;
+        }
+    }
+    let mut to = advance_chars(text, from, SNIPPET_CHARS_MAX);
+    if to < text.len() {
+        if let Some(space) = text[from..to].rfind(char::is_whitespace) {
+            if from + space > best_start {
+                to = from + space;
+            }
+        }
+    }
+    (from, to)
+}
+
+fn advance_chars(text: &str, from: usize, chars: usize) -> usize {
+    text[from..]
+        .char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(offset, _)| from + offset)
+}
+
+fn back_chars(text: &str, to: usize, chars: usize) -> usize {
+    text[..to]
+        .char_indices()
+        .rev()
+        .nth(chars.saturating_sub(1))
+        .map_or(0, |(offset, _)| offset)
+}
+
+/// Escapes `&`, `<`, `>`, `"` and `'`; turns line breaks into spaces.
+fn escape_into(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            other => out.push(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn marks_and_escapes() {
+        let text = "Tools <script>alert(1)</script> & co-design for youth";
+        let from = text.find("co-design").unwrap();
+        let snippet = render(text, &[(from, from + "co-design".len())]);
+        assert_eq!(
+            snippet,
+            "Tools &lt;script&gt;alert(1)&lt;/script&gt; &amp; <mark>co-design</mark> for youth"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_around_the_match_on_char_boundaries() {
+        let text = format!(
+            "{} città partecipativa {}",
+            "à".repeat(500),
+            "è".repeat(500)
+        );
+        let from = text.find("partecipativa").unwrap();
+        let snippet = render(&text, &[(from, from + "partecipativa".len())]);
+        assert!(
+            snippet.starts_with('…') && snippet.ends_with('…'),
+            "{snippet}"
+        );
+        assert!(snippet.contains("<mark>partecipativa</mark>"));
+        assert!(snippet.chars().count() <= super::SNIPPET_CHARS_MAX + 20);
+    }
+
+    #[test]
+    fn no_highlight_gives_the_start() {
+        assert_eq!(render("a < b", &[]), "a &lt; b");
+    }
+}
