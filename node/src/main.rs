@@ -1,8 +1,30 @@
-//! The `seednet` binary (under construction: see README.md, "Status").
+//! The `seednet` binary: a thin command-line edge over the `seednet_node`
+//! library. Argument parsing (clap) and error reporting (anyhow) live here;
+//! everything else is in the library so tests and other parts reuse it.
 
-fn main() {
-    println!(
-        "seednet {}: the node is under construction; the protocol crate is ready (cargo test -p seednet-protocol)",
-        env!("CARGO_PKG_VERSION")
-    );
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,18 @@
+//! The seednet node as a library: storage, publishing, the HTTP API, tokens,
+//! import and export, configuration. `main.rs` is a thin command-line edge
+//! over these modules; tests and the federation, search and web parts reuse
+//! them.
+
+pub mod storage;
+pub mod config;
+pub mod keyfile;
+pub mod service;
+pub mod tokens;
+pub mod api;
+pub mod metrics;
+
+/// Software name and version, as in the node descriptor.
+pub const SOFTWARE: &str = concat!("seednet/", env!("CARGO_PKG_VERSION"));
+pub mod node;
+pub mod server;
+pub mod transfer;

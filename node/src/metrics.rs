@@ -1,0 +1,203 @@
+//! Prometheus text-format metrics from a small hand-written registry.
+//!
+//! A node needs a handful of series (requests, latency, errors, writes,
+//! records by origin); a hand registry keeps them explicit and avoids a global
+//! registry. Storage counters are read from [`StorageStats`] at scrape time,
+//! so storage knows nothing about metrics.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use crate::storage::StorageStats;
+
+/// Upper bounds of the request-latency histogram, in seconds.
+const LATENCY_BUCKETS_SECONDS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Most distinct label sets kept per series; beyond, new ones are folded into
+/// `other` so a client cannot grow memory without bound.
+const SERIES_LABEL_SETS_MAX: usize = 1_000;
+
+#[derive(Default, Clone)]
+struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, value: f64) {
+        if self.buckets.is_empty() {
+            self.buckets = vec![0; LATENCY_BUCKETS_SECONDS.len()];
+        }
+        for (bucket, bound) in self.buckets.iter_mut().zip(LATENCY_BUCKETS_SECONDS) {
+            if value <= *bound {
+                *bucket += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += value;
+    }
+}
+
+#[derive(Default)]
+struct Series {
+    requests: BTreeMap<(String, String, u16), u64>,
+    latency: BTreeMap<String, Histogram>,
+    errors: BTreeMap<String, u64>,
+}
+
+/// The HTTP-side metrics of one node.
+#[derive(Default)]
+pub struct Metrics {
+    series: Mutex<Series>,
+}
+
+fn bounded_key<K: Ord + Clone, V: Default>(map: &mut BTreeMap<K, V>, key: K, other: K) -> &mut V {
+    let key = if map.len() >= SERIES_LABEL_SETS_MAX && !map.contains_key(&key) {
+        other
+    } else {
+        key
+    };
+    map.entry(key).or_default()
+}
+
+impl Metrics {
+    /// Records one finished request. `route` is the matched route template
+    /// (never the raw path, which would grow without bound).
+    pub fn observe_request(
+        &self,
+        route: &str,
+        method: &str,
+        status: u16,
+        seconds: f64,
+        error_code: Option<&str>,
+    ) {
+        let mut series = self.series.lock().expect("metrics lock");
+        *bounded_key(
+            &mut series.requests,
+            (route.to_string(), method.to_string(), status),
+            ("other".into(), "other".into(), 0),
+        ) += 1;
+        bounded_key(&mut series.latency, route.to_string(), "other".into()).observe(seconds);
+        if let Some(code) = error_code {
+            *bounded_key(&mut series.errors, code.to_string(), "other".into()) += 1;
+        }
+    }
+
+    /// The Prometheus text exposition of these metrics and `storage`.
+    pub fn render(&self, storage: &StorageStats) -> String {
+        let series = self.series.lock().expect("metrics lock");
+        let mut out = String::new();
+        out.push_str("# HELP seednet_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str("# TYPE seednet_http_requests_total counter\n");
+        for ((route, method, status), count) in &series.requests {
+            let _ = writeln!(
+                out,
+                "seednet_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {count}",
+                escape(route),
+                escape(method)
+            );
+        }
+        out.push_str("# HELP seednet_http_request_duration_seconds HTTP request latency by route.\n");
+        out.push_str("# TYPE seednet_http_request_duration_seconds histogram\n");
+        for (route, histogram) in &series.latency {
+            let route = escape(route);
+            for (bound, count) in LATENCY_BUCKETS_SECONDS.iter().zip(&histogram.buckets) {
+                let _ = writeln!(
+                    out,
+                    "seednet_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "seednet_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "seednet_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                histogram.sum
+            );
+            let _ = writeln!(
+                out,
+                "seednet_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                histogram.count
+            );
+        }
+        out.push_str("# HELP seednet_http_errors_total Error responses by error code.\n");
+        out.push_str("# TYPE seednet_http_errors_total counter\n");
+        for (code, count) in &series.errors {
+            let _ = writeln!(out, "seednet_http_errors_total{{code=\"{}\"}} {count}", escape(code));
+        }
+        drop(series);
+        render_storage(&mut out, storage);
+        out
+    }
+}
+
+fn render_storage(out: &mut String, stats: &StorageStats) {
+    out.push_str("# HELP seednet_records Current records by origin node and state.\n");
+    out.push_str("# TYPE seednet_records gauge\n");
+    for (origin, counts) in &stats.records_by_origin {
+        let _ = writeln!(out, "seednet_records{{origin=\"{origin}\",state=\"live\"}} {}", counts.live);
+        let _ = writeln!(
+            out,
+            "seednet_records{{origin=\"{origin}\",state=\"deleted\"}} {}",
+            counts.deleted
+        );
+    }
+    let counters = [
+        ("seednet_writes_total", "Record versions offered to storage, by outcome.", ""),
+    ];
+    for (name, help, _) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (outcome, value) in [
+            ("applied", stats.applied_total),
+            ("already_have", stats.already_have_total),
+            ("stale", stats.stale_total),
+            ("equivocation", stats.equivocations_total),
+        ] {
+            let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {value}");
+        }
+    }
+    let simple: [(&str, &str, &str, String); 6] = [
+        ("seednet_change_log_head", "gauge", "Newest change-log sequence number.", stats.head_seq.to_string()),
+        ("seednet_evidence_records", "gauge", "Signed versions kept as equivocation evidence.", stats.evidence_records.to_string()),
+        ("seednet_storage_write_batches_total", "counter", "Group commits (one flush each).", stats.write_batches_total.to_string()),
+        ("seednet_storage_write_ops_total", "counter", "Write operations committed in batches.", stats.write_ops_total.to_string()),
+        ("seednet_storage_flushes_total", "counter", "Storage flushes.", stats.flushes_total.to_string()),
+        ("seednet_storage_flush_seconds_total", "counter", "Time spent committing and flushing.", stats.flush_seconds_total.to_string()),
+    ];
+    for (name, kind, help, value) in simple {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    }
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let metrics = Metrics::default();
+        metrics.observe_request("/api/v1/records", "POST", 201, 0.003, None);
+        metrics.observe_request("/api/v1/records", "POST", 422, 0.02, Some("invalid_url"));
+        let text = metrics.render(&StorageStats::default());
+        assert!(text.contains(
+            "seednet_http_requests_total{route=\"/api/v1/records\",method=\"POST\",status=\"201\"} 1"
+        ));
+        assert!(text.contains(
+            "seednet_http_request_duration_seconds_bucket{route=\"/api/v1/records\",le=\"0.005\"} 1"
+        ));
+        assert!(text.contains(
+            "seednet_http_request_duration_seconds_count{route=\"/api/v1/records\"} 2"
+        ));
+        assert!(text.contains("seednet_http_errors_total{code=\"invalid_url\"} 1"));
+    }
+}

@@ -1,0 +1,149 @@
+//! Publishing: how an editor's content becomes a signed record version.
+//!
+//! The node assigns the id (a ULID) and the next version, signs with the node
+//! key and stores through the one apply path. Version assignment happens on
+//! the storage writer thread ([`crate::storage::PublishFn`]), so two
+//! concurrent updates of one record can never sign the same version twice
+//! (which peers would see as an equivocation). Only the node's own records can
+//! be changed here; records of other origins arrive signed from peers.
+
+use std::sync::Arc;
+
+use seednet_protocol::{
+    NodeId, NodeKey, Record, RecordBody, RecordContent, RecordId, RecordKey, Signed,
+    ValidationErrors, Timestamp,
+};
+
+use crate::storage::{CurrentVersion, PublishRefusal, Published, Storage, StorageError};
+
+/// Why a publish did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("invalid record content: {0}")]
+    Invalid(#[from] ValidationErrors),
+    #[error("record {key} belongs to another node; only its origin can change it")]
+    NotOwn { key: RecordKey },
+    #[error(transparent)]
+    Refused(#[from] PublishRefusal),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Signs and stores the node's own records.
+#[derive(Clone)]
+pub struct Publisher {
+    key: Arc<NodeKey>,
+    storage: Arc<dyn Storage>,
+}
+
+impl Publisher {
+    pub fn new(key: Arc<NodeKey>, storage: Arc<dyn Storage>) -> Self {
+        Publisher { key, storage }
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.key.node_id()
+    }
+
+    /// Publishes `content` as version 1 of a new record with a fresh ULID id.
+    pub async fn create(&self, content: RecordContent) -> Result<Published, PublishError> {
+        content.validate()?;
+        let id = RecordId::parse(&ulid::Ulid::new().to_string()).expect("a ULID is a record id");
+        let key = RecordKey {
+            origin: self.node_id(),
+            id,
+        };
+        let signer = Arc::clone(&self.key);
+        let build_key = key.clone();
+        let build = Box::new(move |current: Option<CurrentVersion>| {
+            if current.is_some() {
+                return Err(PublishRefusal::Exists);
+            }
+            sign(&signer, build_key, 1, RecordBody::Live(Box::new(content)))
+        });
+        Ok(self.storage.publish(key, build).wait().await??)
+    }
+
+    /// Publishes `content` as the next version of own record `id`. With
+    /// `expected_version`, refuses when the current version differs.
+    pub async fn update(
+        &self,
+        id: RecordId,
+        content: RecordContent,
+        expected_version: Option<u64>,
+    ) -> Result<Published, PublishError> {
+        content.validate()?;
+        self.next_version(id, expected_version, RecordBody::Live(Box::new(content)))
+            .await
+    }
+
+    /// Publishes a signed tombstone as the next version of own record `id`.
+    pub async fn delete(
+        &self,
+        id: RecordId,
+        expected_version: Option<u64>,
+    ) -> Result<Published, PublishError> {
+        self.next_version(id, expected_version, RecordBody::Tombstone)
+            .await
+    }
+
+    /// Refuses keys of other origins (checked before any write).
+    pub fn check_own(&self, key: &RecordKey) -> Result<(), PublishError> {
+        if key.origin != self.node_id() {
+            return Err(PublishError::NotOwn { key: key.clone() });
+        }
+        Ok(())
+    }
+
+    async fn next_version(
+        &self,
+        id: RecordId,
+        expected_version: Option<u64>,
+        body: RecordBody,
+    ) -> Result<Published, PublishError> {
+        let key = RecordKey {
+            origin: self.node_id(),
+            id,
+        };
+        let signer = Arc::clone(&self.key);
+        let build_key = key.clone();
+        let build = Box::new(move |current: Option<CurrentVersion>| {
+            let current = current.ok_or(PublishRefusal::NotFound)?;
+            if current.deleted {
+                return Err(PublishRefusal::Deleted {
+                    version: current.version,
+                });
+            }
+            if let Some(expected) = expected_version {
+                if expected != current.version {
+                    return Err(PublishRefusal::VersionConflict {
+                        expected,
+                        current: current.version,
+                    });
+                }
+            }
+            sign(&signer, build_key, current.version + 1, body)
+        });
+        Ok(self.storage.publish(key, build).wait().await??)
+    }
+}
+
+fn now() -> Timestamp {
+    let seconds = time::OffsetDateTime::now_utc().unix_timestamp();
+    Timestamp::from_unix_seconds(seconds).expect("the clock is within range")
+}
+
+fn sign(
+    key: &NodeKey,
+    record_key: RecordKey,
+    version: u64,
+    body: RecordBody,
+) -> Result<Signed<Record>, PublishRefusal> {
+    let record = Record {
+        key: record_key,
+        version,
+        signed_at: now(),
+        body,
+    };
+    Signed::sign(key, record).map_err(|e| PublishRefusal::Sign(e.to_string()))
+}
