@@ -1,0 +1,626 @@
+//! A deterministic simulation of one node pulling from one peer through the
+//! sync state machine, with simulated time and a faulty network.
+//!
+//! Why: the cursor rules ("store a cursor only after its batch is durable",
+//! "never move it backwards") and liveness under failures are easy to break
+//! and hard to test with real servers. Here everything that can go wrong does,
+//! reproducibly per seed: message delays long enough to reorder and outlive
+//! timeouts, drops, duplicates, partitions, the peer going down, the puller
+//! crashing at any moment (losing its in-flight page, its unpersisted cursor
+//! and its timers) and restarting from its persisted cursor. The peer's feed
+//! grows throughout, with updates that supersede earlier change-log entries
+//! (so the feed has gaps, as the node's change log does).
+//!
+//! Checked on every step: a stored cursor only covers changes that are applied
+//! durably; stored cursors never decrease; no record version is applied twice.
+//! Checked at the end, after the faults stop: every record reached its current
+//! version and the cursor reached the peer's head.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use seednet_protocol::federation::wire::PageSummary;
+
+use super::machine::{
+    Action, Event, FetchError, PeerSync, RequestId, SyncConfig, SYNC_BACKOFF_MAX_MS_DEFAULT,
+};
+
+/// SplitMix64, for reproducible runs.
+struct SimRng(u64);
+
+impl SimRng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn range(&mut self, low: u64, high: u64) -> u64 {
+        low + self.below(high - low + 1)
+    }
+
+    fn chance(&mut self, per_thousand: u64) -> bool {
+        self.below(1000) < per_thousand
+    }
+}
+
+type RecordNo = u32;
+
+/// The serving peer: a change log where an update removes the record's
+/// earlier entry (the feed skips superseded versions).
+#[derive(Default)]
+struct Peer {
+    log: BTreeMap<u64, (RecordNo, u64)>,
+    current: HashMap<RecordNo, (u64, u64)>,
+    head_seq: u64,
+}
+
+impl Peer {
+    fn write(&mut self, rng: &mut SimRng) {
+        let record = if self.current.is_empty() || rng.chance(300) {
+            self.current.len() as RecordNo
+        } else {
+            rng.below(self.current.len() as u64) as RecordNo
+        };
+        self.head_seq += 1;
+        let version = match self.current.get(&record) {
+            Some((version, old_seq)) => {
+                self.log.remove(old_seq);
+                version + 1
+            }
+            None => 1,
+        };
+        self.current.insert(record, (version, self.head_seq));
+        self.log.insert(self.head_seq, (record, version));
+    }
+
+    /// Serves a page exactly as `PageBuilder` does.
+    fn serve(&self, since: u64, limit: usize) -> (Vec<(RecordNo, u64)>, PageSummary) {
+        let mut records = Vec::new();
+        let mut last_seq = since;
+        let mut full = false;
+        for (seq, entry) in self.log.range(since + 1..) {
+            if records.len() == limit {
+                full = true;
+                break;
+            }
+            records.push(*entry);
+            last_seq = *seq;
+        }
+        let next_cursor = if full {
+            last_seq
+        } else {
+            self.head_seq.max(since)
+        };
+        let summary = PageSummary {
+            since,
+            records: records.len(),
+            next_cursor,
+            head_seq: self.head_seq,
+        };
+        (records, summary)
+    }
+}
+
+/// The pulling node: durable store and cursor, volatile machine and pages.
+struct Puller {
+    store: HashMap<RecordNo, u64>,
+    persisted_cursor: u64,
+    applied_versions: HashMap<(RecordNo, u64), u32>,
+    machine: Option<PeerSync>,
+    incarnation: u64,
+    pages: HashMap<RequestId, Vec<(RecordNo, u64)>>,
+    /// Pages handed to the (simulated) apply thread: a cancel cannot stop them.
+    applying: HashMap<RequestId, Vec<(RecordNo, u64)>>,
+    link_active: bool,
+}
+
+#[derive(Debug)]
+enum Ev {
+    PeerWrite,
+    FetchArrives {
+        incarnation: u64,
+        request: RequestId,
+        since: u64,
+        limit: usize,
+    },
+    Deliver {
+        incarnation: u64,
+        event: Event,
+        page: Option<Vec<(RecordNo, u64)>>,
+    },
+    Notify {
+        head_seq: u64,
+    },
+    ApplyDone {
+        incarnation: u64,
+        request: RequestId,
+    },
+    PersistDone {
+        incarnation: u64,
+        cursor: u64,
+    },
+    Wake {
+        incarnation: u64,
+    },
+    Crash,
+    Restart,
+    Revoke,
+    Activate,
+}
+
+/// Fault settings of one run.
+struct Faults {
+    until_ms: u64,
+    drop_per_thousand: u64,
+    duplicate_per_thousand: u64,
+    long_delay_per_thousand: u64,
+    partitions: Vec<(u64, u64)>,
+    peer_down: Vec<(u64, u64)>,
+}
+
+struct Sim {
+    now_ms: u64,
+    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    events: Vec<Option<Ev>>,
+    order: u64,
+    rng: SimRng,
+    peer: Peer,
+    puller: Puller,
+    config: SyncConfig,
+    faults: Faults,
+    writes_until_ms: u64,
+    /// Fetches and cursor writes emitted while the link was revoked.
+    actions_while_revoked: usize,
+}
+
+fn in_windows(windows: &[(u64, u64)], t: u64) -> bool {
+    windows
+        .iter()
+        .any(|(start, end)| (*start..*end).contains(&t))
+}
+
+impl Sim {
+    fn new(seed: u64) -> Self {
+        let mut rng = SimRng(seed);
+        let faults_until_ms = 30 * 60_000;
+        let windows = |rng: &mut SimRng, count: u64, longest_ms: u64| {
+            (0..rng.below(count + 1))
+                .map(|_| {
+                    let start = rng.below(faults_until_ms);
+                    (
+                        start,
+                        (start + rng.range(1_000, longest_ms)).min(faults_until_ms),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let partitions = windows(&mut rng, 4, 5 * 60_000);
+        let peer_down = windows(&mut rng, 3, 8 * 60_000);
+        let faults = Faults {
+            until_ms: faults_until_ms,
+            drop_per_thousand: rng.below(150),
+            duplicate_per_thousand: rng.below(50),
+            long_delay_per_thousand: rng.below(60),
+            partitions,
+            peer_down,
+        };
+        let config = SyncConfig {
+            page_records: rng.range(1, 25) as usize,
+            ..SyncConfig::default()
+        };
+        let jitter_seed = rng.next();
+        let mut sim = Sim {
+            now_ms: 0,
+            queue: BinaryHeap::new(),
+            events: Vec::new(),
+            order: 0,
+            rng,
+            peer: Peer::default(),
+            puller: Puller {
+                store: HashMap::new(),
+                persisted_cursor: 0,
+                applied_versions: HashMap::new(),
+                machine: Some(PeerSync::new(config, 0, true, jitter_seed)),
+                incarnation: 0,
+                pages: HashMap::new(),
+                applying: HashMap::new(),
+                link_active: true,
+            },
+            config,
+            faults,
+            writes_until_ms: faults_until_ms,
+            actions_while_revoked: 0,
+        };
+        sim.schedule(0, Ev::PeerWrite);
+        sim.schedule(0, Ev::Wake { incarnation: 0 });
+        let crashes = sim.rng.below(6);
+        for _ in 0..crashes {
+            let at = sim.rng.below(faults_until_ms);
+            sim.schedule(at, Ev::Crash);
+        }
+        sim
+    }
+
+    fn schedule(&mut self, at_ms: u64, event: Ev) {
+        self.order += 1;
+        self.events.push(Some(event));
+        self.queue
+            .push(Reverse((at_ms, self.order, self.events.len() - 1)));
+    }
+
+    fn faulty(&self) -> bool {
+        self.now_ms < self.faults.until_ms
+    }
+
+    /// Sends a message over the network: maybe dropped, delayed (sometimes
+    /// long enough to arrive after newer messages), or duplicated.
+    fn send(&mut self, make: impl Fn() -> Ev) {
+        if self.faulty() {
+            if in_windows(&self.faults.partitions, self.now_ms)
+                || self.rng.chance(self.faults.drop_per_thousand)
+            {
+                return;
+            }
+            if self.rng.chance(self.faults.duplicate_per_thousand) {
+                let delay = self.rng.range(1, 2_000);
+                self.schedule(self.now_ms + delay, make());
+            }
+        }
+        let delay = if self.faulty() && self.rng.chance(self.faults.long_delay_per_thousand) {
+            self.rng.range(20_000, 90_000)
+        } else {
+            self.rng.range(1, 300)
+        };
+        self.schedule(self.now_ms + delay, make());
+    }
+
+    fn run_until(&mut self, end_ms: u64) {
+        while let Some(Reverse((at_ms, _, index))) = self.queue.peek().copied() {
+            if at_ms > end_ms {
+                break;
+            }
+            self.queue.pop();
+            self.now_ms = at_ms;
+            let event = self.events[index].take().expect("event delivered once");
+            self.step(event);
+        }
+        self.now_ms = end_ms;
+    }
+
+    fn step(&mut self, event: Ev) {
+        match event {
+            Ev::PeerWrite => {
+                self.peer.write(&mut self.rng);
+                let head_seq = self.peer.head_seq;
+                self.send(|| Ev::Notify { head_seq });
+                if self.now_ms < self.writes_until_ms {
+                    let next = self.now_ms + self.rng.range(10, 5_000);
+                    self.schedule(next, Ev::PeerWrite);
+                }
+            }
+            Ev::FetchArrives {
+                incarnation,
+                request,
+                since,
+                limit,
+            } => {
+                if self.faulty() && in_windows(&self.faults.peer_down, self.now_ms) {
+                    // Connection refused comes back quickly and reliably.
+                    let delay = self.rng.range(1, 50);
+                    self.schedule(
+                        self.now_ms + delay,
+                        Ev::Deliver {
+                            incarnation,
+                            event: Event::FetchFailed {
+                                request,
+                                error: FetchError::Unreachable("connection refused".into()),
+                            },
+                            page: None,
+                        },
+                    );
+                    return;
+                }
+                let (records, summary) = self.peer.serve(since, limit);
+                self.send(|| Ev::Deliver {
+                    incarnation,
+                    event: Event::PageFetched {
+                        request,
+                        page: summary,
+                    },
+                    page: Some(records.clone()),
+                });
+            }
+            Ev::Deliver {
+                incarnation,
+                event,
+                page,
+            } => {
+                if incarnation != self.puller.incarnation || self.puller.machine.is_none() {
+                    return;
+                }
+                if let (Event::PageFetched { request, .. }, Some(records)) = (&event, page) {
+                    self.puller.pages.insert(*request, records);
+                }
+                self.feed(event);
+            }
+            Ev::Notify { head_seq } => {
+                if self.puller.machine.is_some() {
+                    self.feed(Event::NotifyReceived { head_seq });
+                }
+            }
+            Ev::ApplyDone {
+                incarnation,
+                request,
+            } => {
+                if incarnation != self.puller.incarnation || self.puller.machine.is_none() {
+                    return;
+                }
+                self.apply_durably(request);
+                self.feed(Event::BatchApplied { request });
+            }
+            Ev::PersistDone {
+                incarnation,
+                cursor,
+            } => {
+                if incarnation != self.puller.incarnation || self.puller.machine.is_none() {
+                    return;
+                }
+                assert!(
+                    cursor > self.puller.persisted_cursor,
+                    "stored cursor must increase: {} then {cursor}",
+                    self.puller.persisted_cursor
+                );
+                self.check_cursor_covers_applied(cursor);
+                self.puller.persisted_cursor = cursor;
+            }
+            Ev::Wake { incarnation } => {
+                if incarnation == self.puller.incarnation && self.puller.machine.is_some() {
+                    self.feed(Event::Tick);
+                }
+            }
+            Ev::Crash => {
+                if self.puller.machine.is_some() {
+                    self.puller.machine = None;
+                    self.puller.pages.clear();
+                    self.puller.applying.clear();
+                    self.puller.incarnation += 1;
+                    let downtime = self.rng.range(100, 10 * 60_000);
+                    self.schedule(self.now_ms + downtime, Ev::Restart);
+                }
+            }
+            Ev::Restart => {
+                let seed = self.rng.next();
+                self.puller.machine = Some(PeerSync::new(
+                    self.config,
+                    self.puller.persisted_cursor,
+                    self.puller.link_active,
+                    seed,
+                ));
+                let incarnation = self.puller.incarnation;
+                self.schedule(self.now_ms, Ev::Wake { incarnation });
+            }
+            Ev::Revoke => {
+                self.puller.link_active = false;
+                if self.puller.machine.is_some() {
+                    self.feed(Event::LinkRevoked);
+                }
+            }
+            Ev::Activate => {
+                self.puller.link_active = true;
+                if self.puller.machine.is_some() {
+                    self.feed(Event::LinkActivated);
+                }
+            }
+        }
+    }
+
+    /// The apply rule of the node: a version is applied only if newer.
+    fn apply_durably(&mut self, request: RequestId) {
+        let records = self
+            .puller
+            .applying
+            .remove(&request)
+            .expect("apply of a page the driver holds");
+        for (record, version) in records {
+            let stored = self.puller.store.entry(record).or_insert(0);
+            if version > *stored {
+                *stored = version;
+                let count = self
+                    .puller
+                    .applied_versions
+                    .entry((record, version))
+                    .or_insert(0);
+                *count += 1;
+                assert_eq!(*count, 1, "record {record} version {version} applied twice");
+            }
+        }
+    }
+
+    /// Every current entry of the peer's log at or below `cursor` must be
+    /// applied (entries above it may be pending; superseded ones are gone).
+    fn check_cursor_covers_applied(&self, cursor: u64) {
+        for (seq, (record, version)) in self.peer.log.range(..=cursor) {
+            let stored = self.puller.store.get(record).copied().unwrap_or(0);
+            assert!(
+                stored >= *version,
+                "cursor {cursor} stored but record {record} (seq {seq}) has version {stored}, not {version}"
+            );
+        }
+    }
+
+    fn feed(&mut self, event: Event) {
+        let machine = self.puller.machine.as_mut().expect("machine running");
+        let actions = machine.handle(self.now_ms, event);
+        let incarnation = self.puller.incarnation;
+        for action in actions {
+            if !self.puller.link_active
+                && matches!(
+                    action,
+                    Action::FetchPage { .. }
+                        | Action::ApplyBatch { .. }
+                        | Action::PersistCursor { .. }
+                )
+            {
+                self.actions_while_revoked += 1;
+            }
+            match action {
+                Action::FetchPage {
+                    request,
+                    since,
+                    limit,
+                } => self.send(|| Ev::FetchArrives {
+                    incarnation,
+                    request,
+                    since,
+                    limit,
+                }),
+                Action::ApplyBatch { request } => {
+                    let page = self
+                        .puller
+                        .pages
+                        .remove(&request)
+                        .expect("apply asked for a page that was fetched");
+                    self.puller.applying.insert(request, page);
+                    let delay = self.rng.range(1, 200);
+                    self.schedule(
+                        self.now_ms + delay,
+                        Ev::ApplyDone {
+                            incarnation,
+                            request,
+                        },
+                    );
+                }
+                Action::PersistCursor { cursor } => {
+                    // The cursor is stored by a later durable write: a crash
+                    // before it completes loses it.
+                    self.schedule(
+                        self.now_ms + 20,
+                        Ev::PersistDone {
+                            incarnation,
+                            cursor,
+                        },
+                    );
+                }
+                Action::ScheduleWake { at_ms } => {
+                    self.schedule(at_ms.max(self.now_ms), Ev::Wake { incarnation });
+                }
+                Action::Cancel { request } => {
+                    self.puller.pages.remove(&request);
+                }
+                Action::ReportError { .. } | Action::RequestRepair => {}
+            }
+        }
+    }
+
+    fn assert_converged(&self, seed: u64) {
+        assert!(
+            self.puller.machine.is_some(),
+            "seed {seed}: puller running at the end"
+        );
+        for (record, (version, _)) in &self.peer.current {
+            assert_eq!(
+                self.puller.store.get(record),
+                Some(version),
+                "seed {seed}: record {record} did not converge"
+            );
+        }
+        assert_eq!(
+            self.puller.persisted_cursor, self.peer.head_seq,
+            "seed {seed}: cursor did not reach the head"
+        );
+    }
+}
+
+/// After the faults stop, the longest backoff plus a few intervals is enough.
+fn settle_ms() -> u64 {
+    2 * SYNC_BACKOFF_MAX_MS_DEFAULT + 10 * 60_000
+}
+
+#[test]
+fn converges_under_faults_and_crashes_over_many_seeds() {
+    for seed in 0..500 {
+        let mut sim = Sim::new(seed);
+        let end = sim.faults.until_ms + settle_ms();
+        sim.run_until(end);
+        sim.assert_converged(seed);
+        assert!(sim.peer.head_seq > 100, "seed {seed}: the feed grew");
+    }
+}
+
+#[test]
+fn a_revoked_link_stops_all_pulls_until_reactivated() {
+    for seed in 0..100 {
+        let mut sim = Sim::new(10_000 + seed);
+        let revoke_at = sim.rng.range(60_000, 20 * 60_000);
+        let activate_at = revoke_at + sim.rng.range(1_000, 15 * 60_000);
+        sim.schedule(revoke_at, Ev::Revoke);
+        sim.schedule(activate_at, Ev::Activate);
+        sim.run_until(activate_at - 1);
+        assert_eq!(
+            sim.actions_while_revoked, 0,
+            "seed {seed}: fetches, applies or cursor writes after revocation"
+        );
+        let cursor_at_revoke = sim.puller.persisted_cursor;
+        assert!(cursor_at_revoke <= sim.peer.head_seq);
+        let end = sim.faults.until_ms.max(activate_at) + settle_ms();
+        sim.run_until(end);
+        assert_eq!(sim.actions_while_revoked, 0, "seed {seed}");
+        sim.assert_converged(seed);
+    }
+}
+
+/// Without faults, a notify brings a new record across in about a second,
+/// not after the 30-second interval.
+#[test]
+fn notify_brings_records_within_seconds_without_faults() {
+    for seed in 0..50 {
+        let mut sim = Sim::new(20_000 + seed);
+        sim.faults = Faults {
+            until_ms: 0,
+            drop_per_thousand: 0,
+            duplicate_per_thousand: 0,
+            long_delay_per_thousand: 0,
+            partitions: Vec::new(),
+            peer_down: Vec::new(),
+        };
+        // No crashes either: their events become ignored wake-ups.
+        for event in sim.events.iter_mut() {
+            if matches!(event, Some(Ev::Crash)) {
+                *event = Some(Ev::Wake {
+                    incarnation: u64::MAX,
+                });
+            }
+        }
+        // Writes during the first minute; every 100 ms, measure how long
+        // the puller has been behind.
+        sim.writes_until_ms = 60_000;
+        let mut worst_ms = 0;
+        let mut t = 0;
+        while t < 120_000 {
+            t += 100;
+            sim.run_until(t);
+            let behind = sim
+                .peer
+                .current
+                .iter()
+                .filter(|(record, (version, _))| sim.puller.store.get(record) != Some(version))
+                .count();
+            if behind > 0 {
+                worst_ms += 100;
+            } else {
+                worst_ms = 0;
+            }
+            assert!(
+                worst_ms <= 3_000,
+                "seed {seed}: a record stayed behind for {worst_ms} ms without faults"
+            );
+        }
+    }
+}
