@@ -16,3 +16,4 @@ pub const SOFTWARE: &str = concat!("seednet/", env!("CARGO_PKG_VERSION"));
 pub mod node;
 pub mod server;
 pub mod transfer;
+pub mod sync;
