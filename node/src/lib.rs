@@ -16,4 +16,5 @@ pub const SOFTWARE: &str = concat!("seednet/", env!("CARGO_PKG_VERSION"));
 pub mod node;
 pub mod server;
 pub mod transfer;
+pub mod web;
 pub mod sync;

@@ -1,0 +1,361 @@
+//! What the web interface needs from the rest of the node, as one trait.
+//!
+//! The web module renders pages and handles forms; it never touches storage,
+//! the search index or federation state directly. [`WebBackend`] is the
+//! boundary: the node implements it over its real storage, search index and
+//! federation engine (see `web::node_backend`), and the page code stays the
+//! same when those parts change underneath.
+//!
+//! Every method is async and must not block the runtime: an implementation
+//! that does blocking work (sled, tantivy) moves it off the async threads.
+
+use std::future::Future;
+
+use seednet_protocol::{
+    CountryCode, Kind, LanguageTag, NodeId, Record, RecordContent, RecordKey, Signed, Theme,
+    Timestamp, ValidationErrors,
+};
+
+/// What a signed-in person may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Publishes, edits and deletes this node's records.
+    Editor,
+    /// Everything an editor does, plus peer links and the origin blocklist.
+    Admin,
+}
+
+impl Role {
+    pub fn can_edit(self) -> bool {
+        matches!(self, Role::Editor | Role::Admin)
+    }
+
+    pub fn can_administer(self) -> bool {
+        matches!(self, Role::Admin)
+    }
+}
+
+/// The identity of this node, shown on the admin and network pages.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub node_id: NodeId,
+    pub name: String,
+    pub country: CountryCode,
+    pub base_url: String,
+    pub languages: Vec<LanguageTag>,
+}
+
+/// A facet of the search page; the string is also the query parameter name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FacetField {
+    Country,
+    Lang,
+    Kind,
+    Theme,
+    TargetGroup,
+    Year,
+    Origin,
+}
+
+impl FacetField {
+    pub const ALL: [FacetField; 7] = [
+        FacetField::Country,
+        FacetField::Lang,
+        FacetField::Kind,
+        FacetField::Theme,
+        FacetField::TargetGroup,
+        FacetField::Year,
+        FacetField::Origin,
+    ];
+
+    /// The query parameter (and facet name in the search API).
+    pub fn param(self) -> &'static str {
+        match self {
+            FacetField::Country => "country",
+            FacetField::Lang => "lang",
+            FacetField::Kind => "kind",
+            FacetField::Theme => "theme",
+            FacetField::TargetGroup => "target_group",
+            FacetField::Year => "year",
+            FacetField::Origin => "origin",
+        }
+    }
+}
+
+/// One search request as the web interface states it.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// The words typed; may be empty (then every record matches).
+    pub q: String,
+    /// The language of the query, when the person chose one.
+    pub query_lang: Option<LanguageTag>,
+    /// At most one selected value per facet.
+    pub filters: Vec<(FacetField, String)>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl SearchRequest {
+    pub fn filter(&self, field: FacetField) -> Option<&str> {
+        self.filters
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A piece of a snippet: plain text, highlighted when it matched the query.
+/// Snippets reach the page as parts so that the template escapes all text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnippetPart {
+    pub text: String,
+    pub marked: bool,
+}
+
+/// How a hit matched the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchedVia {
+    /// The record's own text, in its own language.
+    Text,
+    /// A translation the record carries, in `lang`.
+    Translation { lang: LanguageTag },
+    /// A concept of the multilingual glossary (cross-language match).
+    Concept { concept: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub key: RecordKey,
+    pub version: u64,
+    pub title: String,
+    pub snippet: Vec<SnippetPart>,
+    pub lang: LanguageTag,
+    pub country: CountryCode,
+    pub kind: Kind,
+    pub themes: Vec<Theme>,
+    pub matched_via: Vec<MatchedVia>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FacetCounts {
+    pub field: FacetField,
+    /// Values with their number of matching records, most frequent first.
+    pub values: Vec<FacetValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacetValue {
+    /// The value as the filter parameter takes it (`IT`, `co-design`, a node id).
+    pub value: String,
+    /// A display name when the value itself is not one (e.g. a centre's name).
+    pub label: Option<String>,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchResults {
+    pub total: u64,
+    pub hits: Vec<SearchHit>,
+    pub facets: Vec<FacetCounts>,
+}
+
+/// A record and what the page shows around it.
+#[derive(Debug, Clone)]
+pub struct RecordPage {
+    /// The verified signed version (holding one means its signature verified).
+    pub signed: Signed<Record>,
+    /// Name and country of the origin node, when this node knows it.
+    pub origin: Option<CentreName>,
+    /// Titles of the records this one points to, when they are stored here.
+    pub relation_titles: Vec<(RecordKey, String)>,
+    /// Records stored here that were adapted from this one.
+    pub adapted_from_this: Vec<RecordSummary>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CentreName {
+    pub name: String,
+    pub country: CountryCode,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordSummary {
+    pub key: RecordKey,
+    pub version: u64,
+    pub title: String,
+    pub lang: LanguageTag,
+    pub country: CountryCode,
+    pub signed_at: Timestamp,
+}
+
+/// A centre this node knows of, with how many of its records it holds.
+#[derive(Debug, Clone)]
+pub struct CentreSummary {
+    pub origin: NodeId,
+    pub name: Option<String>,
+    pub country: Option<CountryCode>,
+    pub records: u64,
+    pub is_self: bool,
+}
+
+/// Result of a publish or update.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub key: RecordKey,
+    pub version: u64,
+}
+
+/// Why a write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the record is not valid: {0}")]
+    Invalid(ValidationErrors),
+    #[error("no record with this key")]
+    NotFound,
+    #[error("the record was changed meanwhile: the current version is {current}")]
+    Conflict { current: u64 },
+    #[error("only records published by this node can be changed here")]
+    NotOwn,
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// A failure of the node itself (storage, index): shown as a server error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+/// The state of a peer link, as the admin sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    /// This node asked; waiting for the peer's admin.
+    Requested,
+    /// The peer asked; waiting for this node's admin.
+    Pending,
+    Active,
+    Revoked,
+}
+
+impl PeerState {
+    pub fn slug(self) -> &'static str {
+        match self {
+            PeerState::Requested => "requested",
+            PeerState::Pending => "pending",
+            PeerState::Active => "active",
+            PeerState::Revoked => "revoked",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PeerView {
+    pub node_id: NodeId,
+    pub name: String,
+    pub country: CountryCode,
+    pub url: String,
+    pub state: PeerState,
+    pub last_sync: Option<Timestamp>,
+    pub records_received: u64,
+    /// How many change-log entries the peer has that this node has not pulled.
+    pub lag: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlockedOrigin {
+    pub origin: NodeId,
+    pub reason: Option<String>,
+}
+
+/// What the admin pages can show about federation.
+#[derive(Debug, Clone)]
+pub enum FederationView {
+    /// This node runs without federation: no peers can exist yet.
+    NotAvailable,
+    Available {
+        peers: Vec<PeerView>,
+        blocked: Vec<BlockedOrigin>,
+    },
+}
+
+/// An admin action on federation state.
+#[derive(Debug, Clone)]
+pub enum AdminAction {
+    ApprovePeer(NodeId),
+    RevokePeer(NodeId),
+    BlockOrigin {
+        origin: NodeId,
+        reason: Option<String>,
+    },
+    UnblockOrigin(NodeId),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("federation is not available on this node yet")]
+    NotAvailable,
+    #[error("no peer with this node id")]
+    UnknownPeer,
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// The node as the web interface sees it. Implementations must not block the
+/// async runtime; every method may be called concurrently.
+pub trait WebBackend: Send + Sync + 'static {
+    /// This node's identity.
+    fn node_info(&self) -> NodeInfo;
+
+    /// The role a token grants, or `None` for an unknown or revoked token.
+    /// Implementations compare in constant time and never log the token.
+    fn authenticate(&self, token: &str) -> impl Future<Output = Option<Role>> + Send;
+
+    fn search(
+        &self,
+        request: SearchRequest,
+    ) -> impl Future<Output = Result<SearchResults, BackendError>> + Send;
+
+    /// The current live version of a record; `None` if unknown or deleted.
+    fn record(
+        &self,
+        key: RecordKey,
+    ) -> impl Future<Output = Result<Option<RecordPage>, BackendError>> + Send;
+
+    /// This node's own records, newest first, at most `limit`.
+    fn own_records(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordSummary>, BackendError>> + Send;
+
+    fn publish(
+        &self,
+        content: RecordContent,
+    ) -> impl Future<Output = Result<Published, WriteError>> + Send;
+
+    /// Replaces the content of an own record, if it is still at `expected_version`.
+    fn update(
+        &self,
+        key: RecordKey,
+        expected_version: u64,
+        content: RecordContent,
+    ) -> impl Future<Output = Result<Published, WriteError>> + Send;
+
+    /// Deletes an own record (a signed tombstone), if it is still at `expected_version`.
+    fn delete(
+        &self,
+        key: RecordKey,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<(), WriteError>> + Send;
+
+    /// The centres whose records this node holds, with counts.
+    fn network(&self) -> impl Future<Output = Result<Vec<CentreSummary>, BackendError>> + Send;
+
+    fn federation(&self) -> impl Future<Output = Result<FederationView, BackendError>> + Send;
+
+    fn admin_action(
+        &self,
+        action: AdminAction,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+}

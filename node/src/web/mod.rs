@@ -1,0 +1,128 @@
+//! The web interface: server-rendered HTML pages for practitioners (search,
+//! record pages, the network), editors (publish, edit, delete) and admins
+//! (peer links, origin blocklist, node identity).
+//!
+//! Why server-rendered: the people who use seednet work in public offices with
+//! locked-down browsers and slow links, and operators must not need a
+//! front-end build step. Every page works without JavaScript; `site.js` only
+//! adds small conveniences. Templates are `maud` macros, compiled and
+//! type-checked with the node, so all text is HTML-escaped unless a page
+//! explicitly marks it otherwise (only the JSON-LD block, escaped for
+//! `<script>`, does).
+//!
+//! Invariants:
+//! - The module talks to the node only through [`backend::WebBackend`]; it
+//!   knows nothing of sled, tantivy or federation internals.
+//! - Every response carries the security headers of [`security`]; the CSP
+//!   forbids inline script and framing.
+//! - Every state-changing form is a POST carrying a CSRF token, and the
+//!   session cookie is `HttpOnly`, `SameSite=Strict` (and `Secure` on https).
+//! - Interface text comes from the catalogues in `i18n/*.toml` (it, el, ro,
+//!   sl, en); record text is shown as written, and a translation is always
+//!   labelled with its provenance, never substituted silently.
+
+pub mod assets;
+pub mod backend;
+mod form;
+pub mod i18n;
+mod jsonld;
+pub mod node_backend;
+mod pages;
+pub mod security;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use backend::WebBackend;
+pub use node_backend::node_routes;
+
+/// Largest form body the web interface accepts (a record form with a long body).
+pub const WEB_FORM_BYTES_MAX: usize = 512 * 1024;
+/// Records per search results page.
+pub const SEARCH_PAGE_SIZE: usize = 20;
+/// Deepest search results page that can be requested (bounds the offset).
+pub const SEARCH_PAGES_MAX: usize = 50;
+/// Longest query accepted from the search box, in characters.
+pub const SEARCH_QUERY_CHARS_MAX: usize = 500;
+/// Most own records listed on the editor page.
+pub const EDITOR_RECORDS_LISTED_MAX: usize = 200;
+/// Longest token accepted by the sign-in form, in characters.
+pub const TOKEN_CHARS_MAX: usize = 256;
+
+/// How the web interface is served.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Mark cookies `Secure`: set when the node's public URL is https.
+    pub secure_cookies: bool,
+}
+
+impl WebConfig {
+    /// Cookies are `Secure` exactly when the public URL is https.
+    pub fn for_public_url(public_url: &str) -> Self {
+        WebConfig {
+            secure_cookies: public_url
+                .trim()
+                .to_ascii_lowercase()
+                .starts_with("https://"),
+        }
+    }
+}
+
+/// Shared state of the web handlers.
+pub(crate) struct WebState<B> {
+    pub backend: Arc<B>,
+    pub sessions: session::Sessions,
+    pub config: WebConfig,
+}
+
+/// The web interface's routes, with security headers on every response. The
+/// node merges this into its own router (`Router::merge`); no path here
+/// overlaps `/api`, `/federation`, `/healthz`, `/readyz` or `/metrics`.
+pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
+    let state = Arc::new(WebState {
+        backend,
+        sessions: session::Sessions::default(),
+        config,
+    });
+    Router::new()
+        .route("/", get(pages::search::page::<B>))
+        .route("/records/{origin}/{id}", get(pages::record::page::<B>))
+        .route("/network", get(pages::network::page::<B>))
+        .route("/lang/{code}", get(pages::switch_language))
+        .route(
+            "/signin",
+            get(pages::signin::form::<B>).post(pages::signin::submit::<B>),
+        )
+        .route("/signout", post(pages::signin::sign_out::<B>))
+        .route("/editor", get(pages::editor::list::<B>))
+        .route(
+            "/editor/new",
+            get(pages::editor::new_form::<B>).post(pages::editor::new_submit::<B>),
+        )
+        .route(
+            "/editor/records/{id}/edit",
+            get(pages::editor::edit_form::<B>).post(pages::editor::edit_submit::<B>),
+        )
+        .route(
+            "/editor/records/{id}/delete",
+            post(pages::editor::delete_submit::<B>),
+        )
+        .route("/admin", get(pages::admin::page::<B>))
+        .route(
+            "/admin/peers/{node_id}/{action}",
+            post(pages::admin::peer_action::<B>),
+        )
+        .route("/admin/blocklist", post(pages::admin::block::<B>))
+        .route(
+            "/admin/blocklist/{node_id}/remove",
+            post(pages::admin::unblock::<B>),
+        )
+        .route("/assets/{version}/{name}", get(assets::serve))
+        .layer(DefaultBodyLimit::max(WEB_FORM_BYTES_MAX))
+        .layer(axum::middleware::map_response(security::add_headers))
+        .with_state(state)
+}

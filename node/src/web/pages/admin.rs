@@ -1,0 +1,343 @@
+//! Admin pages: the node's identity (to read out to peer admins), pending
+//! link requests with the requesting node's identity to check before
+//! approving, peers with their health, and the origin blocklist.
+//!
+//! Until federation runs on this node the page says so plainly and shows only
+//! the identity; it never shows invented peers.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use maud::{html, Markup};
+use seednet_protocol::NodeId;
+
+use super::{
+    html_response, layout, message_page, notice, pair, parse_pairs, see_other, server_error,
+    url_encode, Ctx, Nav,
+};
+use crate::web::backend::{
+    AdminAction, AdminError, FederationView, PeerState, PeerView, WebBackend,
+};
+use crate::web::session::{csrf_matches, SessionView};
+use crate::web::WebState;
+
+/// Longest blocklist reason accepted, in characters.
+pub const BLOCK_REASON_CHARS_MAX: usize = 200;
+
+fn require_admin(ctx: &Ctx) -> Result<&SessionView, Box<Response>> {
+    match &ctx.session {
+        Some(session) if session.role.can_administer() => Ok(session),
+        Some(_) => Err(Box::new(message_page(
+            ctx,
+            StatusCode::FORBIDDEN,
+            "admin.forbidden_title",
+            ctx.t("admin.forbidden"),
+        ))),
+        None => Err(Box::new(see_other(&format!(
+            "/signin?required=1&next={}",
+            url_encode(&ctx.here)
+        )))),
+    }
+}
+
+pub async fn page<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let ctx = Ctx::new(&state, &headers, "/admin");
+    let session = match require_admin(&ctx) {
+        Ok(session) => session.clone(),
+        Err(response) => return *response,
+    };
+    let federation = match state.backend.federation().await {
+        Ok(view) => view,
+        Err(error) => return server_error(&ctx, &error),
+    };
+    let info = state.backend.node_info();
+    let pairs = parse_pairs(uri.query().unwrap_or(""));
+    let error = pair(&pairs, "error").and_then(|code| match code {
+        "unknown_peer" => Some(ctx.t("admin.unknown_peer")),
+        "bad_node_id" => Some(ctx.t("admin.bad_node_id")),
+        "refused" => Some(ctx.t("admin.refused")),
+        "not_available" => Some(ctx.t("admin.no_federation")),
+        _ => None,
+    });
+    let main = html! {
+        (notice(&ctx, &pairs))
+        @if let Some(error) = error { p class="notice notice-error" role="alert" { (error) } }
+        h1 { (ctx.t("admin.heading")) }
+        section aria-labelledby="identity-heading" class="card" {
+            h2 id="identity-heading" { (ctx.t("admin.identity")) }
+            dl {
+                dt { (ctx.t("admin.name")) } dd { (info.name) }
+                dt { (ctx.t("facet.country")) } dd { (info.country.as_str()) }
+                dt { (ctx.t("admin.url")) } dd { (info.base_url) }
+                dt { (ctx.t("admin.node_id")) }
+                dd { code class="node-id" id="own-node-id" { (info.node_id.to_hex()) } }
+            }
+            p class="help" { (ctx.t("admin.identity_help")) }
+        }
+        @match &federation {
+            FederationView::NotAvailable => {
+                section aria-labelledby="federation-heading" class="card" {
+                    h2 id="federation-heading" { (ctx.t("admin.peers")) }
+                    p class="notice" role="status" id="no-federation" { (ctx.t("admin.no_federation")) }
+                }
+            }
+            FederationView::Available { peers, blocked } => {
+                (pending_section(&ctx, &session, peers))
+                (peers_section(&ctx, &session, peers))
+                section aria-labelledby="blocklist-heading" class="card" {
+                    h2 id="blocklist-heading" { (ctx.t("admin.blocklist")) }
+                    p class="help" { (ctx.t("admin.blocklist_help")) }
+                    @if blocked.is_empty() {
+                        p { (ctx.t("admin.blocklist_none")) }
+                    } @else {
+                        ul class="blocklist" {
+                            @for entry in blocked {
+                                li {
+                                    code class="node-id" { (entry.origin.to_hex()) }
+                                    @if let Some(reason) = &entry.reason { " – " (reason) }
+                                    form method="post" action=(format!("/admin/blocklist/{}/remove", entry.origin)) class="inline-form" {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        button type="submit" class="button" { (ctx.t("admin.unblock")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    form method="post" action="/admin/blocklist" class="stack" {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        div class="field" {
+                            label for="block-origin" { (ctx.t("admin.block_origin")) }
+                            input type="text" id="block-origin" name="origin" required maxlength="64" pattern="[0-9a-f]{64}" spellcheck="false";
+                        }
+                        div class="field" {
+                            label for="block-reason" { (ctx.t("admin.reason")) }
+                            input type="text" id="block-reason" name="reason" maxlength=(BLOCK_REASON_CHARS_MAX);
+                        }
+                        button type="submit" class="button button-danger" { (ctx.t("admin.block")) }
+                    }
+                }
+            }
+        }
+    };
+    html_response(
+        StatusCode::OK,
+        layout(&ctx, ctx.t("admin.heading"), Nav::Admin, main),
+    )
+}
+
+fn state_key(state: PeerState) -> &'static str {
+    match state {
+        PeerState::Requested => "admin.state_requested",
+        PeerState::Pending => "admin.state_pending",
+        PeerState::Active => "admin.state_active",
+        PeerState::Revoked => "admin.state_revoked",
+    }
+}
+
+fn action_form(
+    ctx: &Ctx,
+    session: &SessionView,
+    peer: &PeerView,
+    action: &str,
+    label_key: &str,
+    class: &str,
+) -> Markup {
+    html! {
+        form method="post" action=(format!("/admin/peers/{}/{action}", peer.node_id)) class="inline-form" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            button type="submit" class=(class) data-peer=(peer.node_id.to_hex()) data-action=(action) {
+                (ctx.t(label_key)) span class="visually-hidden" { ": " (peer.name) }
+            }
+        }
+    }
+}
+
+fn pending_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Markup {
+    let pending: Vec<&PeerView> = peers
+        .iter()
+        .filter(|p| p.state == PeerState::Pending)
+        .collect();
+    html! {
+        section aria-labelledby="pending-heading" class="card" {
+            h2 id="pending-heading" { (ctx.t("admin.pending")) }
+            @if pending.is_empty() {
+                p { (ctx.t("admin.pending_none")) }
+            } @else {
+                p class="help" { (ctx.t("admin.pending_help")) }
+                ul class="pending-list" {
+                    @for peer in pending {
+                        li class="pending-peer" {
+                            dl {
+                                dt { (ctx.t("admin.name")) } dd { (peer.name) }
+                                dt { (ctx.t("facet.country")) } dd { (peer.country.as_str()) }
+                                dt { (ctx.t("admin.url")) } dd { (peer.url) }
+                                dt { (ctx.t("admin.node_id")) } dd { code class="node-id" { (peer.node_id.to_hex()) } }
+                            }
+                            (action_form(ctx, session, peer, "approve", "admin.approve", "button button-primary"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn peers_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Markup {
+    let linked: Vec<&PeerView> = peers
+        .iter()
+        .filter(|p| p.state != PeerState::Pending)
+        .collect();
+    html! {
+        section aria-labelledby="peers-heading" class="card" {
+            h2 id="peers-heading" { (ctx.t("admin.peers")) }
+            @if linked.is_empty() {
+                p { (ctx.t("admin.peers_none")) }
+            } @else {
+                div class="table-scroll" {
+                    table class="peers-table" {
+                        thead {
+                            tr {
+                                th scope="col" { (ctx.t("admin.name")) }
+                                th scope="col" { (ctx.t("admin.state")) }
+                                th scope="col" { (ctx.t("admin.last_sync")) }
+                                th scope="col" class="num" { (ctx.t("admin.received")) }
+                                th scope="col" class="num" { (ctx.t("admin.lag")) }
+                                th scope="col" { (ctx.t("admin.last_error")) }
+                                th scope="col" { span class="visually-hidden" { (ctx.t("editor.actions")) } }
+                            }
+                        }
+                        tbody {
+                            @for peer in linked {
+                                tr data-peer=(peer.node_id.to_hex()) {
+                                    th scope="row" {
+                                        (peer.name) " (" (peer.country.as_str()) ")" br;
+                                        code class="node-id" title=(peer.node_id.to_hex()) { (peer.node_id.short()) "…" }
+                                    }
+                                    td class=(format!("peer-state state-{}", peer.state.slug())) { (ctx.t(state_key(peer.state))) }
+                                    td { (peer.last_sync.map(|t| t.to_string()).unwrap_or_else(|| ctx.t("admin.never").to_string())) }
+                                    td class="num" { (peer.records_received) }
+                                    td class="num" { (peer.lag.map(|l| l.to_string()).unwrap_or_else(|| "–".into())) }
+                                    td { (peer.last_error.as_deref().unwrap_or("–")) }
+                                    td {
+                                        @match peer.state {
+                                            PeerState::Revoked => { (action_form(ctx, session, peer, "approve", "admin.approve", "button")) }
+                                            _ => { (action_form(ctx, session, peer, "revoke", "admin.revoke", "button button-danger")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs an admin action and redirects back to the admin page with the outcome.
+async fn run<B: WebBackend>(state: &WebState<B>, action: AdminAction) -> Response {
+    match state.backend.admin_action(action).await {
+        Ok(()) => see_other("/admin?notice=done"),
+        Err(AdminError::NotAvailable) => see_other("/admin?error=not_available"),
+        Err(AdminError::UnknownPeer) => see_other("/admin?error=unknown_peer"),
+        Err(AdminError::Refused(reason)) => {
+            tracing::info!(reason = %reason, "admin action refused");
+            see_other("/admin?error=refused")
+        }
+        Err(AdminError::Backend(error)) => {
+            tracing::error!(error = %error, "admin action failed");
+            see_other("/admin?error=refused")
+        }
+    }
+}
+
+/// Checks the admin session and CSRF token of an admin form.
+fn check_form(ctx: &Ctx, body: &Bytes) -> Result<Vec<(String, String)>, Box<Response>> {
+    let session = require_admin(ctx)?;
+    let pairs = parse_pairs(std::str::from_utf8(body).unwrap_or(""));
+    if !csrf_matches(&session.csrf, pair(&pairs, "csrf").unwrap_or("")) {
+        return Err(Box::new(message_page(
+            ctx,
+            StatusCode::FORBIDDEN,
+            "form.expired_title",
+            ctx.t("form.expired"),
+        )));
+    }
+    Ok(pairs)
+}
+
+pub async fn peer_action<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    Path((node_id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::new(&state, &headers, "/admin");
+    if let Err(response) = check_form(&ctx, &body) {
+        return *response;
+    }
+    let Ok(node_id) = node_id.parse::<NodeId>() else {
+        return see_other("/admin?error=bad_node_id");
+    };
+    let action = match action.as_str() {
+        "approve" => AdminAction::ApprovePeer(node_id),
+        "revoke" => AdminAction::RevokePeer(node_id),
+        _ => {
+            return message_page(
+                &ctx,
+                StatusCode::NOT_FOUND,
+                "error.not_found_title",
+                ctx.t("error.not_found"),
+            )
+        }
+    };
+    run(&state, action).await
+}
+
+pub async fn block<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::new(&state, &headers, "/admin");
+    let pairs = match check_form(&ctx, &body) {
+        Ok(pairs) => pairs,
+        Err(response) => return *response,
+    };
+    let Some(origin) = pair(&pairs, "origin").and_then(|text| text.trim().parse::<NodeId>().ok())
+    else {
+        return see_other("/admin?error=bad_node_id");
+    };
+    let reason = pair(&pairs, "reason")
+        .map(|text| {
+            text.trim()
+                .chars()
+                .take(BLOCK_REASON_CHARS_MAX)
+                .collect::<String>()
+        })
+        .filter(|text| !text.is_empty());
+    run(&state, AdminAction::BlockOrigin { origin, reason }).await
+}
+
+pub async fn unblock<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    Path(node_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::new(&state, &headers, "/admin");
+    if let Err(response) = check_form(&ctx, &body) {
+        return *response;
+    }
+    let Ok(origin) = node_id.parse::<NodeId>() else {
+        return see_other("/admin?error=bad_node_id");
+    };
+    run(&state, AdminAction::UnblockOrigin(origin)).await
+}

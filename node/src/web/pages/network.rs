@@ -1,0 +1,84 @@
+//! The network page: the centres whose records this node holds, their
+//! countries and record counts.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use maud::html;
+
+use super::{html_response, layout, server_error, url_encode, Ctx, Nav};
+use crate::web::backend::WebBackend;
+use crate::web::WebState;
+
+pub async fn page<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let here = uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/network");
+    let ctx = Ctx::new(&state, &headers, here);
+    let mut centres = match state.backend.network().await {
+        Ok(centres) => centres,
+        Err(error) => return server_error(&ctx, &error),
+    };
+    centres.sort_by(|a, b| b.is_self.cmp(&a.is_self).then(b.records.cmp(&a.records)));
+    let total: u64 = centres.iter().map(|centre| centre.records).sum();
+    let mut countries: Vec<&str> = centres
+        .iter()
+        .filter_map(|centre| centre.country.as_ref().map(|c| c.as_str()))
+        .collect();
+    countries.sort_unstable();
+    countries.dedup();
+    let main = html! {
+        h1 { (ctx.t("network.heading")) }
+        p { (ctx.t("network.intro")) }
+        p class="network-summary" {
+            (ctx.tf("network.summary", &[
+                ("centres", &centres.len().to_string()),
+                ("countries", &countries.len().to_string()),
+                ("records", &total.to_string()),
+            ]))
+        }
+        @if centres.is_empty() {
+            p class="empty-state" { (ctx.t("network.empty")) }
+        } @else {
+            div class="table-scroll" {
+                table class="network-table" {
+                    caption class="visually-hidden" { (ctx.t("network.heading")) }
+                    thead {
+                        tr {
+                            th scope="col" { (ctx.t("network.centre")) }
+                            th scope="col" { (ctx.t("facet.country")) }
+                            th scope="col" class="num" { (ctx.t("network.records")) }
+                            th scope="col" { (ctx.t("network.node_id")) }
+                        }
+                    }
+                    tbody {
+                        @for centre in &centres {
+                            tr {
+                                th scope="row" {
+                                    (centre.name.as_deref().unwrap_or(ctx.t("network.unnamed")))
+                                    @if centre.is_self { " " span class="badge" { (ctx.t("network.this_node")) } }
+                                }
+                                td { (centre.country.map(|c| c.as_str().to_string()).unwrap_or_else(|| "–".into())) }
+                                td class="num" {
+                                    a href=(format!("/?origin={}", url_encode(&centre.origin.to_hex()))) { (centre.records) }
+                                }
+                                td { code class="node-id" title=(centre.origin.to_hex()) { (centre.origin.short()) "…" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    html_response(
+        StatusCode::OK,
+        layout(&ctx, ctx.t("network.heading"), Nav::Network, main),
+    )
+}

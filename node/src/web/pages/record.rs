@@ -1,0 +1,379 @@
+//! The record page: every field of the current version, the translations it
+//! carries (switchable, always labelled with who translated and whether it
+//! was reviewed), its origin centre, the verified signature and version, its
+//! relations in both directions, and schema.org JSON-LD.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use maud::{html, Markup, PreEscaped};
+use seednet_protocol::{
+    LanguageTag, NodeId, Provenance, RecordContent, RecordId, RecordKey, RelationType,
+};
+
+use super::{
+    html_response, kind_label, lang_label, layout, message_page, notice, pair, parse_pairs,
+    server_error, target_group_label, theme_label, Ctx, Nav,
+};
+use crate::web::backend::{RecordPage, WebBackend};
+use crate::web::jsonld;
+use crate::web::WebState;
+
+/// Parses the two path segments of a record URL.
+pub fn parse_key(origin: &str, id: &str) -> Option<RecordKey> {
+    Some(RecordKey {
+        origin: origin.parse::<NodeId>().ok()?,
+        id: RecordId::parse(id)?,
+    })
+}
+
+pub fn record_url(key: &RecordKey) -> String {
+    format!("/records/{}/{}", key.origin, key.id)
+}
+
+pub async fn page<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    Path((origin, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let here = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    let ctx = Ctx::new(&state, &headers, here);
+    let not_found = |ctx: &Ctx| {
+        message_page(
+            ctx,
+            StatusCode::NOT_FOUND,
+            "record.not_found_title",
+            ctx.t("record.not_found"),
+        )
+    };
+    let Some(key) = parse_key(&origin, &id) else {
+        return not_found(&ctx);
+    };
+    let page = match state.backend.record(key).await {
+        Ok(Some(page)) => page,
+        Ok(None) => return not_found(&ctx),
+        Err(error) => return server_error(&ctx, &error),
+    };
+    let Some(content) = page.signed.value().content() else {
+        return not_found(&ctx);
+    };
+    let pairs = parse_pairs(uri.query().unwrap_or(""));
+    let chosen = pair(&pairs, "tr")
+        .and_then(LanguageTag::parse)
+        .filter(|lang| content.translations.contains_key(lang));
+    let own = page.signed.value().key.origin == state.backend.node_info().node_id;
+    let node_url = state.backend.node_info().base_url;
+    let main = html! {
+        (notice(&ctx, &pairs))
+        (render(&ctx, &page, content, chosen.as_ref(), own, &node_url))
+    };
+    let title = match &chosen {
+        Some(lang) => content.translations[lang].title.clone(),
+        None => content.title.clone(),
+    };
+    html_response(StatusCode::OK, layout(&ctx, &title, Nav::None, main))
+}
+
+/// Text with blank lines as paragraph breaks.
+fn paragraphs(text: &str, lang: &str) -> Markup {
+    html! {
+        div class="prose" lang=(lang) {
+            @for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+                p {
+                    @for (index, line) in paragraph.lines().enumerate() {
+                        @if index > 0 { br; }
+                        (line)
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn provenance_text(ctx: &Ctx, provenance: Provenance, reviewed: bool) -> String {
+    let who = match provenance {
+        Provenance::Human => ctx.t("record.translation_human"),
+        Provenance::Machine => ctx.t("record.translation_machine"),
+    };
+    let review = if reviewed {
+        ctx.t("record.translation_reviewed")
+    } else {
+        ctx.t("record.translation_unreviewed")
+    };
+    format!("{who}, {review}")
+}
+
+fn render(
+    ctx: &Ctx,
+    page: &RecordPage,
+    content: &RecordContent,
+    chosen: Option<&LanguageTag>,
+    own: bool,
+    node_url: &str,
+) -> Markup {
+    let record = page.signed.value();
+    let original_lang = content.lang.as_str();
+    let translation = chosen.map(|lang| (lang, &content.translations[lang]));
+    let (title, title_lang) = match translation {
+        Some((lang, translated)) => (translated.title.as_str(), lang.as_str()),
+        None => (content.title.as_str(), original_lang),
+    };
+    let page_url = format!(
+        "{}{}",
+        node_url.trim_end_matches('/'),
+        super::record::record_url(&record.key)
+    );
+    let json_ld = jsonld::record_json_ld(
+        record,
+        &page_url,
+        page.origin.as_ref().map(|origin| origin.name.as_str()),
+    );
+    html! {
+        article class="record" {
+            header class="record-header" {
+                p class="record-kind" { (kind_label(ctx, content.kind)) }
+                h1 lang=(title_lang) { (title) }
+                ul class="badges" {
+                    li class="badge badge-country" { (content.country.as_str()) }
+                    li class="badge badge-lang" { (lang_label(ctx, &content.lang)) }
+                    @if let Some(region) = &content.region { li class="badge" { (region) } }
+                }
+                p class="record-origin" {
+                    (ctx.t("record.origin")) ": "
+                    @match &page.origin {
+                        Some(origin) => { strong { (origin.name) } " (" (origin.country.as_str()) ")" }
+                        None => { (ctx.t("record.origin_unknown")) }
+                    }
+                }
+            }
+            @if !content.translations.is_empty() {
+                nav class="translations" aria-label=(ctx.t("record.languages")) {
+                    h2 class="inline-heading" { (ctx.t("record.languages")) }
+                    ul {
+                        li {
+                            @if chosen.is_none() {
+                                span aria-current="true" class="chip selected" {
+                                    (lang_label(ctx, &content.lang)) " · " (ctx.t("record.original"))
+                                }
+                            } @else {
+                                a class="chip" href=(record_url(&record.key)) {
+                                    (lang_label(ctx, &content.lang)) " · " (ctx.t("record.original"))
+                                }
+                            }
+                        }
+                        @for (lang, translated) in &content.translations {
+                            li {
+                                @let label = format!("{} · {}", lang_label(ctx, lang), provenance_text(ctx, translated.provenance, translated.reviewed));
+                                @if chosen == Some(lang) {
+                                    span aria-current="true" class="chip selected" { (label) }
+                                } @else {
+                                    a class="chip" href=(format!("{}?tr={}", record_url(&record.key), lang)) hreflang=(lang.as_str()) { (label) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some((lang, translated)) = translation {
+                p class="notice notice-translation" role="note" {
+                    (ctx.tf("record.reading_translation", &[
+                        ("lang", &lang_label(ctx, lang)),
+                        ("provenance", &provenance_text(ctx, translated.provenance, translated.reviewed)),
+                        ("original", &lang_label(ctx, &content.lang)),
+                    ]))
+                    " "
+                    a href=(record_url(&record.key)) { (ctx.t("record.show_original")) }
+                }
+                section aria-labelledby="summary-heading" {
+                    h2 id="summary-heading" { (ctx.t("record.summary")) }
+                    (paragraphs(&translated.summary, lang.as_str()))
+                }
+                @if let Some(body) = &translated.body {
+                    section aria-labelledby="body-heading" {
+                        h2 id="body-heading" { (ctx.t("record.body")) }
+                        (paragraphs(body, lang.as_str()))
+                    }
+                }
+            } @else {
+                section aria-labelledby="summary-heading" {
+                    h2 id="summary-heading" { (ctx.t("record.summary")) }
+                    (paragraphs(&content.summary, original_lang))
+                }
+                section aria-labelledby="body-heading" {
+                    h2 id="body-heading" { (ctx.t("record.body")) }
+                    (paragraphs(&content.body, original_lang))
+                }
+                @for (name, text) in content.sections.named() {
+                    @if let Some(text) = text {
+                        section {
+                            h2 { (ctx.t(&format!("section.{name}"))) }
+                            (paragraphs(text, original_lang))
+                        }
+                    }
+                }
+            }
+            (details(ctx, content))
+            (relations(ctx, page, content))
+            (signature(ctx, page))
+            @if own {
+                p { a class="button" href=(format!("/editor/records/{}/edit", record.key.id)) { (ctx.t("record.edit")) } }
+            }
+        }
+        script type="application/ld+json" { (PreEscaped(jsonld::script_safe(&json_ld))) }
+    }
+}
+
+fn details(ctx: &Ctx, content: &RecordContent) -> Markup {
+    html! {
+        section class="record-details" aria-labelledby="details-heading" {
+            h2 id="details-heading" { (ctx.t("record.details")) }
+            dl {
+                dt { (ctx.t("field.themes")) }
+                dd { ul class="inline-list" { @for theme in &content.themes { li { (theme_label(ctx, *theme)) } } } }
+                @if !content.target_groups.is_empty() || !content.target_group_tags.is_empty() {
+                    dt { (ctx.t("field.target_groups")) }
+                    dd {
+                        ul class="inline-list" {
+                            @for group in &content.target_groups { li { (target_group_label(ctx, *group)) } }
+                            @for tag in &content.target_group_tags { li lang=(content.lang.as_str()) { (tag) } }
+                        }
+                    }
+                }
+                dt { (ctx.t("record.years")) }
+                dd {
+                    (content.year_start)
+                    @match content.year_end { Some(end) => { "–" (end) } None => { "–" } }
+                }
+                @if !content.funding.is_empty() {
+                    dt { (ctx.t("record.funding")) }
+                    dd {
+                        ul class="inline-list" {
+                            @for funding in &content.funding {
+                                li {
+                                    (ctx.t(&format!("funding.{}", serde_json::to_value(funding.source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())))
+                                    @if let Some(programme) = &funding.programme { " · " (programme) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !content.organisations.is_empty() {
+                    dt { (ctx.t("record.organisations")) }
+                    dd {
+                        ul {
+                            @for organisation in &content.organisations {
+                                li {
+                                    @match &organisation.url {
+                                        Some(url) => { a href=(url) rel="nofollow noopener" { (organisation.name) } }
+                                        None => { (organisation.name) }
+                                    }
+                                    " (" (organisation.role) ")"
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !content.sdgs.is_empty() {
+                    dt { (ctx.t("record.sdgs")) }
+                    dd { (content.sdgs.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")) }
+                }
+                @if !content.tags.is_empty() {
+                    dt { (ctx.t("field.tags")) }
+                    dd { ul class="inline-list" lang=(content.lang.as_str()) { @for tag in &content.tags { li { (tag) } } } }
+                }
+                dt { (ctx.t("field.license")) }
+                dd { (content.license) }
+                @if let Some(contact) = &content.contact {
+                    dt { (ctx.t("record.contact")) }
+                    dd {
+                        @if let Some(name) = &contact.name { (name) br; }
+                        @if let Some(email) = &contact.email { a href=(format!("mailto:{email}")) { (email) } br; }
+                        @if let Some(url) = &contact.url { a href=(url) rel="nofollow noopener" { (url) } }
+                    }
+                }
+            }
+            @if !content.links.is_empty() {
+                h3 { (ctx.t("record.links")) }
+                ul {
+                    @for link in &content.links {
+                        li { a href=(link.url) rel="nofollow noopener" { (link.title.as_deref().unwrap_or(&link.url)) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn relation_key(relation_type: RelationType) -> &'static str {
+    match relation_type {
+        RelationType::AdaptedFrom => "rel.adapted_from",
+        RelationType::Related => "rel.related",
+        RelationType::Replaces => "rel.replaces",
+        RelationType::PartOf => "rel.part_of",
+    }
+}
+
+fn relations(ctx: &Ctx, page: &RecordPage, content: &RecordContent) -> Markup {
+    let title_of = |key: &RecordKey| {
+        page.relation_titles
+            .iter()
+            .find(|(known, _)| known == key)
+            .map(|(_, title)| title.clone())
+    };
+    html! {
+        @if !content.relations.is_empty() || !page.adapted_from_this.is_empty() {
+            section class="record-relations" aria-labelledby="relations-heading" {
+                h2 id="relations-heading" { (ctx.t("record.relations")) }
+                ul {
+                    @for relation in &content.relations {
+                        li class=(format!("relation relation-{}", relation_key(relation.relation_type).trim_start_matches("rel."))) {
+                            strong { (ctx.t(relation_key(relation.relation_type))) ": " }
+                            a href=(record_url(&relation.target)) {
+                                @match title_of(&relation.target) {
+                                    Some(title) => { (title) }
+                                    None => { (relation.target.id.as_str()) " " span class="muted" { (ctx.t("record.not_stored")) } }
+                                }
+                            }
+                        }
+                    }
+                    @for adapted in &page.adapted_from_this {
+                        li class="relation relation-adapted-here" {
+                            strong { (ctx.t("record.adapted_from_this")) ": " }
+                            a href=(record_url(&adapted.key)) lang=(adapted.lang.as_str()) { (adapted.title) }
+                            " (" (adapted.country.as_str()) ")"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn signature(ctx: &Ctx, page: &RecordPage) -> Markup {
+    let record = page.signed.value();
+    html! {
+        section class="record-signature" aria-labelledby="signature-heading" {
+            h2 id="signature-heading" { (ctx.t("record.signature")) }
+            p class="signature-ok" {
+                span aria-hidden="true" { "✓ " }
+                (ctx.t("record.signature_ok"))
+            }
+            dl {
+                dt { (ctx.t("record.version_label")) }
+                dd class="record-version" { (ctx.tf("record.version", &[("n", &record.version.to_string())])) }
+                dt { (ctx.t("record.signed_at")) }
+                dd { time datetime=(record.signed_at.to_string()) { (record.signed_at.to_string()) } }
+                dt { (ctx.t("record.origin_id")) }
+                dd { code class="node-id" { (record.key.origin.to_hex()) } }
+                dt { (ctx.t("record.version_hash")) }
+                dd { code { (page.signed.hash().to_hex()) } }
+            }
+            p {
+                a href=(format!("/api/v1/records/{}/{}", record.key.origin, record.key.id)) { (ctx.t("record.signed_json")) }
+            }
+        }
+    }
+}

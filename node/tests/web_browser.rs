@@ -1,0 +1,429 @@
+//! End-to-end tests of the web interface in a real browser: Debian's chromium
+//! driven through chromedriver against a real `seednet` node on 127.0.0.1.
+//! Each test walks one thing a person does (search across languages, publish
+//! as an editor, use the admin page, mistype a token) and saves screenshots of
+//! the pages it visits (see `web_support::screenshot_dir`).
+
+mod web_support;
+
+use serde_json::json;
+use web_support::{browser_available, content, Browser, Node};
+
+/// Three centres' records: an Italian practice with a Greek translation, a
+/// Greek practice, and an unrelated Romanian one.
+async fn seed_cross_language(node: &Node) -> String {
+    let mut italian = content(
+        "it",
+        "IT",
+        "Co-progettazione dei servizi sociali a Torino",
+        "Il Comune di Torino co-progetta i servizi sociali con il terzo settore e i cittadini.",
+        &["co-design", "participatory-facilitation"],
+    );
+    italian["translations"] = json!({
+        "el": {
+            "title": "Συνδιαμόρφωση κοινωνικών υπηρεσιών στο Τορίνο",
+            "summary": "Ο Δήμος του Τορίνο σχεδιάζει από κοινού τις κοινωνικές υπηρεσίες με τον τρίτο τομέα: συνδιαμόρφωση με τους πολίτες.",
+            "provenance": "human",
+            "reviewed": true
+        }
+    });
+    italian["region"] = json!("Piemonte");
+    italian["contact"] =
+        json!({"name": "Ufficio innovazione sociale", "email": "innovazione@example.org"});
+    let italian_path = node.publish(&italian).await;
+    node.publish(&content(
+        "el",
+        "GR",
+        "Συνδιαμόρφωση δημοτικών πολιτικών στην Καρδίτσα",
+        "Ο Δήμος Καρδίτσας εφαρμόζει συνδιαμόρφωση πολιτικών με τοπικούς φορείς.",
+        &["co-design"],
+    ))
+    .await;
+    node.publish(&content(
+        "ro",
+        "RO",
+        "Cooperative sociale în Cluj",
+        "Metodologie pentru cooperative sociale și economie socială în Cluj-Napoca.",
+        &["scaling-up"],
+    ))
+    .await;
+    italian_path
+}
+
+#[tokio::test]
+async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
+    if !browser_available() {
+        return;
+    }
+    let node = Node::start("SEED Competence Centre Italy", "IT", "it,en");
+    let italian_path = seed_cross_language(&node).await;
+    let browser = Browser::start().await;
+
+    // Interface in Greek, remembered in a cookie.
+    browser.goto(&format!("{}/lang/el?back=/", node.url)).await;
+    assert_eq!(
+        browser
+            .find("html")
+            .await
+            .attr("lang")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("el")
+    );
+    browser
+        .find("#q")
+        .await
+        .send_keys("συνδιαμόρφωση")
+        .await
+        .unwrap();
+    browser
+        .find("#ql option[value='el']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .click_to_page(".search-form button[type=submit]")
+        .await;
+    assert_eq!(browser.text("#results-heading").await, "2 εγγραφές");
+    let italian_hit = browser
+        .find(&format!(".hit a[href='{italian_path}']"))
+        .await;
+    assert_eq!(
+        italian_hit.attr("lang").await.unwrap().as_deref(),
+        Some("it")
+    );
+    let marks = browser.find_all(".hit .snippet mark").await;
+    assert!(!marks.is_empty(), "snippets highlight the matched words");
+    let cross = browser
+        .text(".hit:has(.badge-country) .cross-language")
+        .await;
+    assert!(
+        cross.contains("ελληνικά"),
+        "the Italian hit says it matched through Greek: {cross}"
+    );
+    browser.screenshot("search-greek").await;
+
+    // Facet: country IT; then the filter can be removed again.
+    browser
+        .click_to_page(".facet a[data-facet='country'][data-value='IT']")
+        .await;
+    assert_eq!(browser.text("#results-heading").await, "1 εγγραφή");
+    assert!(browser.path().await.contains("country=IT"));
+    assert_eq!(browser.find_all(".hit").await.len(), 1);
+    browser.screenshot("search-greek-facet-it").await;
+    browser
+        .click_to_page(".active-filters a[data-remove-filter='country']")
+        .await;
+    assert_eq!(browser.text("#results-heading").await, "2 εγγραφές");
+    browser
+        .click_to_page(".facet a[data-facet='country'][data-value='IT']")
+        .await;
+
+    // Open the hit written in Italian: original text, origin, signature, JSON-LD.
+    browser
+        .click_to_page(&format!(".hit a[href='{italian_path}']"))
+        .await;
+    let title = browser.find("h1").await;
+    assert_eq!(title.attr("lang").await.unwrap().as_deref(), Some("it"));
+    assert_eq!(
+        title.text().await.unwrap(),
+        "Co-progettazione dei servizi sociali a Torino"
+    );
+    assert!(browser
+        .text(".record-origin")
+        .await
+        .contains("SEED Competence Centre Italy"));
+    assert_eq!(browser.text(".record-version").await, "Έκδοση 1");
+    assert!(browser.text(".signature-ok").await.contains("επαληθεύτηκε"));
+    let json_ld = browser
+        .client
+        .execute(
+            "return document.querySelector('script[type=\"application/ld+json\"]').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let json_ld: serde_json::Value = serde_json::from_str(json_ld.as_str().unwrap()).unwrap();
+    assert_eq!(json_ld["@type"], "CreativeWork");
+    assert_eq!(json_ld["inLanguage"], "it");
+    browser.screenshot("record-italian").await;
+
+    // The Greek translation is one click away and says who translated it.
+    browser
+        .click_to_page(".translations a[hreflang='el']")
+        .await;
+    assert_eq!(
+        browser
+            .find("h1")
+            .await
+            .attr("lang")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("el")
+    );
+    let notice = browser.text(".notice-translation").await;
+    assert!(notice.contains("μετάφραση από άνθρωπο"), "{notice}");
+    browser.screenshot("record-greek-translation").await;
+
+    // The same search page on a phone-sized window.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser
+        .goto(&format!(
+            "{}/?q=%CF%83%CF%85%CE%BD%CE%B4%CE%B9%CE%B1%CE%BC%CF%8C%CF%81%CF%86%CF%89%CF%83%CE%B7",
+            node.url
+        ))
+        .await;
+    assert_eq!(browser.find_all(".hit").await.len(), 2);
+    browser.screenshot("search-phone").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn editor_signs_in_publishes_a_record_and_finds_it_in_search() {
+    if !browser_available() {
+        return;
+    }
+    let node = Node::start("SEED Competence Centre Slovenia", "SI", "sl,en");
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("{}/lang/en?back=/signin", node.url))
+        .await;
+
+    // A wrong token gets a clear message and no session.
+    browser
+        .find("#token")
+        .await
+        .send_keys("snt_0000000000000000_wrong")
+        .await
+        .unwrap();
+    browser.click_to_page("form[action='/signin'] button").await;
+    let error = browser.text("#signin-error").await;
+    assert!(error.contains("This token is not valid"), "{error}");
+    assert_eq!(browser.path().await, "/signin");
+    browser.screenshot("signin-wrong-token").await;
+
+    browser
+        .find("#token")
+        .await
+        .send_keys(&node.editor_token)
+        .await
+        .unwrap();
+    browser.click_to_page("form[action='/signin'] button").await;
+    assert_eq!(browser.path().await, "/editor");
+    let cookies = browser
+        .client
+        .execute("return document.cookie", vec![])
+        .await
+        .unwrap();
+    assert!(
+        !cookies.as_str().unwrap_or("").contains("seednet_session"),
+        "the session cookie is HttpOnly"
+    );
+    assert!(browser.text(".empty-state").await.contains("No records"));
+
+    // Validation errors appear next to their fields.
+    browser.click_to_page("a[href='/editor/new']").await;
+    assert_eq!(
+        browser
+            .find("#f-country")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("SI")
+    );
+    browser
+        .find("#f-summary")
+        .await
+        .send_keys("Orodje za digitalne spretnosti starejših v lokalnih skupnostih.")
+        .await
+        .unwrap();
+    browser
+        .find("#f-body")
+        .await
+        .send_keys("Opis orodja.")
+        .await
+        .unwrap();
+    browser
+        .find("#f-contact-email")
+        .await
+        .send_keys("not-an-email")
+        .await
+        .unwrap();
+    browser.click_to_page("button[value='publish']").await;
+    assert!(browser
+        .text("[data-field='title'] .field-error")
+        .await
+        .contains("must not be empty"));
+    assert!(browser
+        .text("[data-field='themes'] .field-error")
+        .await
+        .contains("Choose at least one"));
+    assert!(browser
+        .text("[data-field='contact.email'] .field-error")
+        .await
+        .contains("not an email"));
+    assert_eq!(
+        browser
+            .find("#f-title")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    browser.screenshot("editor-validation-errors").await;
+
+    // Fix, preview, publish.
+    browser
+        .find("#f-title")
+        .await
+        .send_keys("Digitalne spretnosti za starejše")
+        .await
+        .unwrap();
+    browser
+        .find("#f-themes-competence-transfer")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.find("#f-lang").await.clear().await.unwrap();
+    browser.find("#f-lang").await.send_keys("sl").await.unwrap();
+    browser
+        .find("#f-contact-email")
+        .await
+        .clear()
+        .await
+        .unwrap();
+    browser
+        .find("#f-contact-email")
+        .await
+        .send_keys("info@example.si")
+        .await
+        .unwrap();
+    browser.click_to_page("button[value='preview']").await;
+    assert!(browser
+        .text(".preview h3")
+        .await
+        .contains("Digitalne spretnosti za starejše"));
+    browser.screenshot("editor-preview").await;
+    browser.click_to_page("button[value='publish']").await;
+    let path = browser.path().await;
+    assert!(
+        path.starts_with("/records/"),
+        "publish went to {path}: {}",
+        browser.text("main").await
+    );
+    assert!(browser.text(".notice-ok").await.contains("published"));
+    assert_eq!(browser.text("h1").await, "Digitalne spretnosti za starejše");
+    browser.screenshot("record-published").await;
+
+    // Found in search, and listed on the editor page.
+    browser.goto(&format!("{}/", node.url)).await;
+    browser
+        .find("#q")
+        .await
+        .send_keys("spretnosti")
+        .await
+        .unwrap();
+    browser
+        .click_to_page(".search-form button[type=submit]")
+        .await;
+    assert_eq!(browser.text("#results-heading").await, "1 record");
+    assert_eq!(
+        browser.text(".hit-title").await,
+        "Digitalne spretnosti za starejše"
+    );
+    browser.goto(&format!("{}/editor", node.url)).await;
+    assert_eq!(browser.find_all("tbody tr").await.len(), 1);
+    browser.screenshot("editor-list").await;
+
+    // Edit creates version 2.
+    browser.click_to_page("tbody a[href$='/edit']").await;
+    browser.find("#f-title").await.clear().await.unwrap();
+    browser
+        .find("#f-title")
+        .await
+        .send_keys("Digitalne spretnosti za starejše občane")
+        .await
+        .unwrap();
+    browser.click_to_page("button[value='publish']").await;
+    assert_eq!(browser.text(".record-version").await, "Version 2");
+
+    // Signing out ends the session.
+    browser.click_to_page("form.signout button").await;
+    browser.goto(&format!("{}/editor", node.url)).await;
+    assert!(browser.path().await.starts_with("/signin"));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn admin_sees_the_node_identity_and_the_honest_federation_state() {
+    if !browser_available() {
+        return;
+    }
+    let node = Node::start("SEED Competence Centre Greece", "GR", "el,en");
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("{}/lang/en?back=/admin", node.url))
+        .await;
+    assert!(
+        browser.path().await.starts_with("/signin"),
+        "admin pages need a sign-in"
+    );
+    browser
+        .find("#token")
+        .await
+        .send_keys(&node.admin_token)
+        .await
+        .unwrap();
+    browser.click_to_page("form[action='/signin'] button").await;
+    assert_eq!(browser.path().await, "/admin");
+    assert_eq!(browser.text("#own-node-id").await, node.node_id);
+    assert!(browser.text("#no-federation").await.contains("not running"));
+    assert!(
+        browser.find_all(".pending-peer").await.is_empty(),
+        "no invented peers"
+    );
+    browser.screenshot("admin").await;
+
+    browser.click_to_page("a[href='/network']").await;
+    assert!(browser
+        .text(".network-table tbody")
+        .await
+        .contains("SEED Competence Centre Greece"));
+    browser.screenshot("network").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_editor_token_does_not_open_the_admin_page() {
+    if !browser_available() {
+        return;
+    }
+    let node = Node::start("SEED Competence Centre Romania", "RO", "ro,en");
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("{}/lang/ro?back=/signin", node.url))
+        .await;
+    browser
+        .find("#token")
+        .await
+        .send_keys(&node.editor_token)
+        .await
+        .unwrap();
+    browser.click_to_page("form[action='/signin'] button").await;
+    assert_eq!(browser.path().await, "/editor");
+    assert!(browser.find_all("a[href='/admin']").await.is_empty());
+    browser.goto(&format!("{}/admin", node.url)).await;
+    assert!(browser
+        .text(".notice-error")
+        .await
+        .contains("administrator"));
+    browser.close().await;
+}
