@@ -182,6 +182,38 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
 }
 
 #[tokio::test]
+async fn the_keyboard_reaches_the_skip_link_and_the_search_box() {
+    if !browser_available() {
+        return;
+    }
+    let node = Node::start("SEED Competence Centre Italy", "IT", "it,en");
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/lang/it?back=/", node.url)).await;
+    let body = browser.find("body").await;
+    body.send_keys("\u{E004}").await.unwrap(); // Tab
+    let focused = browser
+        .client
+        .execute("return document.activeElement.className", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        focused.as_str(),
+        Some("skip-link"),
+        "Tab first reaches the skip link"
+    );
+    let skip_text = browser
+        .client
+        .execute("return document.activeElement.textContent", vec![])
+        .await
+        .unwrap();
+    assert_eq!(skip_text.as_str(), Some("Vai al contenuto principale"));
+    // The search box has a visible label tied to it.
+    let label = browser.text("label[for='q']").await;
+    assert_eq!(label, "Parole da cercare");
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn editor_signs_in_publishes_a_record_and_finds_it_in_search() {
     if !browser_available() {
         return;

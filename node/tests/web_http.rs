@@ -237,3 +237,42 @@ async fn assets_are_versioned_and_cached_for_a_year() {
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn record_text_is_escaped_everywhere_it_is_shown() {
+    let node = Node::start("Centre", "IT", "it");
+    let attack = "<script>alert('x')</script><img src=x onerror=alert(1)>";
+    let mut content = web_support::content("it", "IT", attack, attack, &["co-design"]);
+    content["tags"] = serde_json::json!([attack.chars().take(60).collect::<String>()]);
+    let record = node.publish(&content).await;
+    let client = client();
+    for path in [record.as_str(), "/?q=script", "/"] {
+        let html = client
+            .get(format!("{}{path}", node.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !html.contains("<script>alert"),
+            "{path} shows raw record text"
+        );
+        assert!(!html.contains("<img src=x"), "{path} shows raw record text");
+        assert!(
+            html.contains("&lt;script&gt;alert"),
+            "{path} shows the escaped text"
+        );
+    }
+    // In the JSON-LD block, `<` is written as a JSON escape.
+    let html = client
+        .get(format!("{}{record}", node.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("\\u003cscript\\u003ealert"));
+}
