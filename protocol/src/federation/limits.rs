@@ -55,3 +55,6 @@ pub const RECONCILE_MESSAGE_BYTES_MIN: usize = 16 * 1024;
 pub const RECONCILE_ROUNDS_MAX: usize = 256;
 /// Most ranges in one reconciliation message.
 pub const RECONCILE_RANGES_MAX: usize = 16 * 1024;
+/// Most item ids in one fetch after reconciliation (the answer is bounded
+/// like a changes page: at most this many records).
+pub const RECONCILE_FETCH_ITEMS_MAX: usize = SYNC_BATCH_RECORDS_MAX;

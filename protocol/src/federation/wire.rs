@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use super::limits::{
     FEDERATION_NOTE_CHARS_MAX, KEY_ROTATION_CANONICAL_BYTES_MAX, LINK_REQUEST_CANONICAL_BYTES_MAX,
-    SYNC_BATCH_BYTES_MAX, SYNC_BATCH_RECORDS_MAX, SYNC_PAGE_BODY_BYTES_MAX,
-    SYNC_RECORD_OVERHEAD_BYTES,
+    RECONCILE_FETCH_ITEMS_MAX, SYNC_BATCH_BYTES_MAX, SYNC_BATCH_RECORDS_MAX,
+    SYNC_PAGE_BODY_BYTES_MAX, SYNC_RECORD_OVERHEAD_BYTES,
 };
 use crate::canonical::to_canonical_bytes;
 use crate::content::Checker;
@@ -291,6 +291,61 @@ impl NotifyHint {
         decode_json(body, super::limits::FEDERATION_SMALL_BODY_BYTES_MAX)
     }
 }
+
+// --- Fetch by item id (after reconciliation) ---------------------------------
+
+/// `POST /federation/v1/records/by-item`: the current versions of the
+/// records whose item ids (see [`super::reconcile::item_id_of`]) a
+/// reconciliation found missing, as 64 lowercase hex digits each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemsRequest {
+    pub item_ids: Vec<String>,
+}
+
+/// The answer to an [`ItemsRequest`]: signed versions in the order asked,
+/// records the node does not hold (or does not relay) left out.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemsResponse {
+    pub records: Vec<SignedWire>,
+}
+
+impl ItemsRequest {
+    pub fn new(item_ids: &[[u8; 32]]) -> Self {
+        ItemsRequest {
+            item_ids: item_ids.iter().map(hex::encode).collect(),
+        }
+    }
+
+    /// Decodes and checks a request body: at most
+    /// [`RECONCILE_FETCH_ITEMS_MAX`] ids, each 64 lowercase hex digits.
+    pub fn decode(body: &[u8]) -> Result<Vec<[u8; 32]>, WireError> {
+        let request: ItemsRequest = decode_json(body, ITEMS_REQUEST_BODY_BYTES_MAX)?;
+        if request.item_ids.len() > RECONCILE_FETCH_ITEMS_MAX {
+            return Err(WireError::TooManyRecords {
+                max: RECONCILE_FETCH_ITEMS_MAX,
+                actual: request.item_ids.len(),
+            });
+        }
+        request
+            .item_ids
+            .iter()
+            .map(|text| {
+                let lowercase_hex = text.len() == 64
+                    && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+                let mut id = [0u8; 32];
+                if !lowercase_hex || hex::decode_to_slice(text, &mut id).is_err() {
+                    return Err(WireError::Json(format!("{text:?} is not an item id")));
+                }
+                Ok(id)
+            })
+            .collect()
+    }
+}
+
+/// Most bytes of an [`ItemsRequest`] body.
+pub const ITEMS_REQUEST_BODY_BYTES_MAX: usize = RECONCILE_FETCH_ITEMS_MAX * 70 + 64;
 
 // --- Links --------------------------------------------------------------------
 

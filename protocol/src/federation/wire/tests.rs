@@ -392,3 +392,22 @@ fn link_state_follows_both_admins() {
         assert_eq!(link.serves(), *serves, "{events:?}");
     }
 }
+
+#[test]
+fn items_request_round_trip_and_bounds() {
+    let ids = [[0xab; 32], [0x01; 32]];
+    let body = serde_json::to_vec(&ItemsRequest::new(&ids)).unwrap();
+    assert_eq!(ItemsRequest::decode(&body).unwrap(), ids.to_vec());
+    assert!(ItemsRequest::decode(br#"{"item_ids":["AB"]}"#).is_err());
+    let upper = format!(r#"{{"item_ids":["{}"]}}"#, "AB".repeat(32));
+    assert!(ItemsRequest::decode(upper.as_bytes()).is_err());
+    let too_many = ItemsRequest::new(&vec![
+        [0u8; 32];
+        crate::federation::limits::RECONCILE_FETCH_ITEMS_MAX
+            + 1
+    ]);
+    assert!(matches!(
+        ItemsRequest::decode(&serde_json::to_vec(&too_many).unwrap()),
+        Err(WireError::TooManyRecords { .. }) | Err(WireError::TooLarge { .. })
+    ));
+}
