@@ -22,10 +22,13 @@
 //! The tokenizer keeps combining marks inside words, so text typed in
 //! decomposed form (NFD) is one token that [`normalize_token`] then composes.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use tantivy::tokenizer::{
     Language, RemoveLongFilter, Stemmer, StopWordFilter, TextAnalyzer, Token, TokenFilter,
     TokenStream, Tokenizer, TokenizerManager,
 };
+
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -96,23 +99,42 @@ pub const FOLDED_TOKENIZER: &str = "seednet_folded";
 
 /// Switches that change analysis (and therefore the index): kept in the
 /// schema stamp, so changing one rebuilds the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AnalysisConfig {
     /// Apply the Slovenian light stemmer (on by default; off only to measure
     /// its effect).
     pub slovenian_stemmer: bool,
+    /// Tag records and queries with glossary concepts (on by default; off
+    /// only to measure what the glossary brings).
+    pub concepts: bool,
 }
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
         AnalysisConfig {
             slovenian_stemmer: true,
+            concepts: true,
         }
     }
 }
 
-/// Builds the chain for `lang`.
+/// The chain for `lang`. Chains are built once per language and config
+/// (stop-word sets are hashed at build time) and cloned for each use: a
+/// clone shares the stop-word sets.
 pub fn analyzer(lang: AnalyzerLang, config: AnalysisConfig) -> TextAnalyzer {
+    type Cache = Mutex<HashMap<(AnalyzerLang, AnalysisConfig), TextAnalyzer>>;
+    static BUILT: OnceLock<Cache> = OnceLock::new();
+    let cache = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut built = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    built
+        .entry((lang, config))
+        .or_insert_with(|| build_analyzer(lang, config))
+        .clone()
+}
+
+fn build_analyzer(lang: AnalyzerLang, config: AnalysisConfig) -> TextAnalyzer {
     let base = TextAnalyzer::builder(WordTokenizer)
         .filter(MapTokens(normalize_token))
         .filter(RemoveLongFilter::limit(TOKEN_BYTES_MAX))

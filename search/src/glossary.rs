@@ -22,7 +22,7 @@
 //! that carry it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use seednet_protocol::{CountryCode, Kind, TargetGroup, Theme};
 use serde::Deserialize;
@@ -88,17 +88,18 @@ pub struct Glossary {
 }
 
 impl Glossary {
-    /// The shipped glossary analysed with `config` (built once per config).
+    /// The shipped glossary analysed with `config` (built once per config,
+    /// then shared for the life of the process).
     pub fn builtin(config: AnalysisConfig) -> &'static Glossary {
-        static DEFAULT: OnceLock<Glossary> = OnceLock::new();
-        static NO_SL_STEMMER: OnceLock<Glossary> = OnceLock::new();
-        let cell = if config == AnalysisConfig::default() {
-            &DEFAULT
-        } else {
-            &NO_SL_STEMMER
-        };
-        cell.get_or_init(|| {
-            Glossary::parse(GLOSSARY_TOML, config).expect("the shipped glossary is valid")
+        static BUILT: OnceLock<Mutex<HashMap<AnalysisConfig, &'static Glossary>>> = OnceLock::new();
+        let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+        let mut built = built
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        built.entry(config).or_insert_with(|| {
+            let glossary =
+                Glossary::parse(GLOSSARY_TOML, config).expect("the shipped glossary is valid");
+            Box::leak(Box::new(glossary))
         })
     }
 

@@ -46,6 +46,12 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const STAMP_FILE: &str = "seednet-search-schema";
 /// Memory the tantivy writer may use before it flushes a segment.
 pub const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// The indexer commits at least this often while changes are pending, so a
+/// publish is searchable within about a second.
+pub const INDEXER_COMMIT_INTERVAL_MS: u64 = 1_000;
+/// The indexer commits after this many staged changes even within the
+/// interval (a full reindex commits at this pace and reports progress).
+pub const INDEXER_BATCH_RECORDS_MAX: usize = 1_000;
 /// Tokens of one text that the concept matcher looks at (the start of very
 /// long bodies is enough to know what they are about).
 pub const CONCEPT_SCAN_TOKENS_MAX: usize = 20_000;
@@ -92,8 +98,8 @@ impl std::fmt::Display for RebuildReason {
 fn stamp_text(config: Option<AnalysisConfig>) -> String {
     let config = config.unwrap_or_default();
     format!(
-        "seednet-search schema {SCHEMA_VERSION} sl-stemmer={}",
-        config.slovenian_stemmer
+        "seednet-search schema {SCHEMA_VERSION} sl-stemmer={} concepts={}",
+        config.slovenian_stemmer, config.concepts
     )
 }
 
@@ -452,6 +458,9 @@ impl SearchIndex {
             };
             document.add_text(target, text.text);
             document.add_text(folded, text.text);
+            if !self.config.concepts {
+                continue;
+            }
             for found in self
                 .glossary
                 .find_in(text.lang, text.text, CONCEPT_SCAN_TOKENS_MAX)
@@ -459,7 +468,10 @@ impl SearchIndex {
                 concepts.push(found.concept);
             }
         }
-        for facet in facet_links(content) {
+        for facet in facet_links(content)
+            .into_iter()
+            .filter(|_| self.config.concepts)
+        {
             if let Some(concept) = self.glossary.for_facet(facet) {
                 concepts.push(concept);
             }

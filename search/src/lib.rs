@@ -27,7 +27,10 @@ pub mod slovenian;
 pub mod snippet;
 
 pub use analysis::{AnalysisConfig, AnalyzerLang};
-pub use index::{OpenState, RebuildReason, SearchIndex, SCHEMA_VERSION};
+pub use index::{
+    OpenState, RebuildReason, SearchIndex, INDEXER_BATCH_RECORDS_MAX, INDEXER_COMMIT_INTERVAL_MS,
+    SCHEMA_VERSION,
+};
 pub use query::{
     FacetCount, Facets, Hit, MatchedVia, QueryInfo, SearchFilters, SearchRequest, SearchResponse,
     FACET_VALUES_MAX, FILTER_VALUES_MAX, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX, QUERY_CHARS_MAX,

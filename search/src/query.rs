@@ -428,7 +428,11 @@ impl SearchIndex {
             .map(|token| token.term)
             .collect();
         let mut concepts = BTreeSet::new();
-        let glossary_langs: Vec<&str> = self.glossary.languages().collect();
+        let glossary_langs: Vec<&str> = if self.config.concepts {
+            self.glossary.languages().collect()
+        } else {
+            Vec::new()
+        };
         for glossary_lang in glossary_langs {
             for found in self.glossary.find_in(glossary_lang, q, QUERY_TERMS_MAX) {
                 concepts.insert(found.concept);
