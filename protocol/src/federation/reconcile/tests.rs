@@ -296,3 +296,18 @@ fn item_ids_depend_on_origin_and_id() {
         <[u8; 32]>::from(expected.finalize())
     );
 }
+
+/// The vector in `docs/PROTOCOL.md`: an initiator with no items sends one
+/// fingerprint range to infinity; the fingerprint of the empty set is the
+/// first 16 bytes of SHA-256 of 40 zero bytes (computed independently).
+#[test]
+fn empty_set_initial_message_vector() {
+    let empty: &[Item] = &[];
+    let message = Reconciler::new(ReconcileConfig::default())
+        .initiate(empty)
+        .unwrap();
+    assert_eq!(
+        hex::encode(message),
+        "01ff012c34ce1df23b838c5abf2a7f6437cca3"
+    );
+}
