@@ -9,7 +9,9 @@
 //! (`sim`, tests only) over hundreds of seeds with drops, reordering,
 //! partitions and crashes.
 
+pub mod address;
 pub mod machine;
+pub mod policy;
 #[cfg(test)]
 mod sim;
 

@@ -197,6 +197,15 @@ pub enum SignatureError {
 }
 
 impl SignatureError {
+    /// The HTTP status to answer with: 401 for every authentication failure,
+    /// 503 when the nonce cache cannot decide (the request may be retried).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            SignatureError::NonceCache(_) => 503,
+            _ => 401,
+        }
+    }
+
     /// Stable machine-readable code for `{"error": {"code": ...}}`.
     pub fn code(&self) -> &'static str {
         match self {

@@ -374,11 +374,15 @@ fn each_failure_has_its_error() {
         };
         let result = check(&case.request, &headers, case.now);
         match result {
-            Err(error) => assert!(
-                (case.expect)(&error),
-                "{}: unexpected error {error:?}",
-                case.name
-            ),
+            Err(error) => {
+                assert!(
+                    (case.expect)(&error),
+                    "{}: unexpected error {error:?}",
+                    case.name
+                );
+                assert_eq!(error.http_status(), 401, "{}", case.name);
+                assert!(error.code().starts_with("signature_"), "{}", case.name);
+            }
             Ok(_) => panic!("{}: accepted", case.name),
         }
     }
