@@ -30,7 +30,7 @@ use tantivy::tokenizer::{
 };
 
 use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::slovenian;
 
@@ -215,20 +215,26 @@ pub fn analyze(analyzer: &mut TextAnalyzer, text: &str, tokens_max: usize) -> Ve
 /// NFC, lowercase, Romanian cedilla letters to comma-below, Greek accents
 /// removed and final sigma to sigma. Idempotent.
 pub fn normalize_token(token: &mut String) -> bool {
+    if token.is_ascii() {
+        // the common case: no composition, no special letters
+        token.make_ascii_lowercase();
+        return !token.is_empty();
+    }
     // Cedilla first: NFC does not unify ş (U+015F) and ș (U+0219).
-    let composed: String = token
-        .chars()
-        .map(|c| match c {
-            'ş' | 'Ş' => 'ș',
-            'ţ' | 'Ţ' => 'ț',
-            other => other,
-        })
-        .nfc()
-        .collect();
-    let mut out = String::with_capacity(composed.len());
+    let cedilla_mapped = token.chars().map(|c| match c {
+        'ş' | 'Ş' => 'ș',
+        'ţ' | 'Ţ' => 'ț',
+        other => other,
+    });
+    let composed: String = if is_nfc_quick(token.chars()) == IsNormalized::Yes {
+        cedilla_mapped.collect()
+    } else {
+        cedilla_mapped.nfc().collect()
+    };
+    token.clear();
     for c in composed.chars() {
         for lower in c.to_lowercase() {
-            out.push(match lower {
+            token.push(match lower {
                 // cedilla forms may reappear when composing a decomposed s + U+0327
                 'ş' => 'ș',
                 'ţ' => 'ț',
@@ -236,7 +242,6 @@ pub fn normalize_token(token: &mut String) -> bool {
             });
         }
     }
-    *token = out;
     !token.is_empty()
 }
 

@@ -64,9 +64,9 @@ pub const OTHER_LANG_WEIGHT: f32 = 0.3;
 /// Weight of the accent-folded fields (a query typed without accents).
 pub const FOLDED_WEIGHT: f32 = 0.5;
 /// Weight of a concept shared by the query and the record.
-pub const CONCEPT_BOOST: f32 = 2.5;
+pub const CONCEPT_BOOST: f32 = 4.0;
 /// Weight of a facet value named by the query ("... Romania" boosts RO).
-pub const FACET_CONCEPT_BOOST: f32 = 1.5;
+pub const FACET_CONCEPT_BOOST: f32 = 6.0;
 
 /// The facets counted on every search, in response order.
 pub const FACET_NAMES: [&str; 7] = [
