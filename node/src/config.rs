@@ -314,14 +314,24 @@ impl Config {
             )?,
             None => file.http.concurrency_max.unwrap_or(CONCURRENCY_MAX_DEFAULT),
         };
-        check_range("http.body_bytes_max", body_bytes_max, 1024, BODY_BYTES_MAX_LIMIT)?;
+        check_range(
+            "http.body_bytes_max",
+            body_bytes_max,
+            1024,
+            BODY_BYTES_MAX_LIMIT,
+        )?;
         check_range(
             "http.request_timeout_ms",
             request_timeout_ms,
             100,
             REQUEST_TIMEOUT_MS_LIMIT,
         )?;
-        check_range("http.concurrency_max", concurrency_max, 1, CONCURRENCY_MAX_LIMIT)?;
+        check_range(
+            "http.concurrency_max",
+            concurrency_max,
+            1,
+            CONCURRENCY_MAX_LIMIT,
+        )?;
 
         let log_filter = pick(
             flags.log_filter.as_deref(),
@@ -488,6 +498,9 @@ mod tests {
         let error = Config::resolve(Path::new("/d"), &file(), &BTreeMap::new(), &flags)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("http.listen") && error.contains("flag"), "{error}");
+        assert!(
+            error.contains("http.listen") && error.contains("flag"),
+            "{error}"
+        );
     }
 }

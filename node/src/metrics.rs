@@ -90,7 +90,9 @@ impl Metrics {
     pub fn render(&self, storage: &StorageStats) -> String {
         let series = self.series.lock().expect("metrics lock");
         let mut out = String::new();
-        out.push_str("# HELP seednet_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str(
+            "# HELP seednet_http_requests_total HTTP requests by route, method and status.\n",
+        );
         out.push_str("# TYPE seednet_http_requests_total counter\n");
         for ((route, method, status), count) in &series.requests {
             let _ = writeln!(
@@ -100,7 +102,9 @@ impl Metrics {
                 escape(method)
             );
         }
-        out.push_str("# HELP seednet_http_request_duration_seconds HTTP request latency by route.\n");
+        out.push_str(
+            "# HELP seednet_http_request_duration_seconds HTTP request latency by route.\n",
+        );
         out.push_str("# TYPE seednet_http_request_duration_seconds histogram\n");
         for (route, histogram) in &series.latency {
             let route = escape(route);
@@ -129,7 +133,11 @@ impl Metrics {
         out.push_str("# HELP seednet_http_errors_total Error responses by error code.\n");
         out.push_str("# TYPE seednet_http_errors_total counter\n");
         for (code, count) in &series.errors {
-            let _ = writeln!(out, "seednet_http_errors_total{{code=\"{}\"}} {count}", escape(code));
+            let _ = writeln!(
+                out,
+                "seednet_http_errors_total{{code=\"{}\"}} {count}",
+                escape(code)
+            );
         }
         drop(series);
         render_storage(&mut out, storage);
@@ -141,16 +149,22 @@ fn render_storage(out: &mut String, stats: &StorageStats) {
     out.push_str("# HELP seednet_records Current records by origin node and state.\n");
     out.push_str("# TYPE seednet_records gauge\n");
     for (origin, counts) in &stats.records_by_origin {
-        let _ = writeln!(out, "seednet_records{{origin=\"{origin}\",state=\"live\"}} {}", counts.live);
+        let _ = writeln!(
+            out,
+            "seednet_records{{origin=\"{origin}\",state=\"live\"}} {}",
+            counts.live
+        );
         let _ = writeln!(
             out,
             "seednet_records{{origin=\"{origin}\",state=\"deleted\"}} {}",
             counts.deleted
         );
     }
-    let counters = [
-        ("seednet_writes_total", "Record versions offered to storage, by outcome.", ""),
-    ];
+    let counters = [(
+        "seednet_writes_total",
+        "Record versions offered to storage, by outcome.",
+        "",
+    )];
     for (name, help, _) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         for (outcome, value) in [
@@ -163,20 +177,56 @@ fn render_storage(out: &mut String, stats: &StorageStats) {
         }
     }
     let simple: [(&str, &str, &str, String); 6] = [
-        ("seednet_change_log_head", "gauge", "Newest change-log sequence number.", stats.head_seq.to_string()),
-        ("seednet_evidence_records", "gauge", "Signed versions kept as equivocation evidence.", stats.evidence_records.to_string()),
-        ("seednet_storage_write_batches_total", "counter", "Group commits (one flush each).", stats.write_batches_total.to_string()),
-        ("seednet_storage_write_ops_total", "counter", "Write operations committed in batches.", stats.write_ops_total.to_string()),
-        ("seednet_storage_flushes_total", "counter", "Storage flushes.", stats.flushes_total.to_string()),
-        ("seednet_storage_flush_seconds_total", "counter", "Time spent committing and flushing.", stats.flush_seconds_total.to_string()),
+        (
+            "seednet_change_log_head",
+            "gauge",
+            "Newest change-log sequence number.",
+            stats.head_seq.to_string(),
+        ),
+        (
+            "seednet_evidence_records",
+            "gauge",
+            "Signed versions kept as equivocation evidence.",
+            stats.evidence_records.to_string(),
+        ),
+        (
+            "seednet_storage_write_batches_total",
+            "counter",
+            "Group commits (one flush each).",
+            stats.write_batches_total.to_string(),
+        ),
+        (
+            "seednet_storage_write_ops_total",
+            "counter",
+            "Write operations committed in batches.",
+            stats.write_ops_total.to_string(),
+        ),
+        (
+            "seednet_storage_flushes_total",
+            "counter",
+            "Storage flushes.",
+            stats.flushes_total.to_string(),
+        ),
+        (
+            "seednet_storage_flush_seconds_total",
+            "counter",
+            "Time spent committing and flushing.",
+            stats.flush_seconds_total.to_string(),
+        ),
     ];
     for (name, kind, help, value) in simple {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
     }
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -195,9 +245,8 @@ mod tests {
         assert!(text.contains(
             "seednet_http_request_duration_seconds_bucket{route=\"/api/v1/records\",le=\"0.005\"} 1"
         ));
-        assert!(text.contains(
-            "seednet_http_request_duration_seconds_count{route=\"/api/v1/records\"} 2"
-        ));
+        assert!(text
+            .contains("seednet_http_request_duration_seconds_count{route=\"/api/v1/records\"} 2"));
         assert!(text.contains("seednet_http_errors_total{code=\"invalid_url\"} 1"));
     }
 }

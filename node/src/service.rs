@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use seednet_protocol::{
-    NodeId, NodeKey, Record, RecordBody, RecordContent, RecordId, RecordKey, Signed,
-    ValidationErrors, Timestamp,
+    NodeId, NodeKey, Record, RecordBody, RecordContent, RecordId, RecordKey, Signed, Timestamp,
+    ValidationErrors,
 };
 
 use crate::storage::{CurrentVersion, PublishRefusal, Published, Storage, StorageError};

@@ -15,9 +15,7 @@
 use std::fmt;
 use std::io::Write;
 
-use seednet_protocol::{
-    DecodeError, Record, RecordContent, RelationType, Signed, SignedWire,
-};
+use seednet_protocol::{DecodeError, Record, RecordContent, RelationType, Signed, SignedWire};
 use serde_json::{json, Map, Value};
 
 /// Largest file `seednet import` reads.
@@ -357,7 +355,10 @@ fn csv_row_to_json(
             }
             "year_start" | "year_end" => {
                 let number: i64 = value.parse().map_err(|_| {
-                    (name.to_string(), format!("{value:?} is not a year like 2023"))
+                    (
+                        name.to_string(),
+                        format!("{value:?} is not a year like 2023"),
+                    )
                 })?;
                 field(json!(number))
             }
@@ -477,7 +478,10 @@ fn parse_csv(text: &str) -> Result<ParsedImport, ImportError> {
                 continue;
             }
         };
-        let line = row.position().map(|p| p.line() as usize).unwrap_or_default();
+        let line = row
+            .position()
+            .map(|p| p.line() as usize)
+            .unwrap_or_default();
         match csv_row_to_json(&headers, &row) {
             Ok(object) => {
                 let json = serde_json::to_vec(&Value::Object(object)).expect("JSON serialises");
@@ -546,7 +550,9 @@ impl<W: Write> ExportWriter<W> {
                 let Some(content) = record.content() else {
                     return Ok(false);
                 };
-                writer.write_record(csv_row(record, content)).map_err(csv_io)?;
+                writer
+                    .write_record(csv_row(record, content))
+                    .map_err(csv_io)?;
             }
             (Sink::Plain(out), _) => {
                 let Some(content) = record.content() else {
@@ -696,7 +702,11 @@ pub fn json_ld(record: &Record, content: &RecordContent, public_url: &str) -> Va
     if !content.links.is_empty() {
         object.insert(
             "url".into(),
-            json!(content.links.iter().map(|l| l.url.clone()).collect::<Vec<_>>()),
+            json!(content
+                .links
+                .iter()
+                .map(|l| l.url.clone())
+                .collect::<Vec<_>>()),
         );
     }
     let based_on: Vec<Value> = content

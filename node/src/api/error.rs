@@ -120,6 +120,11 @@ impl ApiError {
                 } else {
                     "invalid_field"
                 };
+                let code = if message.starts_with("unknown field") {
+                    "unknown_field"
+                } else {
+                    code
+                };
                 let mut api = ApiError::new(StatusCode::BAD_REQUEST, code, message.clone());
                 if !is_document {
                     api = api.with_field(path.clone());
@@ -129,9 +134,11 @@ impl ApiError {
                 }
                 api
             }
-            DecodeError::TooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", error.to_string())
-            }
+            DecodeError::TooLarge { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                error.to_string(),
+            ),
             DecodeError::Canonical(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string())
             }
@@ -201,11 +208,9 @@ impl From<PublishRefusal> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "version_conflict", message)
             }
             PublishRefusal::Exists => ApiError::new(StatusCode::CONFLICT, "exists", message),
-            PublishRefusal::Sign(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "cannot_sign",
-                message,
-            ),
+            PublishRefusal::Sign(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_sign", message)
+            }
         }
     }
 }
@@ -248,9 +253,10 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
         StatusCode::NOT_FOUND => ("not_found", "no such route"),
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed here"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "send Content-Type: application/json")
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send Content-Type: application/json",
+        ),
         StatusCode::SERVICE_UNAVAILABLE => ("overloaded", "the node is busy; retry later"),
         _ if status.is_client_error() => ("bad_request", "the request was refused"),
         _ => ("internal", "internal error; see the node's log"),

@@ -19,7 +19,11 @@ pub struct Editor(pub TokenInfo);
 /// A request made with an admin token.
 pub struct Admin(pub TokenInfo);
 
-async fn authenticate(parts: &Parts, state: &AppState, needed: Role) -> Result<TokenInfo, ApiError> {
+async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    needed: Role,
+) -> Result<TokenInfo, ApiError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -91,14 +95,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(status, "body_too_large", "the request body is over the limit")
-            } else {
-                ApiError::new(status, "bad_body", rejection.body_text())
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        status,
+                        "body_too_large",
+                        "the request body is over the limit",
+                    )
+                } else {
+                    ApiError::new(status, "bad_body", rejection.body_text())
+                }
+            })?;
         Ok(JsonBytes(bytes))
     }
 }

@@ -245,7 +245,10 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    let code = response.extensions().get::<ErrorCode>().map(|c| c.0.clone());
+    let code = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map(|c| c.0.clone());
     state.metrics.observe_request(
         &route,
         &method,

@@ -121,6 +121,16 @@ fn signed_response(status: StatusCode, published: &Published, location: bool) ->
 }
 
 fn decode_content(body: &[u8]) -> Result<RecordContent, ApiError> {
+    // Syntax first, so a broken document is `invalid_json`, not a field error.
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body must be a JSON object of record content",
+        ));
+    }
     RecordContent::from_json(body).map_err(ApiError::decode)
 }
 
@@ -269,7 +279,11 @@ pub async fn list_records(
     let query = parse_list_query(raw.as_deref().unwrap_or(""))?;
     let page = state.blocking(move |storage| storage.list(&query)).await?;
     Ok(Json(RecordPage {
-        records: page.records.iter().map(|stored| stored.signed.to_wire()).collect(),
+        records: page
+            .records
+            .iter()
+            .map(|stored| stored.signed.to_wire())
+            .collect(),
         next_cursor: page.next.as_ref().map(cursor_text),
     }))
 }

@@ -56,7 +56,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         .blocking(|storage| storage.kv_get(Space::Meta, storage::meta::SCHEMA_VERSION))
         .await?
         .ok_or_else(|| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "storage has no schema")
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "storage has no schema",
+            )
         })?;
     if state.shutting_down() {
         return Err(ApiError::new(
@@ -76,7 +80,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let text = state.metrics.render(&state.storage.stats());
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()
@@ -109,7 +116,10 @@ pub struct NodeStatus {
               (status = 401, description = "missing or unknown token", body = ErrorBody),
               (status = 403, description = "not an admin token", body = ErrorBody)),
     security(("token" = [])))]
-pub async fn status(State(state): State<AppState>, _admin: Admin) -> Result<Json<NodeStatus>, ApiError> {
+pub async fn status(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<NodeStatus>, ApiError> {
     let config = state.config.clone();
     let node_id = state.node_id;
     let status = state
@@ -235,6 +245,8 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Api
         let is_document = path == "." || path.is_empty();
         let code = if inner.is_syntax() || inner.is_eof() {
             "invalid_json"
+        } else if inner.to_string().starts_with("unknown field") {
+            "unknown_field"
         } else {
             "invalid_field"
         };

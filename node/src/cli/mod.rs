@@ -56,7 +56,13 @@ pub struct Cli {
     node: Option<String>,
 
     /// API token for --node (admin for token and status commands).
-    #[arg(long, global = true, env = "SEEDNET_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SEEDNET_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
 
     /// Log filter, e.g. `info` or `seednet_node=debug` (overrides SEEDNET_LOG and the config).
@@ -287,18 +293,16 @@ async fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
             languages: args.languages,
         },
         http: HttpSection {
-            listen: Some(args.listen.unwrap_or_else(|| config::LISTEN_DEFAULT.to_string())),
+            listen: Some(
+                args.listen
+                    .unwrap_or_else(|| config::LISTEN_DEFAULT.to_string()),
+            ),
             ..HttpSection::default()
         },
         log: LogSection::default(),
     };
     // Check every value before touching the disk.
-    let config = Config::resolve(
-        data_dir,
-        &file,
-        &Default::default(),
-        &Overrides::default(),
-    )?;
+    let config = Config::resolve(data_dir, &file, &Default::default(), &Overrides::default())?;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let key = keyfile::create(&config.key_path())?;
@@ -309,8 +313,7 @@ async fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
         let opened = node::open(&init_config)?;
         let (admin, admin_write) = tokens::create(opened.storage.as_ref(), Role::Admin, "init")?;
         admin_write.wait_blocking()?;
-        let (editor, editor_write) =
-            tokens::create(opened.storage.as_ref(), Role::Editor, "init")?;
+        let (editor, editor_write) = tokens::create(opened.storage.as_ref(), Role::Editor, "init")?;
         editor_write.wait_blocking()?;
         opened.storage.shutdown()?;
         Ok((key.node_id(), admin.token, editor.token))
@@ -403,7 +406,8 @@ impl Target {
     }
 
     fn own_key(&self, id: &str) -> Result<RecordId> {
-        RecordId::parse(id).ok_or_else(|| anyhow!("{id:?} is not a record id (1 to 64 of A-Z a-z 0-9 _ -)"))
+        RecordId::parse(id)
+            .ok_or_else(|| anyhow!("{id:?} is not a record id (1 to 64 of A-Z a-z 0-9 _ -)"))
     }
 
     async fn read<T: Send + 'static>(
@@ -429,21 +433,24 @@ fn read_content_file(path: &Path) -> Result<(RecordContent, Vec<u8>)> {
             .with_context(|| format!("cannot read {}", path.display()))?
             .len();
         if size > RECORD_FILE_BYTES_MAX {
-            bail!("{} is {size} bytes, over the limit of {RECORD_FILE_BYTES_MAX}", path.display());
+            bail!(
+                "{} is {size} bytes, over the limit of {RECORD_FILE_BYTES_MAX}",
+                path.display()
+            );
         }
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
     };
     let is_toml = path.extension().is_some_and(|ext| ext == "toml");
     let json = if is_toml {
         let text = String::from_utf8(bytes).context("the TOML file is not UTF-8")?;
-        let value: toml::Value =
-            toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+        let value: toml::Value = toml::from_str(&text)
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
         serde_json::to_vec(&value)?
     } else {
         bytes
     };
-    let content = RecordContent::from_json(&json)
-        .map_err(|error| anyhow!("{}: {error}", path.display()))?;
+    let content =
+        RecordContent::from_json(&json).map_err(|error| anyhow!("{}: {error}", path.display()))?;
     content
         .validate()
         .map_err(|errors| anyhow!("{}: {errors}", path.display()))?;
@@ -522,7 +529,10 @@ async fn record(target: &Target, command: RecordCommand) -> Result<()> {
                 Target::Remote(remote) => remote.delete(&id, if_version).await?,
             };
             let record = signed.value();
-            println!("deleted {} (tombstone version {})", record.key, record.version);
+            println!(
+                "deleted {} (tombstone version {})",
+                record.key, record.version
+            );
         }
         RecordCommand::Get { key } => {
             let key = parse_record_key(target, &key).await?;
@@ -591,9 +601,15 @@ async fn list(target: &Target, args: ListArgs) -> Result<()> {
             let page = target
                 .read(move |local| Ok(local.node.storage.list(&query)?))
                 .await?;
-            let next = page.next.as_ref().map(seednet_node::api::records::cursor_text);
+            let next = page
+                .next
+                .as_ref()
+                .map(seednet_node::api::records::cursor_text);
             (
-                page.records.into_iter().map(|s| s.signed).collect::<Vec<_>>(),
+                page.records
+                    .into_iter()
+                    .map(|s| s.signed)
+                    .collect::<Vec<_>>(),
                 next,
             )
         }
@@ -715,8 +731,13 @@ async fn import_local(
             ImportEntry::Signed(signed) => {
                 signed_batch.push(*signed);
                 if signed_batch.len() == APPLY_MANY_RECORDS_MAX {
-                    apply_signed(local, std::mem::take(&mut signed_batch), &mut counts, progress)
-                        .await?;
+                    apply_signed(
+                        local,
+                        std::mem::take(&mut signed_batch),
+                        &mut counts,
+                        progress,
+                    )
+                    .await?;
                 }
             }
         }
@@ -756,7 +777,8 @@ async fn apply_signed(
 async fn export(target: &Target, args: ExportArgs) -> Result<()> {
     let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
@@ -788,8 +810,13 @@ async fn export(target: &Target, args: ExportArgs) -> Result<()> {
                     .read(move |local| Ok(local.node.storage.list(&query)?))
                     .await?;
                 (
-                    page.records.into_iter().map(|s| s.signed).collect::<Vec<_>>(),
-                    page.next.as_ref().map(seednet_node::api::records::cursor_text),
+                    page.records
+                        .into_iter()
+                        .map(|s| s.signed)
+                        .collect::<Vec<_>>(),
+                    page.next
+                        .as_ref()
+                        .map(seednet_node::api::records::cursor_text),
                 )
             }
             Target::Remote(remote) => {
@@ -853,14 +880,22 @@ async fn token(target: &Target, command: TokenCommand) -> Result<()> {
                 println!("{}", serde_json::to_string(&list)?);
             } else {
                 for token in list {
-                    println!("{}\t{}\t{}\t{}", token.id, token.role.as_str(), token.created_at, token.label);
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        token.id,
+                        token.role.as_str(),
+                        token.created_at,
+                        token.label
+                    );
                 }
             }
         }
         TokenCommand::Revoke { id } => {
             match target {
                 Target::Local(local) => {
-                    tokens::revoke(local.node.storage.as_ref(), &id)?.wait().await?
+                    tokens::revoke(local.node.storage.as_ref(), &id)?
+                        .wait()
+                        .await?
                 }
                 Target::Remote(remote) => remote.revoke_token(&id).await?,
             }
@@ -893,10 +928,16 @@ async fn status(target: &Target, json: bool) -> Result<()> {
     println!("node        {}", status.node_id);
     println!("name        {}", status.name);
     println!("public url  {}", status.public_url);
-    println!("software    {} (schema {})", status.software, status.schema_version);
+    println!(
+        "software    {} (schema {})",
+        status.software, status.schema_version
+    );
     println!("change log  head {}", status.head_seq);
     println!("tokens      {}", status.tokens);
-    println!("evidence    {} refused equivocating versions", status.evidence_records);
+    println!(
+        "evidence    {} refused equivocating versions",
+        status.evidence_records
+    );
     for origin in &status.records {
         println!(
             "records     {}: {} live, {} deleted",

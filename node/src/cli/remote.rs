@@ -106,9 +106,18 @@ impl Remote {
                 if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
                     bail!("{}: {}; pass --token", body.error.code, body.error.message);
                 }
-                bail!("{} {}: {}{field}", status.as_u16(), body.error.code, body.error.message)
+                bail!(
+                    "{} {}: {}{field}",
+                    status.as_u16(),
+                    body.error.code,
+                    body.error.message
+                )
             }
-            Err(_) => bail!("{} from the node: {}", status.as_u16(), text.chars().take(200).collect::<String>()),
+            Err(_) => bail!(
+                "{} from the node: {}",
+                status.as_u16(),
+                text.chars().take(200).collect::<String>()
+            ),
         }
     }
 
@@ -171,7 +180,11 @@ impl Remote {
             .send(Method::GET, &format!("/api/v1/records?{query}"), None, None)
             .await?;
         let page: RecordPage = self.json(response).await?;
-        let records = page.records.iter().map(verify).collect::<Result<Vec<_>>>()?;
+        let records = page
+            .records
+            .iter()
+            .map(verify)
+            .collect::<Result<Vec<_>>>()?;
         Ok((records, page.next_cursor))
     }
 
@@ -180,7 +193,10 @@ impl Remote {
         rows: Vec<ImportRow>,
         progress: &indicatif::ProgressBar,
     ) -> Result<ImportCounts> {
-        if rows.iter().any(|row| matches!(row.entry, ImportEntry::Signed(_))) {
+        if rows
+            .iter()
+            .any(|row| matches!(row.entry, ImportEntry::Signed(_)))
+        {
             bail!("the file holds signed records (a backup): restore it on the node's data dir with the node stopped (seednet import --data-dir DIR FILE)");
         }
         let mut counts = ImportCounts::default();

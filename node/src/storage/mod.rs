@@ -22,11 +22,11 @@ pub mod sled_storage;
 
 use std::collections::BTreeMap;
 
+use seednet_protocol::{CountryCode, SignatureBytes};
 use seednet_protocol::{
     Kind, LanguageTag, NodeDescriptor, NodeId, Record, RecordKey, Signed, SignedWire, Theme,
     VerifyError, VersionHash,
 };
-use seednet_protocol::{CountryCode, SignatureBytes};
 use tokio::sync::{oneshot, watch};
 
 pub use sled_storage::SledStorage;
@@ -157,8 +157,7 @@ impl Change {
     pub fn to_wire(&self) -> SignedWire {
         let text = String::from_utf8(self.bytes.clone()).expect("stored bytes are UTF-8");
         SignedWire {
-            signed: serde_json::value::RawValue::from_string(text)
-                .expect("stored bytes are JSON"),
+            signed: serde_json::value::RawValue::from_string(text).expect("stored bytes are JSON"),
             signature: self.signature,
         }
     }
@@ -293,8 +292,11 @@ pub trait Storage: Send + Sync + 'static {
     /// Publishes a version built by `build` from the current version of
     /// `key`, on the writer thread (see [`PublishFn`]). The built record must
     /// have `key` and a version above the current one.
-    fn publish(&self, key: RecordKey, build: PublishFn)
-        -> Pending<Result<Published, PublishRefusal>>;
+    fn publish(
+        &self,
+        key: RecordKey,
+        build: PublishFn,
+    ) -> Pending<Result<Published, PublishRefusal>>;
 
     /// Writes key-value entries of one space atomically and durably.
     fn kv_write(&self, space: Space, writes: Vec<KvWrite>) -> Pending<()>;
@@ -375,7 +377,9 @@ pub(crate) fn join_signed(signature: SignatureBytes, bytes: &[u8]) -> Vec<u8> {
 
 pub(crate) fn split_signed(value: &[u8]) -> Result<(SignatureBytes, &[u8]), StorageError> {
     if value.len() < 64 {
-        return Err(StorageError::Corrupt("signed value shorter than a signature".into()));
+        return Err(StorageError::Corrupt(
+            "signed value shorter than a signature".into(),
+        ));
     }
     let mut signature = [0u8; 64];
     signature.copy_from_slice(&value[..64]);

@@ -274,7 +274,11 @@ fn encode_record_value(seq: u64, signed: &Signed<Record>) -> Vec<u8> {
     let record = signed.value();
     let mut value = Vec::with_capacity(RECORD_HEADER_BYTES + signed.bytes().len());
     value.extend_from_slice(&seq.to_be_bytes());
-    value.push(if record.is_tombstone() { FLAG_DELETED } else { 0 });
+    value.push(if record.is_tombstone() {
+        FLAG_DELETED
+    } else {
+        0
+    });
     value.extend_from_slice(&record.version.to_be_bytes());
     value.extend_from_slice(&join_signed(signed.signature(), signed.bytes()));
     value
@@ -589,7 +593,8 @@ impl Inner {
             (&self.records, &self.changes, &self.versions, &self.evidence)
                 .transaction(|(records, changes, versions, evidence)| {
                     for write in &plan.records {
-                        records.insert(write.key_bytes.as_slice(), write.record_value.as_slice())?;
+                        records
+                            .insert(write.key_bytes.as_slice(), write.record_value.as_slice())?;
                         changes.insert(&write.seq.to_be_bytes(), write.change_value.as_slice())?;
                         versions.insert(write.version_key.as_slice(), &write.hash.0)?;
                     }
@@ -622,7 +627,8 @@ impl Inner {
     fn record_stats(&self, plan: &Plan, ops: u64, flush_seconds: f64, head_seq: u64) {
         let mut stats = self.stats.lock().expect("stats lock");
         for write in &plan.records {
-            let counts: &mut OriginCounts = stats.records_by_origin.entry(write.origin).or_default();
+            let counts: &mut OriginCounts =
+                stats.records_by_origin.entry(write.origin).or_default();
             match write.previous_deleted {
                 Some(true) => counts.deleted -= 1,
                 Some(false) => counts.live -= 1,
@@ -906,7 +912,9 @@ impl Storage for SledStorage {
     }
 
     fn kv_get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.inner.spaces[&space].get(key)?.map(|value| value.to_vec()))
+        Ok(self.inner.spaces[&space]
+            .get(key)?
+            .map(|value| value.to_vec()))
     }
 
     fn kv_scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<KvWrite>, StorageError> {
