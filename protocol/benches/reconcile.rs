@@ -1,6 +1,7 @@
 //! Reconciliation cost: round trips, bytes each way and time for two sets of
 //! 100,000 record versions differing by 1, 10, 100, 1,000 and 10,000 items,
-//! with the default tuning. Prints one line per case (copied into
+//! with the default tuning, then the same for other tunings (which is how
+//! the defaults were chosen). Prints one line per case (copied into
 //! `docs/BENCHMARKS.md`) and asserts the costs that the design promises:
 //! a handful of round trips and bytes that grow with the difference, not with
 //! the store. Run with `cargo bench -p seednet-protocol --bench reconcile`.
@@ -28,8 +29,7 @@ struct Cost {
     micros: u128,
 }
 
-fn measure(ours: &[Item], theirs: &[Item]) -> Cost {
-    let config = ReconcileConfig::default();
+fn measure(ours: &[Item], theirs: &[Item], config: ReconcileConfig) -> Cost {
     let started = Instant::now();
     let mut reconciler = Reconciler::new(config);
     let mut message = reconciler.initiate(ours).unwrap();
@@ -55,27 +55,33 @@ fn measure(ours: &[Item], theirs: &[Item]) -> Cost {
     }
 }
 
+/// Two sorted sets of `STORE_ITEMS` items differing by `difference` items.
+fn sets(seed: u64, difference: usize) -> (Vec<Item>, Vec<Item>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let shared: Vec<Item> = (0..STORE_ITEMS - difference)
+        .map(|_| random_item(&mut rng))
+        .collect();
+    let mut ours = shared.clone();
+    let mut theirs = shared;
+    for index in 0..difference {
+        let item = random_item(&mut rng);
+        if index % 2 == 0 {
+            theirs.push(item);
+        } else {
+            ours.push(item);
+        }
+    }
+    ours.sort();
+    theirs.sort();
+    (ours, theirs)
+}
+
 fn main() {
     println!("| difference | round trips | bytes sent | bytes received | time (ms) |");
     println!("|---:|---:|---:|---:|---:|");
     for (seed, difference) in [(1u64, 1usize), (2, 10), (3, 100), (4, 1_000), (5, 10_000)] {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let shared: Vec<Item> = (0..STORE_ITEMS - difference)
-            .map(|_| random_item(&mut rng))
-            .collect();
-        let mut ours = shared.clone();
-        let mut theirs = shared;
-        for index in 0..difference {
-            let item = random_item(&mut rng);
-            if index % 2 == 0 {
-                theirs.push(item);
-            } else {
-                ours.push(item);
-            }
-        }
-        ours.sort();
-        theirs.sort();
-        let cost = measure(&ours, &theirs);
+        let (ours, theirs) = sets(seed, difference);
+        let cost = measure(&ours, &theirs, ReconcileConfig::default());
         println!(
             "| {difference} | {} | {} | {} | {:.1} |",
             cost.round_trips,
@@ -100,5 +106,26 @@ fn main() {
             per_item <= 4 * 1024,
             "at most 4 KiB exchanged per differing item"
         );
+    }
+
+    println!();
+    println!("| branching | list threshold | difference | round trips | bytes total |");
+    println!("|---:|---:|---:|---:|---:|");
+    for (branching, list_threshold) in [(8, 8), (8, 16), (16, 16), (16, 32), (32, 32), (4, 8)] {
+        for (seed, difference) in [(1u64, 1usize), (3, 100), (4, 1_000), (5, 10_000)] {
+            let (ours, theirs) = sets(seed, difference);
+            let config = ReconcileConfig {
+                branching,
+                list_threshold,
+                ..ReconcileConfig::default()
+            };
+            let cost = measure(&ours, &theirs, config);
+            assert_eq!(cost.found, difference, "exact difference");
+            println!(
+                "| {branching} | {list_threshold} | {difference} | {} | {} |",
+                cost.round_trips,
+                cost.bytes_sent + cost.bytes_received
+            );
+        }
     }
 }

@@ -43,9 +43,9 @@ pub const SIGNATURE_HEADER_CHARS_MAX: usize = 2 * 1024;
 pub const SIGNATURE_TARGET_URI_CHARS_MAX: usize = 4 * 1024;
 
 /// Sub-ranges a reconciliation range is split into when fingerprints differ.
-pub const RECONCILE_BRANCHING_DEFAULT: usize = 16;
+pub const RECONCILE_BRANCHING_DEFAULT: usize = 8;
 /// A range holding at most this many items is answered with the item list.
-pub const RECONCILE_LIST_THRESHOLD_DEFAULT: usize = 32;
+pub const RECONCILE_LIST_THRESHOLD_DEFAULT: usize = 8;
 /// Most bytes of one reconciliation message (either direction).
 pub const RECONCILE_MESSAGE_BYTES_MAX: usize = 256 * 1024;
 /// Smallest message budget an implementation may configure: it must fit
