@@ -14,6 +14,8 @@ pub mod machine;
 pub mod policy;
 #[cfg(test)]
 mod sim;
+#[cfg(test)]
+mod sim_mesh;
 
 pub use machine::{
     Action, Event, FetchError, PeerSync, RequestId, SyncConfig, SyncError, SyncStatus,
