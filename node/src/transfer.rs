@@ -202,7 +202,7 @@ fn decode_entry(line: usize, json: &str, parsed: &mut ParsedImport) {
             parsed.errors.push(RowError {
                 line,
                 field: "record".into(),
-                reason: format!("invalid JSON: {error}"),
+                reason: format!("invalid JSON: {}", strip_position(&error.to_string())),
             });
             return;
         }
@@ -243,7 +243,7 @@ fn decode_content(line: usize, json: &[u8], parsed: &mut ParsedImport) {
             parsed.errors.push(RowError {
                 line,
                 field,
-                reason: message,
+                reason: strip_position(&message),
             });
             return;
         }
@@ -270,6 +270,14 @@ fn decode_content(line: usize, json: &[u8], parsed: &mut ParsedImport) {
                 });
             }
         }
+    }
+}
+
+/// serde's " at line L column C" counts within one entry, not the file.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message.to_string(),
     }
 }
 
