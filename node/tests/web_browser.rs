@@ -11,7 +11,7 @@ use web_support::{browser_available, content, Browser, Node};
 
 /// Three centres' records: an Italian practice with a Greek translation, a
 /// Greek practice, and an unrelated Romanian one.
-async fn seed_cross_language(node: &Node) -> String {
+async fn seed_cross_language(node: &Node) -> (String, String) {
     let mut italian = content(
         "it",
         "IT",
@@ -31,14 +31,15 @@ async fn seed_cross_language(node: &Node) -> String {
     italian["contact"] =
         json!({"name": "Ufficio innovazione sociale", "email": "innovazione@example.org"});
     let italian_path = node.publish(&italian).await;
-    node.publish(&content(
-        "el",
-        "GR",
-        "Συνδιαμόρφωση δημοτικών πολιτικών στην Καρδίτσα",
-        "Ο Δήμος Καρδίτσας εφαρμόζει συνδιαμόρφωση πολιτικών με τοπικούς φορείς.",
-        &["co-design"],
-    ))
-    .await;
+    let greek_path = node
+        .publish(&content(
+            "el",
+            "GR",
+            "Συνδιαμόρφωση δημοτικών πολιτικών στην Καρδίτσα",
+            "Ο Δήμος Καρδίτσας εφαρμόζει συνδιαμόρφωση πολιτικών με τοπικούς φορείς.",
+            &["co-design"],
+        ))
+        .await;
     node.publish(&content(
         "ro",
         "RO",
@@ -47,7 +48,7 @@ async fn seed_cross_language(node: &Node) -> String {
         &["scaling-up"],
     ))
     .await;
-    italian_path
+    (italian_path, greek_path)
 }
 
 #[tokio::test]
@@ -56,7 +57,7 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
         return;
     }
     let node = Node::start("SEED Competence Centre Italy", "IT", "it,en");
-    let italian_path = seed_cross_language(&node).await;
+    let (italian_path, greek_path) = seed_cross_language(&node).await;
     let browser = Browser::start().await;
 
     // Interface in Greek, remembered in a cookie.
@@ -97,11 +98,20 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
     let marks = browser.find_all(".hit .snippet mark").await;
     assert!(!marks.is_empty(), "snippets highlight the matched words");
     let cross = browser
-        .text(".hit:has(.badge-country) .cross-language")
+        .text(&format!(
+            ".hit:has(a[href='{italian_path}']) .cross-language"
+        ))
         .await;
     assert!(
-        cross.contains("ελληνικά"),
-        "the Italian hit says it matched through Greek: {cross}"
+        cross.contains("μετάφρασ") || cross.contains("έννοια"),
+        "the Italian hit says it matched through another language: {cross}"
+    );
+    let greek_hit_marks = browser
+        .find_all(&format!(".hit:has(a[href='{greek_path}']) .cross-language"))
+        .await;
+    assert!(
+        greek_hit_marks.is_empty(),
+        "a Greek record found by its own Greek words has no cross-language mark"
     );
     browser.screenshot("search-greek").await;
 

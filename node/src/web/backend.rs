@@ -119,8 +119,12 @@ pub enum MatchedVia {
     Text,
     /// A translation the record carries, in `lang`.
     Translation { lang: LanguageTag },
-    /// A concept of the multilingual glossary (cross-language match).
-    Concept { concept: String },
+    /// A concept of the multilingual glossary (cross-language match), with
+    /// its name in the languages the glossary has: `(language, term)`.
+    Concept {
+        concept: String,
+        labels: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone)]

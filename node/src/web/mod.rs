@@ -28,6 +28,8 @@ pub mod i18n;
 mod jsonld;
 pub mod node_backend;
 mod pages;
+pub mod search_adapter;
+pub mod search_index;
 pub mod security;
 pub mod session;
 

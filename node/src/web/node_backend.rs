@@ -2,18 +2,17 @@
 //! `Storage` trait), the publisher, tokens and configuration in
 //! [`AppState`].
 //!
-//! Search: until the `search` crate's index is wired into the node, the
-//! search page runs a bounded scan over storage (words matched in the
+//! Search: the `search` crate's tantivy index (see `web::search_index`),
+//! with cross-language concept matching. If the index cannot be opened, the
+//! search page falls back to a bounded scan over storage (words matched in a
 //! record's own text or in its translations, facets counted over the
-//! matches). It is honest about what it matched (`text` or `translation`)
-//! and never claims a concept match. When the index is available the same
-//! [`WebBackend::search`] answers from it instead.
+//! matches), which says honestly how it matched and never claims a concept.
 //!
 //! Federation: until the federation engine is part of the node, the admin
 //! page is told [`FederationView::NotAvailable`] and shows no peers.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::routing::any;
@@ -22,6 +21,7 @@ use seednet_protocol::{
     CountryCode, Kind, LanguageTag, NodeId, Record, RecordContent, RecordKey, RelationType,
     TargetGroup, Theme,
 };
+use tokio::sync::OnceCell;
 use tower::ServiceExt;
 
 use super::backend::{
@@ -29,6 +29,8 @@ use super::backend::{
     FacetValue, FederationView, MatchedVia, NodeInfo, Published, RecordPage, RecordSummary, Role,
     SearchHit, SearchRequest, SearchResults, SnippetPart, WebBackend, WriteError,
 };
+use super::search_adapter::{from_engine_response, to_engine_request};
+use super::search_index::LiveIndex;
 use super::{WebConfig, SEARCH_QUERY_CHARS_MAX};
 use crate::api::AppState;
 use crate::service::PublishError;
@@ -48,11 +50,36 @@ pub const SNIPPET_CONTEXT_CHARS: usize = 90;
 /// The node as the web interface sees it.
 pub struct NodeBackend {
     state: AppState,
+    /// The search index; `None` when it could not be opened (then searches
+    /// use the bounded storage scan).
+    index: Option<Arc<LiveIndex>>,
 }
 
 impl NodeBackend {
-    pub fn new(state: AppState) -> Self {
-        NodeBackend { state }
+    pub fn new(state: AppState, index: Option<Arc<LiveIndex>>) -> Self {
+        NodeBackend { state, index }
+    }
+
+    /// Opens the search index of the node's data dir and starts its indexer,
+    /// then builds the backend. Falls back to the storage scan (and says so
+    /// in the log) if the index cannot be opened.
+    pub async fn start(state: AppState) -> NodeBackend {
+        let storage = Arc::clone(&state.storage);
+        let data_dir = state.config.data_dir.clone();
+        let opened =
+            tokio::task::spawn_blocking(move || LiveIndex::start(storage, &data_dir)).await;
+        let index = match opened {
+            Ok(Ok(index)) => Some(index),
+            Ok(Err(error)) => {
+                tracing::error!(error = %error, "search index unavailable; the web search scans storage instead");
+                None
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "search index task failed; the web search scans storage instead");
+                None
+            }
+        };
+        NodeBackend::new(state, index)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -71,15 +98,17 @@ impl NodeBackend {
 /// (sessions, backend) is created from the node's state on the first request
 /// and lives as long as the router.
 pub fn node_routes() -> Router<AppState> {
-    let web: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
+    let web: Arc<OnceCell<Router>> = Arc::new(OnceCell::new());
     let handler = move |State(state): State<AppState>, request: Request| {
         let web = Arc::clone(&web);
         async move {
             let router = web
-                .get_or_init(|| {
+                .get_or_init(|| async {
                     let config = WebConfig::for_public_url(&state.config.public_url);
-                    super::router(Arc::new(NodeBackend::new(state.clone())), config)
+                    let backend = NodeBackend::start(state.clone()).await;
+                    super::router(Arc::new(backend), config)
                 })
+                .await
                 .clone();
             match router.oneshot(without_extensions(request)).await {
                 Ok(response) => response,
@@ -199,8 +228,28 @@ impl WebBackend for NodeBackend {
     }
 
     async fn search(&self, request: SearchRequest) -> Result<SearchResults, BackendError> {
-        self.blocking(move |storage| interim_search(storage, &request))
-            .await
+        let Some(live) = self.index.clone() else {
+            return self
+                .blocking(move |storage| interim_search(storage, &request))
+                .await;
+        };
+        let own = self.state.node_id.to_hex();
+        let own_name = self.state.config.name.clone();
+        tokio::task::spawn_blocking(move || {
+            live.wait_until_fresh();
+            let Some(engine_request) = to_engine_request(&request) else {
+                return Ok(SearchResults::default());
+            };
+            let response = live
+                .index
+                .search(&engine_request)
+                .map_err(|error| BackendError(error.to_string()))?;
+            Ok(from_engine_response(response, |origin| {
+                (origin == own).then(|| own_name.clone())
+            }))
+        })
+        .await
+        .map_err(|error| BackendError(format!("search task failed: {error}")))?
     }
 
     async fn record(&self, key: RecordKey) -> Result<Option<RecordPage>, BackendError> {

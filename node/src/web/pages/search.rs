@@ -284,30 +284,38 @@ fn active_filters(ctx: &Ctx, request: &SearchRequest) -> Markup {
 
 fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
     let href = format!("/records/{}/{}", hit.key.origin, hit.key.id);
+    // A hit that matched in its own words needs no cross-language mark.
+    let matched_own_text = hit.matched_via.contains(&MatchedVia::Text);
     let cross_language: Vec<String> = hit
         .matched_via
         .iter()
+        .filter(|_| !matched_own_text)
         .filter_map(|via| match via {
             MatchedVia::Text => None,
             MatchedVia::Translation { lang } => Some(ctx.tf(
                 "search.matched_translation",
                 &[("lang", &lang_label(ctx, lang))],
             )),
-            MatchedVia::Concept { concept } => {
-                Some(ctx.tf("search.matched_concept", &[("concept", concept)]))
+            MatchedVia::Concept { concept, labels } => {
+                let label_in = |code: &str| {
+                    labels
+                        .iter()
+                        .find(|(lang, _)| lang == code)
+                        .map(|(_, term)| term.as_str())
+                };
+                let label = label_in(ctx.lang.code())
+                    .or_else(|| label_in("en"))
+                    .unwrap_or(concept);
+                Some(ctx.tf("search.matched_concept", &[("concept", label)]))
             }
         })
         .collect();
-    let snippet_lang = hit
-        .matched_via
-        .iter()
-        .find_map(|via| match via {
-            MatchedVia::Translation { lang } if !hit.matched_via.contains(&MatchedVia::Text) => {
-                Some(lang.as_str())
-            }
-            _ => None,
-        })
-        .unwrap_or(hit.lang.as_str());
+    // The snippet is in a translation's language only when the hit matched
+    // through that translation alone; otherwise it is the record's own text.
+    let snippet_lang = match hit.matched_via.as_slice() {
+        [MatchedVia::Translation { lang }] => lang.as_str(),
+        _ => hit.lang.as_str(),
+    };
     let other_language = request
         .query_lang
         .as_ref()
