@@ -251,6 +251,18 @@ impl PeerState {
     }
 }
 
+impl From<seednet_protocol::federation::wire::LinkState> for PeerState {
+    fn from(state: seednet_protocol::federation::wire::LinkState) -> Self {
+        use seednet_protocol::federation::wire::LinkState;
+        match state {
+            LinkState::Requested => PeerState::Requested,
+            LinkState::Pending => PeerState::Pending,
+            LinkState::Active => PeerState::Active,
+            LinkState::Revoked => PeerState::Revoked,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PeerView {
     pub node_id: NodeId,

@@ -32,6 +32,8 @@ pub mod search_adapter;
 pub mod search_index;
 pub mod security;
 pub mod session;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

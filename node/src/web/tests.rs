@@ -1,0 +1,262 @@
+//! Router-level tests of the web pages with a scripted backend.
+//!
+//! These check page behaviour that does not need the real node: the admin
+//! page with federation peers (federation is not yet part of the node, so the
+//! browser tests cannot show peers), CSRF and role checks on admin forms. The
+//! backend here is a test double and says so; the end-to-end tests in
+//! `node/tests/web_*.rs` run against the real node.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use seednet_protocol::testing::test_key;
+use seednet_protocol::{CountryCode, LanguageTag, NodeId, RecordContent, RecordKey};
+use tower::ServiceExt;
+
+use super::backend::*;
+use super::{router, WebConfig};
+
+/// A scripted backend: fixed peers, records every admin action.
+struct ScriptedBackend {
+    node_id: NodeId,
+    federation: FederationView,
+    actions: Mutex<Vec<String>>,
+}
+
+impl WebBackend for ScriptedBackend {
+    fn node_info(&self) -> NodeInfo {
+        NodeInfo {
+            node_id: self.node_id,
+            name: "Test centre".into(),
+            country: CountryCode::parse("SI").unwrap(),
+            base_url: "https://seed.example.org".into(),
+            languages: vec![LanguageTag::parse("sl").unwrap()],
+        }
+    }
+    async fn authenticate(&self, token: &str) -> Option<Role> {
+        match token {
+            "admin-token" => Some(Role::Admin),
+            "editor-token" => Some(Role::Editor),
+            _ => None,
+        }
+    }
+    async fn search(&self, _request: SearchRequest) -> Result<SearchResults, BackendError> {
+        Ok(SearchResults::default())
+    }
+    async fn record(&self, _key: RecordKey) -> Result<Option<RecordPage>, BackendError> {
+        Ok(None)
+    }
+    async fn own_records(&self, _limit: usize) -> Result<Vec<RecordSummary>, BackendError> {
+        Ok(Vec::new())
+    }
+    async fn publish(&self, _content: RecordContent) -> Result<Published, WriteError> {
+        Err(WriteError::Backend(BackendError("not scripted".into())))
+    }
+    async fn update(
+        &self,
+        _key: RecordKey,
+        _expected_version: u64,
+        _content: RecordContent,
+    ) -> Result<Published, WriteError> {
+        Err(WriteError::Backend(BackendError("not scripted".into())))
+    }
+    async fn delete(&self, _key: RecordKey, _expected_version: u64) -> Result<(), WriteError> {
+        Err(WriteError::Backend(BackendError("not scripted".into())))
+    }
+    async fn network(&self) -> Result<Vec<CentreSummary>, BackendError> {
+        Ok(Vec::new())
+    }
+    async fn federation(&self) -> Result<FederationView, BackendError> {
+        Ok(self.federation.clone())
+    }
+    async fn admin_action(&self, action: AdminAction) -> Result<(), AdminError> {
+        let text = match action {
+            AdminAction::ApprovePeer(id) => format!("approve {id}"),
+            AdminAction::RevokePeer(id) => format!("revoke {id}"),
+            AdminAction::BlockOrigin { origin, reason } => format!("block {origin} {reason:?}"),
+            AdminAction::UnblockOrigin(id) => format!("unblock {id}"),
+        };
+        self.actions.lock().unwrap().push(text);
+        Ok(())
+    }
+}
+
+fn peer(n: u8, name: &str, state: PeerState) -> PeerView {
+    PeerView {
+        node_id: test_key(n).node_id(),
+        name: name.into(),
+        country: CountryCode::parse("GR").unwrap(),
+        url: format!("https://peer{n}.example.org"),
+        state,
+        last_sync: None,
+        records_received: 12,
+        lag: Some(3),
+        last_error: None,
+    }
+}
+
+fn app() -> (Router, Arc<ScriptedBackend>) {
+    let backend = Arc::new(ScriptedBackend {
+        node_id: test_key(1).node_id(),
+        federation: FederationView::Available {
+            peers: vec![
+                peer(2, "Κέντρο Ικανοτήτων Ελλάδας", PeerState::Pending),
+                peer(3, "Centro di competenza Italia", PeerState::Active),
+            ],
+            blocked: Vec::new(),
+        },
+        actions: Mutex::new(Vec::new()),
+    });
+    (
+        router(
+            Arc::clone(&backend),
+            WebConfig::for_public_url("https://seed.example.org"),
+        ),
+        backend,
+    )
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Vec<String>, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let cookies = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body = location.unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+    (status, cookies, body)
+}
+
+fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("csrf field") + marker.len();
+    html[start..start + 64].to_string()
+}
+
+/// Signs in through the form; returns the session cookie pair.
+async fn sign_in(app: &Router, token: &str) -> String {
+    let (_, cookies, html) = send(app, Request::get("/signin").body(Body::empty()).unwrap()).await;
+    let csrf_cookie = cookies[0].split(';').next().unwrap().to_string();
+    let body = format!("csrf={}&token={token}&next=%2F", csrf_in(&html));
+    let request = Request::post("/signin")
+        .header(header::COOKIE, csrf_cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, cookies, _) = send(app, request).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("seednet_session="))
+        .expect("session cookie");
+    assert!(
+        session.contains("Secure"),
+        "https public URL: cookies are Secure"
+    );
+    session.split(';').next().unwrap().to_string()
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .header(header::ACCEPT_LANGUAGE, "en")
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post(path: &str, cookie: &str, body: String) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn admin_sees_pending_peers_and_approves_with_the_form_token() {
+    let (app, backend) = app();
+    let session = sign_in(&app, "admin-token").await;
+    let (status, _, html) = send(&app, get("/admin", &session)).await;
+    assert_eq!(status, StatusCode::OK);
+    let pending = test_key(2).node_id().to_hex();
+    assert!(html.contains("Κέντρο Ικανοτήτων Ελλάδας"));
+    assert!(
+        html.contains(&pending),
+        "the full node id is shown to check"
+    );
+    assert!(html.contains(&format!("action=\"/admin/peers/{pending}/approve\"")));
+    assert!(html.contains("state-active"));
+
+    // Without the form's token nothing happens.
+    let forged = post(
+        &format!("/admin/peers/{pending}/approve"),
+        &session,
+        "csrf=x".into(),
+    );
+    let (status, _, _) = send(&app, forged).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(backend.actions.lock().unwrap().is_empty());
+
+    let body = format!("csrf={}", csrf_in(&html));
+    let (status, _, location) = send(
+        &app,
+        post(&format!("/admin/peers/{pending}/approve"), &session, body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/admin?notice=done");
+    assert_eq!(
+        *backend.actions.lock().unwrap(),
+        vec![format!("approve {pending}")]
+    );
+}
+
+#[tokio::test]
+async fn editors_cannot_use_admin_forms() {
+    let (app, backend) = app();
+    let session = sign_in(&app, "editor-token").await;
+    let (status, _, html) = send(&app, get("/admin", &session)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("admin token"));
+    let (_, _, editor_page) = send(&app, get("/editor", &session)).await;
+    let body = format!("csrf={}", csrf_in(&editor_page));
+    let target = test_key(2).node_id().to_hex();
+    let (status, _, _) = send(
+        &app,
+        post(&format!("/admin/peers/{target}/approve"), &session, body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(backend.actions.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_wrong_token_gets_401_and_a_message_in_the_browser_language() {
+    let (app, _) = app();
+    let (_, cookies, html) = send(&app, Request::get("/signin").body(Body::empty()).unwrap()).await;
+    let csrf_cookie = cookies[0].split(';').next().unwrap().to_string();
+    let request = Request::post("/signin")
+        .header(header::COOKIE, csrf_cookie)
+        .header(header::ACCEPT_LANGUAGE, "ro-RO,ro;q=0.9")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!(
+            "csrf={}&token=nope&next=%2F",
+            csrf_in(&html)
+        )))
+        .unwrap();
+    let (status, cookies, html) = send(&app, request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("Acest token nu este valid"));
+    assert!(!cookies.iter().any(|c| c.starts_with("seednet_session=")));
+}
