@@ -917,3 +917,55 @@ async fn limits_come_from_the_environment() {
     assert_eq!(body["error"]["code"], "body_too_large");
     api.publish("Corto").await;
 }
+
+/// A request that holds the only concurrency slot (its body never finishes
+/// arriving) makes the next request get 503, and itself ends with 408 when
+/// the request timeout passes; then the node serves again.
+#[tokio::test]
+async fn concurrency_limit_and_request_timeout_really_apply() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let temp = tempfile::tempdir().unwrap();
+    let dir = data_dir(&temp);
+    let tokens = init(&dir);
+    let server = Server::start_with_env(
+        &dir,
+        &[
+            ("SEEDNET_CONCURRENCY_MAX", "1"),
+            ("SEEDNET_REQUEST_TIMEOUT_MS", "1500"),
+        ],
+    );
+    let api = Api {
+        server,
+        http: client(),
+        tokens,
+    };
+    let address = api.server.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/records HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        api.tokens.editor_token
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+
+    // Wait (bounded) until the slow request holds the slot.
+    let mut refused = None;
+    for _ in 0..100 {
+        let (status, _, body) = api.send(Method::GET, "/healthz", None, None).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a second request is refused while the slot is taken");
+    assert_eq!(refused["error"]["code"], "overloaded");
+
+    let mut answer = Vec::new();
+    slow.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+
+    let (status, _, _) = api.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
