@@ -512,3 +512,78 @@ fn records_remove_by_key_even_if_never_indexed() {
     assert_eq!(index.commit().unwrap(), 6);
     assert_eq!(index.record_count(), 5);
 }
+
+#[test]
+fn a_greek_query_finds_an_italian_record_through_a_concept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut italian = content(
+        "it",
+        "IT",
+        "Il bilancio partecipativo di Bari",
+        "I cittadini decidono come spendere una parte del bilancio comunale.",
+    );
+    italian.body = "Nel 2022 il Comune ha avviato il bilancio partecipativo nei quartieri.".into();
+    let index = indexed(dir.path(), &[record(1, "it-bari", 1, italian)]);
+    let response = search(&index, SearchRequest::new("συμμετοχικός προϋπολογισμός"));
+    assert_eq!(response.query.lang.as_deref(), Some("el"));
+    assert!(response.query.lang_detected);
+    assert_eq!(ids(&response), vec!["it-bari"]);
+    let hit = &response.hits[0];
+    assert!(hit.matched_via.contains(&MatchedVia::Concept {
+        concept: "method:participatory-budgeting".into()
+    }));
+    assert!(!hit.matched_via.contains(&MatchedVia::Text));
+    // the concept's term in the record's own language is what is marked
+    assert!(
+        hit.snippet.contains("<mark>bilancio partecipativo</mark>"),
+        "{}",
+        hit.snippet
+    );
+}
+
+#[test]
+fn a_country_named_in_the_query_boosts_without_filtering() {
+    let dir = tempfile::tempdir().unwrap();
+    // the same English text published in Italy and in Romania: only the
+    // country named in the query can tell them apart
+    let twin = |country: &str| {
+        let mut twin = content(
+            "en",
+            country,
+            "Impact evaluation of employment programmes",
+            "A counterfactual impact evaluation of measures funded by the ESF+.",
+        );
+        twin.themes = vec![Theme::ImpactEvaluation];
+        twin
+    };
+    let mut records = corpus();
+    records.push(record(1, "it-eval", 1, twin("IT")));
+    records.push(record(3, "ro-eval", 1, twin("RO")));
+    let index = indexed(dir.path(), &records);
+    for q in ["impact evaluation Romania", "valutazione d'impatto Romania"] {
+        let response = search(&index, SearchRequest::new(q));
+        assert!(response.query.concepts.contains(&"country:RO".to_string()));
+        assert!(response
+            .query
+            .concepts
+            .contains(&"theme:impact-evaluation".to_string()));
+        let found = ids(&response);
+        assert_eq!(found[0], "ro-eval", "{q}: {found:?}");
+        assert!(
+            found.contains(&"it-eval".to_string()),
+            "{q}: a boost, not a filter"
+        );
+    }
+}
+
+#[test]
+fn a_request_over_a_limit_is_refused_with_its_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = indexed(dir.path(), &corpus());
+    let mut request = SearchRequest::new("co-design");
+    request.limit = seednet_search::LIMIT_MAX + 1;
+    assert_eq!(index.search(&request).unwrap_err().field(), Some("limit"));
+    request.limit = 10;
+    request.offset = seednet_search::OFFSET_MAX + 1;
+    assert_eq!(index.search(&request).unwrap_err().field(), Some("offset"));
+}
