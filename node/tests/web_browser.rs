@@ -31,15 +31,23 @@ async fn seed_cross_language(node: &Node) -> (String, String) {
     italian["contact"] =
         json!({"name": "Ufficio innovazione sociale", "email": "innovazione@example.org"});
     let italian_path = node.publish(&italian).await;
-    let greek_path = node
-        .publish(&content(
-            "el",
-            "GR",
-            "Συνδιαμόρφωση δημοτικών πολιτικών στην Καρδίτσα",
-            "Ο Δήμος Καρδίτσας εφαρμόζει συνδιαμόρφωση πολιτικών με τοπικούς φορείς.",
-            &["co-design"],
-        ))
-        .await;
+    // The Greek practice was adapted from the Italian one.
+    let mut greek = content(
+        "el",
+        "GR",
+        "Συνδιαμόρφωση δημοτικών πολιτικών στην Καρδίτσα",
+        "Ο Δήμος Καρδίτσας εφαρμόζει συνδιαμόρφωση πολιτικών με τοπικούς φορείς.",
+        &["co-design"],
+    );
+    let italian_key: Vec<&str> = italian_path
+        .trim_start_matches("/records/")
+        .split('/')
+        .collect();
+    greek["relations"] = json!([{
+        "type": "adapted_from",
+        "target": {"origin": italian_key[0], "id": italian_key[1]}
+    }]);
+    let greek_path = node.publish(&greek).await;
     node.publish(&content(
         "ro",
         "RO",
@@ -158,6 +166,12 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
     let json_ld: serde_json::Value = serde_json::from_str(json_ld.as_str().unwrap()).unwrap();
     assert_eq!(json_ld["@type"], "CreativeWork");
     assert_eq!(json_ld["inLanguage"], "it");
+    // What was adapted from it, in another country, is linked both ways.
+    let adapted = browser.text(".relation-adapted-here").await;
+    assert!(
+        adapted.contains("Καρδίτσα") && adapted.contains("GR"),
+        "{adapted}"
+    );
     browser.screenshot("record-italian").await;
 
     // The Greek translation is one click away and says who translated it.
@@ -177,6 +191,13 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
     let notice = browser.text(".notice-translation").await;
     assert!(notice.contains("μετάφραση από άνθρωπο"), "{notice}");
     browser.screenshot("record-greek-translation").await;
+
+    browser.goto(&format!("{}{greek_path}", node.url)).await;
+    let adapted_from = browser.text(".relation-adapted_from").await;
+    assert!(
+        adapted_from.contains("Co-progettazione dei servizi sociali a Torino"),
+        "{adapted_from}"
+    );
 
     // The same search page on a phone-sized window.
     browser.client.set_window_size(390, 844).await.unwrap();
@@ -396,6 +417,21 @@ async fn editor_signs_in_publishes_a_record_and_finds_it_in_search() {
         .unwrap();
     browser.click_to_page("button[value='publish']").await;
     assert_eq!(browser.text(".record-version").await, "Version 2");
+
+    // Deleting needs the confirmation box; then the record is gone.
+    let record_path = browser.path().await;
+    browser.click_to_page("a.button[href$='/edit']").await;
+    let confirm = browser.find("#confirm-delete").await;
+    assert_eq!(
+        confirm.attr("required").await.unwrap().as_deref(),
+        Some("true")
+    );
+    browser.find("#confirm-delete").await.click().await.unwrap();
+    browser.click_to_page("#delete button[type=submit]").await;
+    assert_eq!(browser.path().await, "/editor?notice=deleted");
+    assert!(browser.text(".empty-state").await.contains("No records"));
+    browser.goto(&format!("{}{record_path}", node.url)).await;
+    assert!(browser.text(".notice-error").await.contains("deleted"));
 
     // Signing out ends the session.
     browser.click_to_page("form.signout button").await;
