@@ -16,6 +16,13 @@
 //!   when the peer has more, and after a failure with exponential backoff and
 //!   jitter (seeded, so simulations replay). A fetch that does not answer
 //!   within `fetch_timeout_ms` counts as failed.
+//! - **Repair.** A peer whose feed went behind our cursor (restored from a
+//!   backup) gets [`Action::RequestRepair`] at once and again when its feed
+//!   passes our cursor, because the entries it writes below our cursor are
+//!   never served to us by the feed. A repair is also requested every
+//!   `repair_interval_ms` (first one after a random delay), because a
+//!   restore that happened while this node was not looking leaves no trace
+//!   in the feed.
 //! - **Revocation.** [`Event::LinkRevoked`] stops everything at once: the
 //!   outstanding request is cancelled and no further action is emitted until
 //!   [`Event::LinkActivated`].
@@ -37,6 +44,8 @@ pub const SYNC_BACKOFF_MAX_MS_DEFAULT: u64 = 5 * 60_000;
 pub const SYNC_FETCH_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 /// Notifies trigger at most one pull per this interval.
 pub const SYNC_NOTIFY_MIN_INTERVAL_MS_DEFAULT: u64 = 1_000;
+/// Interval of the periodic repair (reconciliation) with each peer.
+pub const SYNC_REPAIR_INTERVAL_MS_DEFAULT: u64 = 60 * 60_000;
 
 /// Tuning of one peer's sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +55,10 @@ pub struct SyncConfig {
     pub backoff_max_ms: u64,
     pub fetch_timeout_ms: u64,
     pub notify_min_interval_ms: u64,
+    /// A repair is requested this long after the machine starts (plus up to
+    /// the same again of jitter, so peers spread out) and then at this
+    /// interval.
+    pub repair_interval_ms: u64,
     /// Records asked for per page, 1 to `SYNC_BATCH_RECORDS_MAX`.
     pub page_records: usize,
 }
@@ -58,6 +71,7 @@ impl Default for SyncConfig {
             backoff_max_ms: SYNC_BACKOFF_MAX_MS_DEFAULT,
             fetch_timeout_ms: SYNC_FETCH_TIMEOUT_MS_DEFAULT,
             notify_min_interval_ms: SYNC_NOTIFY_MIN_INTERVAL_MS_DEFAULT,
+            repair_interval_ms: SYNC_REPAIR_INTERVAL_MS_DEFAULT,
             page_records: SYNC_BATCH_RECORDS_MAX,
         }
     }
@@ -224,6 +238,14 @@ pub struct PeerSync {
     /// The head sequence of a notify that arrived during a fetch or apply.
     notify_pending: Option<u64>,
     last_fetch_started_ms: Option<u64>,
+    /// The peer's feed was behind our cursor at the last pull: when it is
+    /// ahead again, entries between its old head and our cursor were never
+    /// served to us, so one more repair is needed.
+    feed_regressed: bool,
+    /// When the next periodic repair is due (set at the first event).
+    next_repair_at_ms: Option<u64>,
+    /// The last wake-up asked for, so that it is asked again only on change.
+    last_wake_ms: Option<u64>,
     rng: JitterRng,
     status: SyncStatus,
 }
@@ -243,6 +265,10 @@ impl PeerSync {
             "page size out of bounds"
         );
         assert!(config.backoff_base_ms >= 1 && config.backoff_base_ms <= config.backoff_max_ms);
+        assert!(
+            config.repair_interval_ms >= 1,
+            "repair interval must be positive"
+        );
         PeerSync {
             config,
             phase: if link_active {
@@ -254,6 +280,9 @@ impl PeerSync {
             next_request: 1,
             notify_pending: None,
             last_fetch_started_ms: None,
+            feed_regressed: false,
+            next_repair_at_ms: None,
+            last_wake_ms: None,
             rng: JitterRng(jitter_seed),
             status: SyncStatus {
                 cursor: persisted_cursor,
@@ -277,8 +306,12 @@ impl PeerSync {
     /// Feeds one event; returns the actions to perform, in order.
     pub fn handle(&mut self, now_ms: u64, event: Event) -> Vec<Action> {
         let mut actions = Vec::new();
+        let is_tick = event == Event::Tick;
         match event {
-            Event::Tick => self.on_tick(now_ms, &mut actions),
+            Event::Tick => {
+                self.repair_if_due(now_ms, &mut actions);
+                self.on_tick(now_ms, &mut actions)
+            }
             Event::NotifyReceived { head_seq } => self.on_notify(now_ms, head_seq, &mut actions),
             Event::PageFetched { request, page } => {
                 self.on_page(now_ms, request, page, &mut actions)
@@ -315,7 +348,41 @@ impl PeerSync {
                 self.notify_pending = None;
             }
         }
+        self.schedule_wake(now_ms, is_tick, &mut actions);
         actions
+    }
+
+    /// Asks for one wake-up at the earliest deadline (the phase's, or the
+    /// next repair), when it changed or after a tick (the driver's timer has
+    /// fired). A stopped machine asks for none.
+    fn schedule_wake(&mut self, now_ms: u64, after_tick: bool, actions: &mut Vec<Action>) {
+        if self.phase == Phase::Stopped {
+            self.last_wake_ms = None;
+            return;
+        }
+        let repair_at = *self.next_repair_at_ms.get_or_insert_with(|| {
+            let interval = self.config.repair_interval_ms;
+            now_ms + interval + self.rng.next() % interval
+        });
+        let phase_deadline = match self.phase {
+            Phase::Idle { next_pull_at_ms } => Some(next_pull_at_ms),
+            Phase::Fetching { deadline_ms, .. } => Some(deadline_ms),
+            Phase::Backoff { until_ms } => Some(until_ms),
+            Phase::Applying { .. } | Phase::Stopped => None,
+        };
+        let at_ms = phase_deadline.map_or(repair_at, |deadline| deadline.min(repair_at));
+        if after_tick || self.last_wake_ms != Some(at_ms) {
+            self.last_wake_ms = Some(at_ms);
+            actions.push(Action::ScheduleWake { at_ms });
+        }
+    }
+
+    fn repair_if_due(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
+        let due = self.next_repair_at_ms.is_some_and(|at| now_ms >= at);
+        if due && self.phase != Phase::Stopped {
+            self.next_repair_at_ms = Some(now_ms + self.config.repair_interval_ms);
+            actions.push(Action::RequestRepair);
+        }
     }
 
     fn outstanding_request(&self) -> Option<RequestId> {
@@ -382,7 +449,6 @@ impl PeerSync {
                             next_pull_at_ms: earliest,
                         },
                     };
-                    actions.push(Action::ScheduleWake { at_ms: earliest });
                 }
             }
             Phase::Stopped => {}
@@ -429,6 +495,7 @@ impl PeerSync {
                 },
             });
             actions.push(Action::RequestRepair);
+            self.feed_regressed = true;
             self.status.last_error = Some(
                 SyncError::FeedRegressed {
                     cursor: self.cursor,
@@ -436,10 +503,16 @@ impl PeerSync {
                 }
                 .to_string(),
             );
-            self.idle(now_ms + self.config.interval_ms, actions);
+            self.idle(now_ms + self.config.interval_ms);
             return;
         }
         debug_assert!(page.next_cursor >= self.cursor);
+        if self.feed_regressed {
+            // The peer's head passed our cursor again: what it wrote between
+            // its restored head and our cursor can only be found by repair.
+            self.feed_regressed = false;
+            actions.push(Action::RequestRepair);
+        }
         if page.records == 0 {
             if page.next_cursor > self.cursor {
                 // Only skipped entries: nothing to apply, the cursor may move.
@@ -503,15 +576,12 @@ impl PeerSync {
         if has_more || notified_more {
             self.start_fetch(now_ms, actions);
         } else {
-            self.idle(now_ms + self.config.interval_ms, actions);
+            self.idle(now_ms + self.config.interval_ms);
         }
     }
 
-    fn idle(&mut self, next_pull_at_ms: u64, actions: &mut Vec<Action>) {
+    fn idle(&mut self, next_pull_at_ms: u64) {
         self.phase = Phase::Idle { next_pull_at_ms };
-        actions.push(Action::ScheduleWake {
-            at_ms: next_pull_at_ms,
-        });
     }
 
     fn start_fetch(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
@@ -529,7 +599,6 @@ impl PeerSync {
             since: self.cursor,
             limit: self.config.page_records,
         });
-        actions.push(Action::ScheduleWake { at_ms: deadline_ms });
     }
 
     fn bad_page(
@@ -561,7 +630,6 @@ impl PeerSync {
         actions.push(Action::ReportError { error });
         let until_ms = now_ms + self.backoff_delay_ms();
         self.phase = Phase::Backoff { until_ms };
-        actions.push(Action::ScheduleWake { at_ms: until_ms });
     }
 
     /// Exponential backoff with "equal jitter": half the delay fixed, half

@@ -19,7 +19,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
+use seednet_protocol::federation::reconcile::{respond, Item, ReconcileConfig, Reconciler};
 use seednet_protocol::federation::wire::PageSummary;
+use seednet_protocol::testing::test_key;
+use seednet_protocol::{RecordId, RecordKey, VersionHash};
 
 use super::machine::{
     Action, Event, FetchError, PeerSync, RequestId, SyncConfig, SYNC_BACKOFF_MAX_MS_DEFAULT,
@@ -54,17 +57,22 @@ type RecordNo = u32;
 
 /// The serving peer: a change log where an update removes the record's
 /// earlier entry (the feed skips superseded versions).
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Peer {
     log: BTreeMap<u64, (RecordNo, u64)>,
     current: HashMap<RecordNo, (u64, u64)>,
     head_seq: u64,
+    next_record: RecordNo,
+    /// After a restore from backup the peer only creates new records (it
+    /// would otherwise re-issue version numbers it lost: equivocations).
+    only_new_records: bool,
 }
 
 impl Peer {
     fn write(&mut self, rng: &mut SimRng) {
-        let record = if self.current.is_empty() || rng.chance(300) {
-            self.current.len() as RecordNo
+        let record = if self.current.is_empty() || self.only_new_records || rng.chance(300) {
+            self.next_record += 1;
+            self.next_record - 1
         } else {
             rng.below(self.current.len() as u64) as RecordNo
         };
@@ -118,6 +126,7 @@ struct Puller {
     pages: HashMap<RequestId, Vec<(RecordNo, u64)>>,
     /// Pages handed to the (simulated) apply thread: a cancel cannot stop them.
     applying: HashMap<RequestId, Vec<(RecordNo, u64)>>,
+    timer: u64,
     link_active: bool,
 }
 
@@ -148,11 +157,18 @@ enum Ev {
     },
     Wake {
         incarnation: u64,
+        /// Only the latest requested wake-up fires (a driver's timer is
+        /// replaced by each new request).
+        timer: u64,
     },
     Crash,
     Restart,
     Revoke,
     Activate,
+    /// The peer's operator takes a backup of its store.
+    Backup,
+    /// The peer is restored from that backup: its log goes back.
+    RestorePeer,
 }
 
 /// Fault settings of one run.
@@ -178,6 +194,10 @@ struct Sim {
     writes_until_ms: u64,
     /// Fetches and cursor writes emitted while the link was revoked.
     actions_while_revoked: usize,
+    backup: Option<Peer>,
+    peer_restored: bool,
+    /// Versions that only reconciliation brought (the feed skipped them).
+    repaired_versions: usize,
 }
 
 fn in_windows(windows: &[(u64, u64)], t: u64) -> bool {
@@ -188,6 +208,10 @@ fn in_windows(windows: &[(u64, u64)], t: u64) -> bool {
 
 impl Sim {
     fn new(seed: u64) -> Self {
+        Self::with_repair_interval(seed, super::machine::SYNC_REPAIR_INTERVAL_MS_DEFAULT)
+    }
+
+    fn with_repair_interval(seed: u64, repair_interval_ms: u64) -> Self {
         let mut rng = SimRng(seed);
         let faults_until_ms = 30 * 60_000;
         let windows = |rng: &mut SimRng, count: u64, longest_ms: u64| {
@@ -213,6 +237,7 @@ impl Sim {
         };
         let config = SyncConfig {
             page_records: rng.range(1, 25) as usize,
+            repair_interval_ms,
             ..SyncConfig::default()
         };
         let jitter_seed = rng.next();
@@ -231,15 +256,25 @@ impl Sim {
                 incarnation: 0,
                 pages: HashMap::new(),
                 applying: HashMap::new(),
+                timer: 0,
                 link_active: true,
             },
             config,
             faults,
             writes_until_ms: faults_until_ms,
             actions_while_revoked: 0,
+            backup: None,
+            peer_restored: false,
+            repaired_versions: 0,
         };
         sim.schedule(0, Ev::PeerWrite);
-        sim.schedule(0, Ev::Wake { incarnation: 0 });
+        sim.schedule(
+            0,
+            Ev::Wake {
+                incarnation: 0,
+                timer: 0,
+            },
+        );
         let crashes = sim.rng.below(6);
         for _ in 0..crashes {
             let at = sim.rng.below(faults_until_ms);
@@ -377,11 +412,18 @@ impl Sim {
                     "stored cursor must increase: {} then {cursor}",
                     self.puller.persisted_cursor
                 );
-                self.check_cursor_covers_applied(cursor);
+                if !self.peer_restored {
+                    // After a restore the peer's log below our cursor holds
+                    // entries the feed never served: repair covers them.
+                    self.check_cursor_covers_applied(cursor);
+                }
                 self.puller.persisted_cursor = cursor;
             }
-            Ev::Wake { incarnation } => {
-                if incarnation == self.puller.incarnation && self.puller.machine.is_some() {
+            Ev::Wake { incarnation, timer } => {
+                if incarnation == self.puller.incarnation
+                    && timer == self.puller.timer
+                    && self.puller.machine.is_some()
+                {
                     self.feed(Event::Tick);
                 }
             }
@@ -404,7 +446,9 @@ impl Sim {
                     seed,
                 ));
                 let incarnation = self.puller.incarnation;
-                self.schedule(self.now_ms, Ev::Wake { incarnation });
+                self.puller.timer += 1;
+                let timer = self.puller.timer;
+                self.schedule(self.now_ms, Ev::Wake { incarnation, timer });
             }
             Ev::Revoke => {
                 self.puller.link_active = false;
@@ -417,6 +461,74 @@ impl Sim {
                 if self.puller.machine.is_some() {
                     self.feed(Event::LinkActivated);
                 }
+            }
+            Ev::Backup => self.backup = Some(self.peer.clone()),
+            Ev::RestorePeer => {
+                let mut restored = self.backup.take().expect("backup taken first");
+                restored.next_record = self.peer.next_record;
+                restored.only_new_records = true;
+                self.peer = restored;
+                self.peer_restored = true;
+            }
+        }
+    }
+
+    /// A reconciliation pass with the peer (run to completion at once; the
+    /// node runs it beside the pulls, which is safe because applying is
+    /// idempotent and newer-only), then the apply of what the peer has and
+    /// the puller lacks.
+    fn repair(&mut self) {
+        let origin = test_key(9).node_id();
+        let item = |record: RecordNo, version: u64| {
+            let key = RecordKey {
+                origin,
+                id: RecordId::parse(&format!("r{record}")).expect("valid id"),
+            };
+            let hash = VersionHash::of(format!("{record}:{version}").as_bytes());
+            Item::for_record(&key, version, hash)
+        };
+        let mut ours: Vec<Item> = self
+            .puller
+            .store
+            .iter()
+            .map(|(record, version)| item(*record, *version))
+            .collect();
+        ours.sort();
+        let mut record_of = HashMap::new();
+        let mut theirs: Vec<Item> = Vec::new();
+        for (record, (version, _)) in &self.peer.current {
+            let peer_item = item(*record, *version);
+            record_of.insert(peer_item.key().item_id(), *record);
+            theirs.push(peer_item);
+        }
+        theirs.sort();
+        let config = ReconcileConfig::default();
+        let mut reconciler = Reconciler::new(config);
+        let mut message = reconciler.initiate(ours.as_slice()).expect("initiate");
+        loop {
+            let reply = respond(&config, theirs.as_slice(), &message).expect("respond");
+            match reconciler
+                .reconcile(ours.as_slice(), &reply)
+                .expect("reconcile")
+            {
+                Some(next) => message = next,
+                None => break,
+            }
+        }
+        for needed in reconciler.finish().need {
+            let record = record_of[&needed.key().item_id()];
+            let version = needed.key().version();
+            let stored = self.puller.store.entry(record).or_insert(0);
+            if version > *stored {
+                *stored = version;
+                self.repaired_versions += 1;
+                let count = self
+                    .puller
+                    .applied_versions
+                    .entry((record, version))
+                    .or_insert(0);
+                *count += 1;
+                assert_eq!(*count, 1, "record {record} version {version} applied twice");
             }
         }
     }
@@ -509,12 +621,15 @@ impl Sim {
                     );
                 }
                 Action::ScheduleWake { at_ms } => {
-                    self.schedule(at_ms.max(self.now_ms), Ev::Wake { incarnation });
+                    self.puller.timer += 1;
+                    let timer = self.puller.timer;
+                    self.schedule(at_ms.max(self.now_ms), Ev::Wake { incarnation, timer });
                 }
                 Action::Cancel { request } => {
                     self.puller.pages.remove(&request);
                 }
-                Action::ReportError { .. } | Action::RequestRepair => {}
+                Action::RequestRepair => self.repair(),
+                Action::ReportError { .. } => {}
             }
         }
     }
@@ -595,6 +710,7 @@ fn notify_brings_records_within_seconds_without_faults() {
             if matches!(event, Some(Ev::Crash)) {
                 *event = Some(Ev::Wake {
                     incarnation: u64::MAX,
+                    timer: 0,
                 });
             }
         }
@@ -623,4 +739,42 @@ fn notify_brings_records_within_seconds_without_faults() {
             );
         }
     }
+}
+
+/// A peer restored from an older backup: its feed goes behind the puller's
+/// cursor, and what it writes below that cursor is never served by the feed.
+/// The puller keeps its cursor, and the reconciliation passes it requests
+/// bring those records anyway.
+#[test]
+fn restored_peer_is_repaired_by_reconciliation() {
+    let mut seeds_needing_repair = 0;
+    for seed in 0..60 {
+        let mut sim = Sim::with_repair_interval(30_000 + seed, 10 * 60_000);
+        let backup_at = sim.rng.range(2 * 60_000, 8 * 60_000);
+        let restore_at = backup_at + sim.rng.range(30_000, 3 * 60_000);
+        sim.schedule(backup_at, Ev::Backup);
+        sim.schedule(restore_at, Ev::RestorePeer);
+        // Long enough after the last write for a periodic repair even when
+        // the puller restarted (and restarted its repair timer) late.
+        let end = sim.faults.until_ms + settle_ms() + 20 * 60_000;
+        sim.run_until(end);
+        for (record, (version, _)) in &sim.peer.current {
+            let stored = sim.puller.store.get(record).copied().unwrap_or(0);
+            assert!(
+                stored >= *version,
+                "seed {seed}: record {record} at {stored}, the peer has {version}"
+            );
+        }
+        assert_eq!(
+            sim.puller.persisted_cursor, sim.peer.head_seq,
+            "seed {seed}: pulling resumed once the peer's feed passed the cursor"
+        );
+        if sim.repaired_versions > 0 {
+            seeds_needing_repair += 1;
+        }
+    }
+    assert!(
+        seeds_needing_repair > 30,
+        "restores left gaps that only repair could fill ({seeds_needing_repair} of 60 seeds)"
+    );
 }
