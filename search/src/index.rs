@@ -68,6 +68,12 @@ pub enum OpenState {
     RebuiltBecause(RebuildReason),
 }
 
+/// Why an existing folder could not be reused as it is.
+enum CheckFailure {
+    Rebuild(RebuildReason),
+    Fatal(SearchError),
+}
+
 /// Why an existing index was thrown away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RebuildReason {
@@ -254,7 +260,8 @@ impl SearchIndex {
         }
         let reason = match SearchIndex::check_existing(dir, config) {
             Ok(index) => return Ok((index, OpenState::Reused)),
-            Err(reason) => reason,
+            Err(CheckFailure::Rebuild(reason)) => reason,
+            Err(CheckFailure::Fatal(error)) => return Err(error),
         };
         let looks_like_ours = dir.join(STAMP_FILE).exists() || dir.join("meta.json").exists();
         if !looks_like_ours {
@@ -269,17 +276,17 @@ impl SearchIndex {
         Ok((index, OpenState::RebuiltBecause(reason)))
     }
 
-    fn check_existing(dir: &Path, config: AnalysisConfig) -> Result<SearchIndex, RebuildReason> {
+    fn check_existing(dir: &Path, config: AnalysisConfig) -> Result<SearchIndex, CheckFailure> {
         let stamp = match fs::read_to_string(dir.join(STAMP_FILE)) {
             Ok(stamp) => stamp,
-            Err(_) => return Err(RebuildReason::StampMissing),
+            Err(_) => return Err(CheckFailure::Rebuild(RebuildReason::StampMissing)),
         };
         if stamp.trim() != stamp_text(Some(config)) {
-            return Err(RebuildReason::SchemaChanged {
+            return Err(CheckFailure::Rebuild(RebuildReason::SchemaChanged {
                 found: stamp.trim().chars().take(200).collect(),
-            });
+            }));
         }
-        let corrupt = |detail: String| RebuildReason::Corrupt { detail };
+        let corrupt = |detail: String| CheckFailure::Rebuild(RebuildReason::Corrupt { detail });
         let index = Index::open_in_dir(dir).map_err(|e| corrupt(e.to_string()))?;
         let damaged = index
             .validate_checksum()
@@ -292,7 +299,16 @@ impl SearchIndex {
             )));
         }
         let (_, fields) = build_schema();
-        SearchIndex::from_index(index, fields, dir, config).map_err(|e| corrupt(e.to_string()))
+        SearchIndex::from_index(index, fields, dir, config).map_err(|error| match error {
+            // Another writer holds the folder (a second node process on the
+            // same data directory): never wipe it.
+            SearchError::Index(tantivy::TantivyError::LockFailure(..)) => {
+                CheckFailure::Fatal(SearchError::Locked {
+                    path: dir.display().to_string(),
+                })
+            }
+            other => corrupt(other.to_string()),
+        })
     }
 
     fn create(dir: &Path, config: AnalysisConfig) -> Result<SearchIndex, SearchError> {
@@ -405,6 +421,7 @@ impl SearchIndex {
         *lock(&self.committed_seq) = seq;
         drop(state);
         self.reader.reload()?;
+        tracing::debug!(last_indexed_seq = seq, "search index committed");
         Ok(seq)
     }
 

@@ -57,6 +57,9 @@ pub enum SearchError {
         #[source]
         source: std::io::Error,
     },
+    /// Another index writer (another process) holds the folder.
+    #[error("search index {path} is in use by another process")]
+    Locked { path: String },
     /// The directory holds files that are not a seednet index; refusing to
     /// delete them.
     #[error("{path} is not empty and is not a seednet search index; refusing to overwrite it")]

@@ -587,3 +587,39 @@ fn a_request_over_a_limit_is_refused_with_its_parameter() {
     request.offset = seednet_search::OFFSET_MAX + 1;
     assert_eq!(index.search(&request).unwrap_err().field(), Some("offset"));
 }
+
+#[test]
+fn an_index_in_use_is_refused_not_wiped() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = indexed(dir.path(), &corpus());
+    let second = SearchIndex::open_or_create(dir.path());
+    assert!(
+        matches!(second, Err(seednet_search::SearchError::Locked { .. })),
+        "{:?}",
+        second.err()
+    );
+    // the first one still has everything
+    assert_eq!(index.record_count(), 5);
+    assert_eq!(
+        ids(&search(&index, SearchRequest::new("homeless"))),
+        vec!["en-sib"]
+    );
+}
+
+#[test]
+fn a_croatian_record_is_found_through_the_generic_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let croatian = content(
+        "hr",
+        "HR",
+        "Društvene inovacije u lokalnim zajednicama",
+        "Centar kompetencija podržava općine u razvoju društvenih inovacija.",
+    );
+    let index = indexed(dir.path(), &[record(9, "hr-centre", 1, croatian)]);
+    for q in ["društvene inovacije", "drustvene inovacije", "OPĆINE"] {
+        let response = params(&index, &[("q", q), ("query_lang", "hr")]);
+        assert_eq!(ids(&response), vec!["hr-centre"], "{q}");
+        assert!(response.hits[0].matched_via.contains(&MatchedVia::Text));
+    }
+    check(&index, &[("lang", "hr")], &["hr-centre"]);
+}
