@@ -238,6 +238,7 @@ async fn the_keyboard_reaches_the_skip_link_and_the_search_box() {
         .await
         .unwrap();
     assert_eq!(skip_text.as_str(), Some("Vai al contenuto principale"));
+    browser.screenshot("keyboard-skip-link").await;
     // The search box has a visible label tied to it.
     let label = browser.text("label[for='q']").await;
     assert_eq!(label, "Parole da cercare");

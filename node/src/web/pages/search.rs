@@ -105,11 +105,12 @@ pub async fn page<B: WebBackend>(
     } else {
         format!("{} – {}", request.q, ctx.t("search.title"))
     };
+    let has_facets = results.facets.iter().any(|facet| !facet.values.is_empty());
     let main = html! {
         (notice(&ctx, &pairs))
         h1 class="page-title" { (ctx.t("search.heading")) }
         (search_form(&ctx, &request))
-        div class="search-layout" {
+        div class=(if has_facets { "search-layout" } else { "search-layout no-facets" }) {
             (facets(&ctx, &request, &results))
             section class="results" aria-labelledby="results-heading" {
                 h2 id="results-heading" class="results-count" role="status" {
