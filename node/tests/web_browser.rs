@@ -11,7 +11,9 @@ use web_support::{browser_available, content, Browser, Node};
 
 /// Three centres' records: an Italian practice with a Greek translation, a
 /// Greek practice, and an unrelated Romanian one.
-async fn seed_cross_language(node: &Node) -> (String, String) {
+/// Paths of the seeded records: (Italian with a Greek translation, Greek,
+/// Italian without translation).
+async fn seed_cross_language(node: &Node) -> (String, String, String) {
     let mut italian = content(
         "it",
         "IT",
@@ -48,6 +50,17 @@ async fn seed_cross_language(node: &Node) -> (String, String) {
         "target": {"origin": italian_key[0], "id": italian_key[1]}
     }]);
     let greek_path = node.publish(&greek).await;
+    // An Italian record without any translation: only the concept glossary
+    // can connect it to a Greek query.
+    let milan_path = node
+        .publish(&content(
+            "it",
+            "IT",
+            "Laboratorio di co-progettazione con i giovani a Milano",
+            "Percorso di co-progettazione delle politiche giovanili con le scuole.",
+            &["participatory-facilitation"],
+        ))
+        .await;
     node.publish(&content(
         "ro",
         "RO",
@@ -56,7 +69,7 @@ async fn seed_cross_language(node: &Node) -> (String, String) {
         &["scaling-up"],
     ))
     .await;
-    (italian_path, greek_path)
+    (italian_path, greek_path, milan_path)
 }
 
 #[tokio::test]
@@ -65,7 +78,7 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
         return;
     }
     let node = Node::start("SEED Competence Centre Italy", "IT", "it,en");
-    let (italian_path, greek_path) = seed_cross_language(&node).await;
+    let (italian_path, greek_path, milan_path) = seed_cross_language(&node).await;
     let browser = Browser::start().await;
 
     // Interface in Greek, remembered in a cookie.
@@ -95,7 +108,14 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
     browser
         .click_to_page(".search-form button[type=submit]")
         .await;
-    assert_eq!(browser.text("#results-heading").await, "2 εγγραφές");
+    assert_eq!(browser.text("#results-heading").await, "3 εγγραφές");
+    let concept_only = browser
+        .text(&format!(".hit:has(a[href='{milan_path}']) .cross-language"))
+        .await;
+    assert!(
+        concept_only.contains("έννοια"),
+        "found through a concept: {concept_only}"
+    );
     let italian_hit = browser
         .find(&format!(".hit a[href='{italian_path}']"))
         .await;
@@ -127,14 +147,17 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
     browser
         .click_to_page(".facet a[data-facet='country'][data-value='IT']")
         .await;
-    assert_eq!(browser.text("#results-heading").await, "1 εγγραφή");
+    assert_eq!(browser.text("#results-heading").await, "2 εγγραφές");
     assert!(browser.path().await.contains("country=IT"));
-    assert_eq!(browser.find_all(".hit").await.len(), 1);
+    assert_eq!(browser.find_all(".hit .badge-country").await.len(), 2);
+    for badge in browser.find_all(".hit .badge-country").await {
+        assert_eq!(badge.text().await.unwrap(), "IT");
+    }
     browser.screenshot("search-greek-facet-it").await;
     browser
         .click_to_page(".active-filters a[data-remove-filter='country']")
         .await;
-    assert_eq!(browser.text("#results-heading").await, "2 εγγραφές");
+    assert_eq!(browser.text("#results-heading").await, "3 εγγραφές");
     browser
         .click_to_page(".facet a[data-facet='country'][data-value='IT']")
         .await;
@@ -207,7 +230,7 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
             node.url
         ))
         .await;
-    assert_eq!(browser.find_all(".hit").await.len(), 2);
+    assert_eq!(browser.find_all(".hit").await.len(), 3);
     browser.screenshot("search-phone").await;
     browser.close().await;
 }
