@@ -471,7 +471,7 @@ impl SearchIndex {
             let (target, folded) = match text.part {
                 TextPart::Title => (lang_fields.title, fields.folded.title),
                 TextPart::Summary => (lang_fields.summary, fields.folded.summary),
-                TextPart::Body => (lang_fields.body, fields.folded.body),
+                TextPart::Body | TextPart::Extra => (lang_fields.body, fields.folded.body),
             };
             document.add_text(target, text.text);
             document.add_text(folded, text.text);
@@ -525,7 +525,11 @@ pub(crate) fn facet_links(content: &RecordContent) -> Vec<FacetLink> {
 pub(crate) enum TextPart {
     Title,
     Summary,
+    /// The body and its sections.
     Body,
+    /// Short metadata texts (tags, region, organisations, programmes):
+    /// indexed with the body, never preferred for snippets.
+    Extra,
 }
 
 /// One searchable text of a record with its language.
@@ -573,7 +577,7 @@ impl<'a> RecordTexts<'a> {
                     .filter_map(|funding| funding.programme.as_deref()),
             );
         for extra in extras {
-            texts.push(own(TextPart::Body, extra));
+            texts.push(own(TextPart::Extra, extra));
         }
         for (translation_lang, translation) in &content.translations {
             let translated = |part, text| RecordText {

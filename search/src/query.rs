@@ -68,6 +68,11 @@ pub const CONCEPT_BOOST: f32 = 4.0;
 /// Weight of a facet value named by the query ("... Romania" boosts RO).
 pub const FACET_CONCEPT_BOOST: f32 = 6.0;
 
+/// Weight of a highlighted query word when choosing the snippet window, on
+/// the scale of concept specificity (squared inverse document frequency ×
+/// 1000).
+const WORD_HIGHLIGHT_WEIGHT: u64 = 1_000;
+
 /// The facets counted on every search, in response order.
 pub const FACET_NAMES: [&str; 7] = [
     "country",
@@ -333,6 +338,9 @@ struct AnalyzedQuery {
     terms: HashMap<AnalyzerLang, HashSet<String>>,
     folded_terms: HashSet<String>,
     concepts: BTreeSet<usize>,
+    /// Specificity of each query concept (inverse document frequency, in
+    /// thousandths): picks the snippet showing the most specific concept.
+    concept_weights: HashMap<usize, u64>,
 }
 
 impl SearchIndex {
@@ -340,11 +348,12 @@ impl SearchIndex {
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let started = Instant::now();
         request.validate()?;
-        let analyzed = self.analyze_query(request);
+        let mut analyzed = self.analyze_query(request);
         let query = self.build_query(&analyzed, &request.filters);
         let browsing = analyzed.is_empty();
 
         let searcher = self.reader.searcher();
+        analyzed.concept_weights = self.concept_weights(&searcher, &analyzed.concepts)?;
         let mut facet_collector = FacetCollector::for_field("facets");
         for name in FACET_NAMES {
             facet_collector.add_facet(Facet::from_path([name]));
@@ -423,9 +432,12 @@ impl SearchIndex {
                 .collect();
             terms.insert(chain_lang, set);
         }
+        // The folded chain keeps every word; single letters (the "d" of
+        // "d'impatto") would match nearly every record and light up snippets.
         let folded_terms = analyze(&mut folded_analyzer(), q, QUERY_TERMS_MAX)
             .into_iter()
             .map(|token| token.term)
+            .filter(|term| term.chars().count() > 1)
             .collect();
         let mut concepts = BTreeSet::new();
         let glossary_langs: Vec<&str> = if self.config.concepts {
@@ -445,7 +457,26 @@ impl SearchIndex {
             terms,
             folded_terms,
             concepts,
+            concept_weights: HashMap::new(),
         }
+    }
+
+    fn concept_weights(
+        &self,
+        searcher: &tantivy::Searcher,
+        concepts: &BTreeSet<usize>,
+    ) -> Result<HashMap<usize, u64>, SearchError> {
+        let records = searcher.num_docs() as f64;
+        let mut weights = HashMap::new();
+        for &concept in concepts {
+            let id = &self.glossary.concept(concept).id;
+            let term = Term::from_field_text(self.fields.concepts, id);
+            let with_concept = searcher.doc_freq(&term)? as f64;
+            let idf = (1.0 + records / (with_concept + 1.0)).ln();
+            // squared: one specific concept outweighs two generic ones
+            weights.insert(concept, (idf * idf * 1000.0) as u64);
+        }
+        Ok(weights)
     }
 
     fn build_query(&self, analyzed: &AnalyzedQuery, filters: &SearchFilters) -> Box<dyn Query> {
@@ -623,22 +654,25 @@ impl SearchIndex {
             let chain_lang = AnalyzerLang::for_tag(text.lang);
             let mut chain = analyzer(chain_lang, self.config);
             let query_terms = &analyzed.terms[&chain_lang];
-            let mut highlights: Vec<(usize, usize)> =
-                analyze(&mut chain, text.text, EXPLAIN_TOKENS_MAX)
-                    .into_iter()
-                    .filter(|token| query_terms.contains(&token.term))
-                    .map(|token| (token.from, token.to))
-                    .collect();
-            highlights.extend(
-                analyze(&mut folded_chain, text.text, EXPLAIN_TOKENS_MAX)
-                    .into_iter()
-                    .filter(|token| analyzed.folded_terms.contains(&token.term))
-                    .map(|token| (token.from, token.to)),
-            );
+            let mut highlights = Vec::new();
+            let mut distinct: HashSet<String> = HashSet::new();
+            for token in analyze(&mut chain, text.text, EXPLAIN_TOKENS_MAX) {
+                if query_terms.contains(&token.term) {
+                    highlights.push((token.from, token.to, WORD_HIGHLIGHT_WEIGHT));
+                    distinct.insert(token.term);
+                }
+            }
+            for token in analyze(&mut folded_chain, text.text, EXPLAIN_TOKENS_MAX) {
+                if analyzed.folded_terms.contains(&token.term) {
+                    highlights.push((token.from, token.to, WORD_HIGHLIGHT_WEIGHT));
+                    distinct.insert(token.term);
+                }
+            }
             if !highlights.is_empty() {
                 word_matches.push(Candidate {
                     text: index,
                     highlights,
+                    weight: distinct.len() as u64,
                 });
             }
         }
@@ -646,17 +680,32 @@ impl SearchIndex {
         let mut concept_matches: Vec<Candidate> = Vec::new();
         if !shared_concepts.is_empty() {
             for (index, text) in texts.iter().enumerate().filter(|(_, t)| !t.translated) {
-                let spans: Vec<(usize, usize)> = self
+                let found: Vec<_> = self
                     .glossary
                     .find_in(text.lang, text.text, EXPLAIN_TOKENS_MAX)
                     .into_iter()
                     .filter(|found| shared_concepts.contains(&found.concept))
-                    .map(|found| (found.from, found.to))
                     .collect();
-                if !spans.is_empty() {
+                let distinct: BTreeSet<usize> = found.iter().map(|f| f.concept).collect();
+                let specificity: u64 = distinct
+                    .iter()
+                    .map(|concept| analyzed.concept_weights.get(concept).copied().unwrap_or(1))
+                    .sum();
+                if !found.is_empty() {
                     concept_matches.push(Candidate {
                         text: index,
-                        highlights: spans,
+                        highlights: found
+                            .iter()
+                            .map(|f| {
+                                let weight = analyzed
+                                    .concept_weights
+                                    .get(&f.concept)
+                                    .copied()
+                                    .unwrap_or(1);
+                                (f.from, f.to, weight)
+                            })
+                            .collect(),
+                        weight: specificity,
                     });
                 }
             }
@@ -665,10 +714,13 @@ impl SearchIndex {
             TextPart::Summary => 0,
             TextPart::Body => 1,
             TextPart::Title => 2,
+            TextPart::Extra => 3,
         };
+        // The most distinct query words (or concepts); then summary, body,
+        // title, metadata; then the earliest text.
         let best = |candidates: &mut dyn Iterator<Item = &Candidate>| {
             candidates
-                .max_by_key(|c| (c.highlights.len(), Reverse(part_rank(c.text))))
+                .max_by_key(|c| (c.weight, Reverse(part_rank(c.text)), Reverse(c.text)))
                 .cloned()
         };
         // Own texts with query words first, then own texts with concept
@@ -685,7 +737,9 @@ impl SearchIndex {
             .or_else(|| best(&mut concept_matches.iter()))
             .or_else(|| best(&mut word_matches.iter().filter(|c| texts[c.text].translated)));
         let snippet = match chosen {
-            Some(candidate) => snippet::render(texts[candidate.text].text, &candidate.highlights),
+            Some(candidate) => {
+                snippet::render_weighted(texts[candidate.text].text, &candidate.highlights)
+            }
             None => snippet::render(&content.summary, &[]),
         };
 
@@ -719,7 +773,12 @@ impl SearchIndex {
 #[derive(Clone)]
 struct Candidate {
     text: usize,
-    highlights: Vec<(usize, usize)>,
+    /// Byte ranges with their weight ([`WORD_HIGHLIGHT_WEIGHT`] per query word; a concept's
+    /// specificity for concept terms).
+    highlights: Vec<(usize, usize, u64)>,
+    /// Distinct query words found in the text, or the summed specificity
+    /// of the distinct concepts found.
+    weight: u64,
 }
 
 struct Explanation {

@@ -16,10 +16,19 @@ const CONTEXT_CHARS_BEFORE: usize = 60;
 /// boundaries, any order, may overlap). Without highlights, the start of the
 /// text. The result is safe to insert into HTML.
 pub fn render(text: &str, highlights: &[(usize, usize)]) -> String {
-    let mut ranges: Vec<(usize, usize)> = highlights
+    let weighted: Vec<(usize, usize, u64)> =
+        highlights.iter().map(|&(from, to)| (from, to, 1)).collect();
+    render_weighted(text, &weighted)
+}
+
+/// [`render`] where each highlight has a weight: the window shown is the one
+/// with the largest total weight (a specific concept outweighs two generic
+/// ones).
+pub fn render_weighted(text: &str, highlights: &[(usize, usize, u64)]) -> String {
+    let mut ranges: Vec<(usize, usize, u64)> = highlights
         .iter()
         .copied()
-        .filter(|(from, to)| from < to && *to <= text.len())
+        .filter(|(from, to, _)| from < to && *to <= text.len())
         .collect();
     ranges.sort_unstable();
     let merged = merge(&ranges);
@@ -29,7 +38,7 @@ pub fn render(text: &str, highlights: &[(usize, usize)]) -> String {
         out.push('…');
     }
     let mut cursor = window_from;
-    for &(from, to) in &merged {
+    for &(from, to, _) in &merged {
         if to <= window_from || from >= window_to {
             continue;
         }
@@ -48,33 +57,37 @@ pub fn render(text: &str, highlights: &[(usize, usize)]) -> String {
     out
 }
 
-fn merge(sorted: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for &(from, to) in sorted {
+fn merge(sorted: &[(usize, usize, u64)]) -> Vec<(usize, usize, u64)> {
+    let mut merged: Vec<(usize, usize, u64)> = Vec::new();
+    for &(from, to, weight) in sorted {
         match merged.last_mut() {
-            Some(last) if from <= last.1 => last.1 = last.1.max(to),
-            _ => merged.push((from, to)),
+            Some(last) if from <= last.1 => {
+                last.1 = last.1.max(to);
+                last.2 = last.2.max(weight);
+            }
+            _ => merged.push((from, to, weight)),
         }
     }
     merged
 }
 
 /// Chooses the byte window: the one starting shortly before the highlight
-/// that has the most highlights within [`SNIPPET_CHARS_MAX`] characters.
-fn window(text: &str, merged: &[(usize, usize)]) -> (usize, usize) {
+/// whose following [`SNIPPET_CHARS_MAX`] characters hold the most weight.
+fn window(text: &str, merged: &[(usize, usize, u64)]) -> (usize, usize) {
     let best_start = merged
         .iter()
         .enumerate()
-        .max_by_key(|(index, (from, _))| {
+        .max_by_key(|(index, (from, _, _))| {
             let end = advance_chars(text, *from, SNIPPET_CHARS_MAX - CONTEXT_CHARS_BEFORE);
-            let count = merged[*index..]
+            let weight: u64 = merged[*index..]
                 .iter()
-                .take_while(|(other_from, _)| *other_from < end)
-                .count();
-            // most highlights first, then the earliest
-            (count, std::cmp::Reverse(*from))
+                .take_while(|(other_from, _, _)| *other_from < end)
+                .map(|(_, _, weight)| weight)
+                .sum();
+            // most weight first, then the earliest
+            (weight, std::cmp::Reverse(*from))
         })
-        .map(|(_, (from, _))| *from)
+        .map(|(_, (from, _, _))| *from)
         .unwrap_or(0);
     let mut from = back_chars(text, best_start, CONTEXT_CHARS_BEFORE);
     if from > 0 {
