@@ -623,3 +623,40 @@ fn a_croatian_record_is_found_through_the_generic_chain() {
     }
     check(&index, &[("lang", "hr")], &["hr-centre"]);
 }
+
+#[test]
+fn searches_run_while_another_thread_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = std::sync::Arc::new(indexed(dir.path(), &corpus()));
+    let writer = {
+        let index = std::sync::Arc::clone(&index);
+        std::thread::spawn(move || {
+            for n in 0..200u64 {
+                let extra = record(
+                    6,
+                    &format!("extra-{n}"),
+                    1,
+                    content(
+                        "en",
+                        "FR",
+                        "Community kitchens",
+                        "Shared meals in the neighbourhood.",
+                    ),
+                );
+                index.upsert(&extra, 6 + n).unwrap();
+                if n % 20 == 19 {
+                    index.commit().unwrap();
+                }
+            }
+            index.commit().unwrap();
+        })
+    };
+    for _ in 0..50 {
+        let response = search(&index, SearchRequest::new("homeless"));
+        assert_eq!(ids(&response).first().map(String::as_str), Some("en-sib"));
+    }
+    writer.join().unwrap();
+    assert_eq!(index.record_count(), 205);
+    assert_eq!(index.last_indexed_seq(), 205);
+    assert_eq!(params(&index, &[("q", "community kitchens")]).total, 200);
+}

@@ -443,6 +443,17 @@ fn seednet_beats_the_monolingual_baseline_across_languages() {
         &[("concepts on", &seednet), ("concepts off", &no_concepts)],
     );
 
+    let detected = queries
+        .iter()
+        .filter(|query| {
+            seednet_search::query::detect_language(&query.q) == Some(query.lang.as_str())
+        })
+        .count();
+    println!(
+        "\nquery language detected correctly (whatlang, five languages): {detected} of {}",
+        queries.len()
+    );
+
     assert!(
         seednet.cross.recall > baseline.cross.recall,
         "seednet {:.3} vs baseline {:.3}",
