@@ -358,6 +358,22 @@ mod tests {
     }
 
     #[test]
+    fn no_two_concepts_share_an_analysed_term() {
+        // The glossary's rule, checked after analysis: a key that maps to two
+        // concepts would tag texts with both.
+        let glossary = glossary();
+        for (lang, matcher) in &glossary.matchers {
+            for (key, concepts) in &matcher.by_key {
+                let ids: Vec<&str> = concepts
+                    .iter()
+                    .map(|&concept| glossary.concept(concept).id.as_str())
+                    .collect();
+                assert_eq!(ids.len(), 1, "{lang} term {key:?} belongs to {ids:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_bad_glossary_is_refused() {
         let duplicate = "[[concept]]\nid = \"field:a\"\nen = [\"alpha\"]\n[[concept]]\nid = \"field:a\"\nen = [\"beta\"]\n";
         assert!(Glossary::parse(duplicate, AnalysisConfig::default()).is_err());
