@@ -311,3 +311,37 @@ fn empty_set_initial_message_vector() {
         "01ff012c34ce1df23b838c5abf2a7f6437cca3"
     );
 }
+
+/// Vectors computed independently in Python (hashlib) from the rules in
+/// `docs/PROTOCOL.md` 9.8: three items with item id SHA-256("item" ‖ i),
+/// version i and version hash SHA-256("hash" ‖ i). Checks the element hash,
+/// the 256-bit sum, the fingerprint and the item-list encoding.
+#[test]
+fn fingerprint_and_item_list_vectors() {
+    let sha = |bytes: &[u8]| -> [u8; 32] { Sha256::digest(bytes).into() };
+    let mut items: Vec<Item> = (1u8..=3)
+        .map(|i| {
+            Item::new(
+                ItemKey::new(sha(&[b"item".as_slice(), &[i]].concat()), u64::from(i)),
+                VersionHash(sha(&[b"hash".as_slice(), &[i]].concat())),
+            )
+        })
+        .collect();
+    items.sort();
+    let config = ReconcileConfig::default();
+    let first = Reconciler::new(config).initiate(items.as_slice()).unwrap();
+    assert_eq!(
+        hex::encode(&first),
+        "01ff01c8ed6f75c3957a71a32c07365fd3be1e"
+    );
+    // A responder holding the three items, asked with the empty set's
+    // fingerprint, answers with its item list (3 items, 72 bytes each).
+    let empty: &[Item] = &[];
+    let question = Reconciler::new(config).initiate(empty).unwrap();
+    let reply = respond(&config, items.as_slice(), &question).unwrap();
+    assert_eq!(reply.len(), 220);
+    assert_eq!(
+        hex::encode(Sha256::digest(&reply)),
+        "41342ef9bd02997167fa22f0263b0c2fe254099c41e2f438fd2e38f1dbca966b"
+    );
+}
