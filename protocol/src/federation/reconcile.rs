@@ -164,6 +164,16 @@ impl Bound {
         len: 0,
     };
 
+    /// The 40 bytes a storage range scan starts or stops at (`None` for
+    /// infinity: scan to the end). A tree keyed by item key scans
+    /// `[lower, upper)` with these bytes.
+    pub fn scan_key(&self) -> Option<&[u8; ITEM_KEY_BYTES]> {
+        match self {
+            Bound::Key { padded, .. } => Some(padded),
+            Bound::Infinity => None,
+        }
+    }
+
     /// True when `key` lies at or above this bound.
     pub fn admits_from(&self, key: &ItemKey) -> bool {
         match self {

@@ -154,6 +154,15 @@ impl ChangesPage {
         decode_json(body, SYNC_PAGE_BODY_BYTES_MAX)
     }
 
+    /// The records as `(signed bytes, signature)` pairs, the input of
+    /// `verify_batch::<Record>`.
+    pub fn signed_items(&self) -> Vec<(&[u8], SignatureBytes)> {
+        self.records
+            .iter()
+            .map(|wire| (wire.signed.get().as_bytes(), wire.signature))
+            .collect()
+    }
+
     /// Checks the page against the query it answers. Record signatures are
     /// not checked here (that is a batch job off the async runtime).
     pub fn check_against(&self, query: &ChangesQuery) -> Result<PageSummary, WireError> {

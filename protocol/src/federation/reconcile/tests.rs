@@ -190,6 +190,9 @@ fn bounds_are_short_and_separate() {
     let b = ItemKey::new(next_id, 1);
     let bound = Bound::between(&a, &b);
     assert_eq!(bound.encoded_len(), 1 + 4);
+    let scan = bound.scan_key().unwrap();
+    assert!(a.0 < *scan && *scan <= b.0, "scan key separates the items");
+    assert_eq!(Bound::Infinity.scan_key(), None);
     assert!(!bound.is_above(&b) && bound.is_above(&a));
     // Keys differing only in version.
     let c = ItemKey::new([0x12; 32], 2);

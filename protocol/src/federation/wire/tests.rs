@@ -79,11 +79,7 @@ fn page_round_trip_keeps_signed_bytes() {
     assert_eq!(summary.records, 5);
     assert_eq!(summary.next_cursor, 5);
     assert!(!summary.has_more());
-    let items: Vec<(&[u8], SignatureBytes)> = decoded
-        .records
-        .iter()
-        .map(|w| (w.signed.get().as_bytes(), w.signature))
-        .collect();
+    let items = decoded.signed_items();
     for (result, original) in verify_batch::<Record>(&items).iter().zip(&original_bytes) {
         assert_eq!(result.as_ref().unwrap().bytes(), original.as_bytes());
     }
