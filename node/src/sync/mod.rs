@@ -8,6 +8,27 @@
 //! tokio, sled and HTTP lets them run under a simulated clock and network
 //! (`sim`, tests only) over hundreds of seeds with drops, reordering,
 //! partitions and crashes.
+//!
+//! The driver (one tokio task per active peer, to be written with the HTTP
+//! client) maps actions to I/O and outcomes back to events:
+//!
+//! - `FetchPage` → signed `GET /federation/v1/changes`, body read up to
+//!   `SYNC_PAGE_BODY_BYTES_MAX`, `ChangesPage::decode` + `check_against`;
+//!   keep the page under its `RequestId`, send `PageFetched` with its summary
+//!   (or `FetchFailed`). A 403 `link_revoked` also updates the link.
+//! - `ApplyBatch` → `verify_batch` in `spawn_blocking`, `policy::admit` per
+//!   record, `Storage::apply_many` (one durable commit), then `BatchApplied`
+//!   (or `ApplyFailed`).
+//! - `PersistCursor` → durable write of the cursor for this peer.
+//! - `ScheduleWake` → reset the task's sleep; on expiry send `Tick`.
+//! - `Cancel` → drop the in-flight request future or the held page.
+//! - `RequestRepair` → start one reconciliation pass for this peer unless
+//!   one is running.
+//! - `ReportError` → `tracing::warn!` with `peer = %node_id` and the peer
+//!   status shown by `GET /api/v1/peers`.
+//!
+//! Notify handlers send `NotifyReceived`; approving and revoking a link send
+//! `LinkActivated` / `LinkRevoked` to the peer's task.
 
 pub mod address;
 pub mod machine;
