@@ -258,6 +258,7 @@ impl WebBackend for NodeBackend {
             name: self.state.config.name.clone(),
             country: self.state.config.country,
         };
+        let live = self.index.clone();
         self.blocking(move |storage| {
             let Some(stored) = storage.get(&key)? else {
                 return Ok(None);
@@ -274,22 +275,19 @@ impl WebBackend for NodeBackend {
                     }
                 }
             }
-            let mut adapted_from_this = Vec::new();
-            scan(
-                storage,
-                ListQuery::default(),
-                RELATION_SCAN_RECORDS_MAX,
-                |record| {
-                    let adapts = record.content().is_some_and(|c| {
-                        c.relations.iter().any(|r| {
-                            r.relation_type == RelationType::AdaptedFrom && r.target == key
-                        })
-                    });
-                    if adapts {
-                        adapted_from_this.extend(summary_of(record));
+            let adapted_from_this = match &live {
+                Some(live) => {
+                    live.wait_until_fresh();
+                    let mut summaries = Vec::new();
+                    for source in live.adapted_from(&key) {
+                        if let Some(stored) = storage.get(&source)? {
+                            summaries.extend(summary_of(stored.signed.value()));
+                        }
                     }
-                },
-            )?;
+                    summaries
+                }
+                None => adapted_by_scan(storage, &key)?,
+            };
             let origin = (key.origin == own_id).then_some(own_name);
             Ok(Some(RecordPage {
                 signed: stored.signed,
@@ -399,6 +397,30 @@ impl WebBackend for NodeBackend {
     async fn admin_action(&self, _action: AdminAction) -> Result<(), AdminError> {
         Err(AdminError::NotAvailable)
     }
+}
+
+/// Records adapted from `key`, by scanning storage (when there is no index).
+fn adapted_by_scan(
+    storage: &dyn Storage,
+    key: &RecordKey,
+) -> Result<Vec<RecordSummary>, StorageError> {
+    let mut adapted = Vec::new();
+    scan(
+        storage,
+        ListQuery::default(),
+        RELATION_SCAN_RECORDS_MAX,
+        |record| {
+            let adapts = record.content().is_some_and(|c| {
+                c.relations
+                    .iter()
+                    .any(|r| r.relation_type == RelationType::AdaptedFrom && r.target == *key)
+            });
+            if adapts {
+                adapted.extend(summary_of(record));
+            }
+        },
+    )?;
+    Ok(adapted)
 }
 
 /// Lowercased characters of a text, one per original character, so match

@@ -5,9 +5,16 @@
 //!
 //! - Startup: `open_or_create`; a fresh or rebuilt index replays the change
 //!   log from the start, a reused one resumes after its last indexed seq.
-//! - The indexer thread reads change-log pages, verifies each signed version,
-//!   stages it (`upsert`, tombstones included) and commits once per page;
-//!   it sleeps on the storage's head-sequence channel when caught up.
+//! - The indexer thread reads change-log pages, decodes each version, stages
+//!   it (`upsert`, tombstones included) and commits once per page; it sleeps
+//!   on the storage's head-sequence channel when caught up. The bytes come
+//!   from this node's own storage, which verified every signature when the
+//!   version was applied, so they are decoded without a second verification.
+//! - On the same pass it keeps the reverse "adapted from" relations in
+//!   memory ([`LiveIndex::adapted_from`]), so a record page lists what was
+//!   adapted from it without scanning storage. That map is rebuilt from the
+//!   whole change log at every start (decoding only; tantivy is fed only the
+//!   changes it does not have yet).
 //! - Read-your-writes: a search first waits (bounded by
 //!   [`SEARCH_FRESHNESS_WAIT_MS_MAX`]) until the index has caught up with the
 //!   change log as it was when the search arrived, so an editor who has just
@@ -17,12 +24,13 @@
 //! start. If it cannot be opened at all, the web falls back to its bounded
 //! storage scan and logs why.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use seednet_protocol::{Record, Signed};
+use seednet_protocol::{Record, RecordKey, RelationType};
 use seednet_search::{OpenState, SearchIndex, INDEXER_BATCH_RECORDS_MAX};
 use tokio::sync::watch;
 
@@ -46,16 +54,52 @@ pub enum IndexerError {
     Search(#[from] seednet_search::SearchError),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
-    #[error("a stored record no longer verifies: {0}")]
-    Verify(#[from] seednet_protocol::VerifyError),
+    #[error("a stored record cannot be decoded: {0}")]
+    Decode(String),
+}
+
+/// Most records listed as adapted from one record.
+pub const ADAPTED_LISTED_MAX: usize = 100;
+
+/// Reverse "adapted from" relations of the current record versions.
+#[derive(Default)]
+struct AdaptedMap {
+    sources_by_target: HashMap<RecordKey, BTreeSet<RecordKey>>,
+    targets_by_source: HashMap<RecordKey, Vec<RecordKey>>,
+}
+
+impl AdaptedMap {
+    /// Records that `source` (its current version) adapts `targets`.
+    fn set(&mut self, source: &RecordKey, targets: Vec<RecordKey>) {
+        for old in self.targets_by_source.remove(source).unwrap_or_default() {
+            if let Some(sources) = self.sources_by_target.get_mut(&old) {
+                sources.remove(source);
+                if sources.is_empty() {
+                    self.sources_by_target.remove(&old);
+                }
+            }
+        }
+        for target in &targets {
+            self.sources_by_target
+                .entry(target.clone())
+                .or_default()
+                .insert(source.clone());
+        }
+        if !targets.is_empty() {
+            self.targets_by_source.insert(source.clone(), targets);
+        }
+    }
 }
 
 /// The index and how far it has caught up with the change log.
 pub struct LiveIndex {
     pub index: SearchIndex,
     storage: Arc<dyn Storage>,
+    /// Changes up to this sequence number are already in tantivy.
+    index_resume_after: u64,
     /// Change-log position up to which every change is committed.
     indexed_through: AtomicU64,
+    adapted: Mutex<AdaptedMap>,
 }
 
 impl LiveIndex {
@@ -75,7 +119,9 @@ impl LiveIndex {
         let live = Arc::new(LiveIndex {
             index,
             storage,
-            indexed_through: AtomicU64::new(resume_after),
+            index_resume_after: resume_after,
+            indexed_through: AtomicU64::new(0),
+            adapted: Mutex::new(AdaptedMap::default()),
         });
         let worker = Arc::clone(&live);
         let head = live.storage.subscribe_head();
@@ -101,11 +147,33 @@ impl LiveIndex {
         if page.next_seq <= cursor {
             return Ok(false);
         }
+        let mut staged = false;
         for change in &page.changes {
-            let signed = Signed::<Record>::verify(&change.bytes, change.signature)?;
-            self.index.upsert(signed.value(), change.seq)?;
+            let record: Record = serde_json::from_slice(&change.bytes)
+                .map_err(|error| IndexerError::Decode(format!("{}: {error}", change.key)))?;
+            let targets = record
+                .content()
+                .map(|content| {
+                    content
+                        .relations
+                        .iter()
+                        .filter(|r| r.relation_type == RelationType::AdaptedFrom)
+                        .map(|r| r.target.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.adapted
+                .lock()
+                .expect("adapted map lock")
+                .set(&record.key, targets);
+            if change.seq > self.index_resume_after {
+                self.index.upsert(&record, change.seq)?;
+                staged = true;
+            }
         }
-        self.index.commit()?;
+        if staged {
+            self.index.commit()?;
+        }
         self.indexed_through.store(page.next_seq, Ordering::SeqCst);
         Ok(page.next_seq < page.head_seq)
     }
@@ -145,6 +213,16 @@ impl LiveIndex {
         }
     }
 
+    /// Current records that say they were adapted from `key` (at most
+    /// [`ADAPTED_LISTED_MAX`]).
+    pub fn adapted_from(&self, key: &RecordKey) -> Vec<RecordKey> {
+        let map = self.adapted.lock().expect("adapted map lock");
+        map.sources_by_target
+            .get(key)
+            .map(|sources| sources.iter().take(ADAPTED_LISTED_MAX).cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Waits (bounded) until every change the log held when called is
     /// searchable. Blocking.
     pub fn wait_until_fresh(&self) {
@@ -153,5 +231,38 @@ impl LiveIndex {
         while self.indexed_through.load(Ordering::SeqCst) < target && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seednet_protocol::testing::test_key;
+    use seednet_protocol::RecordId;
+
+    fn key(n: u8, id: &str) -> RecordKey {
+        RecordKey {
+            origin: test_key(n).node_id(),
+            id: RecordId::parse(id).unwrap(),
+        }
+    }
+
+    #[test]
+    fn adapted_relations_follow_the_current_version() {
+        let mut map = AdaptedMap::default();
+        let (turin, karditsa, cluj) = (key(1, "turin"), key(2, "karditsa"), key(3, "cluj"));
+        map.set(&karditsa, vec![turin.clone()]);
+        map.set(&cluj, vec![turin.clone()]);
+        assert_eq!(map.sources_by_target[&turin].len(), 2);
+        // A new version of Karditsa no longer adapts Turin.
+        map.set(&karditsa, Vec::new());
+        assert_eq!(
+            map.sources_by_target[&turin].iter().collect::<Vec<_>>(),
+            vec![&cluj]
+        );
+        // A tombstone of Cluj (no content) removes its relation too.
+        map.set(&cluj, Vec::new());
+        assert!(!map.sources_by_target.contains_key(&turin));
+        assert!(map.targets_by_source.is_empty());
     }
 }
