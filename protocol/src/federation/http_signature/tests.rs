@@ -432,3 +432,79 @@ fn verifier_accepts_other_members_and_parameter_order() {
     };
     check(&notify_request(), &headers, CREATED).unwrap();
 }
+
+mod properties {
+    //! Any request the profile can sign verifies, and changing any single
+    //! byte of the signature headers, the body or the target makes it fail.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn check_any(
+        request: &RequestParts<'_>,
+        headers: &ReceivedHeaders<'_>,
+    ) -> Result<VerifiedRequest, SignatureError> {
+        let mut cache = MemoryNonceCache::new(4);
+        verify_request(
+            request,
+            headers,
+            CREATED,
+            &VerifyPolicy::default(),
+            &|_| true,
+            &mut cache,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn signed_requests_verify_and_single_changes_fail(
+            path in "/[a-z0-9/._~-]{0,40}",
+            query in proptest::option::of("[a-z0-9=&%]{1,30}"),
+            nonce in "[A-Za-z0-9_-]{16,64}",
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            post in any::<bool>(),
+            position in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let target_uri = match &query {
+                Some(query) => format!("https://ro.example{path}?{query}"),
+                None => format!("https://ro.example{path}"),
+            };
+            let request = RequestParts {
+                method: if post { "POST" } else { "GET" },
+                target_uri: &target_uri,
+                body: &body,
+            };
+            let key = test_key(3);
+            let headers = sign_request(&key, &request, &SignatureParams::new(CREATED, nonce.as_str())).unwrap();
+            let verified = check_any(&request, &received(&headers)).unwrap();
+            prop_assert_eq!(verified.signer, key.node_id());
+
+            // One changed byte in Signature-Input: refused (whatever the reason).
+            let mut input = headers.signature_input.clone().into_bytes();
+            let at = position.index(input.len());
+            input[at] ^= flip;
+            if let Ok(input) = String::from_utf8(input) {
+                let changed = ReceivedHeaders {
+                    signature_input: Some(&input),
+                    ..received(&headers)
+                };
+                prop_assert!(check_any(&request, &changed).is_err());
+            }
+            // One changed byte in the body: refused.
+            if !body.is_empty() {
+                let mut other_body = body.clone();
+                let at = position.index(other_body.len());
+                other_body[at] ^= flip;
+                let changed = RequestParts { body: &other_body, ..request };
+                prop_assert!(check_any(&changed, &received(&headers)).is_err());
+            }
+            // Another target: refused.
+            let other_uri = format!("{target_uri}x");
+            let changed = RequestParts { target_uri: &other_uri, ..request };
+            prop_assert!(check_any(&changed, &received(&headers)).is_err());
+        }
+    }
+}

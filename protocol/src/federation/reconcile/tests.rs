@@ -348,3 +348,37 @@ fn fingerprint_and_item_list_vectors() {
         "41342ef9bd02997167fa22f0263b0c2fe254099c41e2f438fd2e38f1dbca966b"
     );
 }
+
+mod arbitrary_input {
+    //! Whatever bytes a peer sends, decoding and answering never panic:
+    //! they either work or return an error.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn decode_and_respond_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut rng = StdRng::seed_from_u64(9);
+            let items = sorted((0..20).map(|_| random_item(&mut rng)).collect());
+            let _ = Message::decode::<Infallible>(&bytes);
+            let _ = respond(&ReconcileConfig::default(), items.as_slice(), &bytes);
+            let mut reconciler = Reconciler::new(ReconcileConfig::default());
+            let _ = reconciler.initiate(items.as_slice());
+            let _ = reconciler.reconcile(items.as_slice(), &bytes);
+        }
+
+        #[test]
+        fn version_byte_and_valid_prefix_fuzz(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut bytes = vec![RECONCILE_PROTOCOL_VERSION];
+            bytes.extend(tail);
+            if let Ok(message) = Message::decode::<Infallible>(&bytes) {
+                // Whatever decodes re-encodes to a message that decodes the same.
+                let again = Message::decode::<Infallible>(&message.encode()).unwrap();
+                prop_assert_eq!(again, message);
+            }
+        }
+    }
+}
