@@ -3,18 +3,18 @@
 //! over these modules; tests and the federation, search and web parts reuse
 //! them.
 
-pub mod storage;
+pub mod api;
 pub mod config;
 pub mod keyfile;
-pub mod service;
-pub mod tokens;
-pub mod api;
 pub mod metrics;
+pub mod node;
+pub mod server;
+pub mod service;
+pub mod storage;
+pub mod sync;
+pub mod tokens;
+pub mod transfer;
+pub mod web;
 
 /// Software name and version, as in the node descriptor.
 pub const SOFTWARE: &str = concat!("seednet/", env!("CARGO_PKG_VERSION"));
-pub mod node;
-pub mod server;
-pub mod transfer;
-pub mod web;
-pub mod sync;

@@ -160,21 +160,15 @@ fn render_storage(out: &mut String, stats: &StorageStats) {
             counts.deleted
         );
     }
-    let counters = [(
-        "seednet_writes_total",
-        "Record versions offered to storage, by outcome.",
-        "",
-    )];
-    for (name, help, _) in counters {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (outcome, value) in [
-            ("applied", stats.applied_total),
-            ("already_have", stats.already_have_total),
-            ("stale", stats.stale_total),
-            ("equivocation", stats.equivocations_total),
-        ] {
-            let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {value}");
-        }
+    out.push_str("# HELP seednet_writes_total Record versions offered to storage, by outcome.\n");
+    out.push_str("# TYPE seednet_writes_total counter\n");
+    for (outcome, value) in [
+        ("applied", stats.applied_total),
+        ("already_have", stats.already_have_total),
+        ("stale", stats.stale_total),
+        ("equivocation", stats.equivocations_total),
+    ] {
+        let _ = writeln!(out, "seednet_writes_total{{outcome=\"{outcome}\"}} {value}");
     }
     let simple: [(&str, &str, &str, String); 6] = [
         (

@@ -20,7 +20,7 @@ use seednet_node::storage::{SledStorage, Storage};
 use seednet_protocol::{Record, RecordKey, Signed, SignedWire};
 
 const CYCLES_DEFAULT: usize = 20;
-const WRITERS: usize = 6;
+const WRITERS: usize = 4;
 /// Upper bound on writes per writer per cycle (the kill usually comes first).
 const WRITES_PER_WRITER_MAX: usize = 200;
 

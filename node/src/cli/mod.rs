@@ -426,7 +426,8 @@ impl Target {
 fn read_content_file(path: &Path) -> Result<(RecordContent, Vec<u8>)> {
     let bytes = if path == Path::new("-") {
         let mut buffer = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().take_limit(), &mut buffer)?;
+        let mut limited = std::io::Read::take(std::io::stdin(), RECORD_FILE_BYTES_MAX);
+        std::io::Read::read_to_end(&mut limited, &mut buffer)?;
         buffer
     } else {
         let size = std::fs::metadata(path)
@@ -456,13 +457,6 @@ fn read_content_file(path: &Path) -> Result<(RecordContent, Vec<u8>)> {
         .map_err(|errors| anyhow!("{}: {errors}", path.display()))?;
     Ok((content, json))
 }
-
-trait TakeLimit: std::io::Read + Sized {
-    fn take_limit(self) -> std::io::Take<Self> {
-        self.take(RECORD_FILE_BYTES_MAX)
-    }
-}
-impl<R: std::io::Read> TakeLimit for R {}
 
 fn print_signed(signed: &Signed<Record>) -> Result<()> {
     let text = serde_json::to_string(&signed.to_wire())?;

@@ -371,7 +371,16 @@ struct Plan {
     kv: Vec<(Space, Vec<KvWrite>)>,
     current: HashMap<Vec<u8>, CurrentVersion>,
     hashes: HashMap<Vec<u8>, VersionHash>,
-    outcomes: [u64; 4],
+    outcomes: OutcomeCounts,
+}
+
+/// How many apply decisions of each kind a batch made.
+#[derive(Default)]
+struct OutcomeCounts {
+    applied: u64,
+    already_have: u64,
+    stale: u64,
+    equivocations: u64,
 }
 
 impl Plan {
@@ -415,7 +424,7 @@ impl Plan {
         let version_key = version_key(&key_bytes, record.version);
         if let Some(existing_hash) = self.known_hash(inner, &version_key)? {
             if existing_hash == hash {
-                self.outcomes[1] += 1;
+                self.outcomes.already_have += 1;
                 return Ok(ApplyOutcome::AlreadyHave);
             }
             let evidence_key = evidence_key(&key_bytes, record.version, &hash);
@@ -424,13 +433,13 @@ impl Plan {
                 let value = join_signed(signed.signature(), signed.bytes());
                 self.evidence.push((evidence_key, value));
             }
-            self.outcomes[3] += 1;
+            self.outcomes.equivocations += 1;
             return Ok(ApplyOutcome::Equivocation { existing_hash });
         }
         let current = self.current(inner, &key_bytes)?;
         if let Some(current) = current {
             if current.version >= record.version {
-                self.outcomes[2] += 1;
+                self.outcomes.stale += 1;
                 return Ok(ApplyOutcome::Stale {
                     have: current.version,
                 });
@@ -459,7 +468,7 @@ impl Plan {
             previous_deleted: current.map(|c| c.deleted),
             deleted,
         });
-        self.outcomes[0] += 1;
+        self.outcomes.applied += 1;
         Ok(ApplyOutcome::Applied { seq })
     }
 }
@@ -642,10 +651,10 @@ impl Inner {
         }
         stats.head_seq = head_seq;
         stats.evidence_records += plan.evidence.len() as u64;
-        stats.applied_total += plan.outcomes[0];
-        stats.already_have_total += plan.outcomes[1];
-        stats.stale_total += plan.outcomes[2];
-        stats.equivocations_total += plan.outcomes[3];
+        stats.applied_total += plan.outcomes.applied;
+        stats.already_have_total += plan.outcomes.already_have;
+        stats.stale_total += plan.outcomes.stale;
+        stats.equivocations_total += plan.outcomes.equivocations;
         stats.write_batches_total += 1;
         stats.write_ops_total += ops;
         stats.flushes_total += 1;
