@@ -141,6 +141,35 @@ fn queries(count: usize, glossary: &Glossary) -> Vec<SearchRequest> {
         .collect()
 }
 
+/// CPU time this thread has run, in microseconds, from the Linux scheduler
+/// (`/proc/thread-self/schedstat`); `None` elsewhere. The bench machine is
+/// shared with other builds, so wall time alone overstates our cost.
+fn thread_cpu_us() -> Option<u128> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let on_cpu_ns: u128 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(on_cpu_ns / 1_000)
+}
+
+/// CPU time of the whole process (all threads: tantivy indexes and merges
+/// on its own threads), in seconds, from `/proc/self/stat` (clock ticks of
+/// 1/100 s); `None` elsewhere.
+fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the command name, which is in parentheses
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let user_ticks: f64 = fields.get(11)?.parse().ok()?;
+    let system_ticks: f64 = fields.get(12)?.parse().ok()?;
+    Some((user_ticks + system_ticks) / 100.0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "n/a".into())
+}
+
 fn percentile(sorted_us: &[u128], fraction: f64) -> u128 {
     let index = ((sorted_us.len() as f64 - 1.0) * fraction).round() as usize;
     sorted_us[index]
@@ -155,7 +184,9 @@ fn main() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let (index, _) = SearchIndex::open_or_create(dir.path()).expect("index opens");
 
+    let load_before = load_average();
     let started = Instant::now();
+    let cpu_started = process_cpu_s();
     for (n, record) in records.iter().enumerate() {
         index.upsert(record, n as u64 + 1).expect("upsert");
         if (n + 1) % COMMIT_EVERY_RECORDS == 0 {
@@ -164,22 +195,39 @@ fn main() {
     }
     index.commit().expect("commit");
     let indexing_s = started.elapsed().as_secs_f64();
+    let indexing_cpu_s = cpu_started.zip(process_cpu_s()).map(|(from, to)| to - from);
 
     let requests = queries(query_count, glossary);
     let mut latencies_us = Vec::with_capacity(requests.len());
+    let mut cpu_us = Vec::with_capacity(requests.len());
     let mut total_hits = 0u64;
     for request in &requests {
+        let cpu_before = thread_cpu_us();
         let started = Instant::now();
         let response = index.search(request).expect("search");
         latencies_us.push(started.elapsed().as_micros());
+        if let (Some(before), Some(after)) = (cpu_before, thread_cpu_us()) {
+            cpu_us.push(after - before);
+        }
         total_hits += response.total;
     }
     latencies_us.sort_unstable();
+    cpu_us.sort_unstable();
     let mean_total = total_hits as f64 / requests.len() as f64;
 
     println!("| measure | value |");
     println!("|---|---|");
+    println!(
+        "| load average before / after | {load_before} / {} |",
+        load_average()
+    );
     println!("| records | {record_count} |");
+    if let Some(cpu_s) = indexing_cpu_s {
+        println!(
+            "| indexing throughput_records_per_cpu_s (all threads) | {:.0} |",
+            record_count as f64 / cpu_s
+        );
+    }
     println!(
         "| indexing throughput_records_per_s (commit every {COMMIT_EVERY_RECORDS}) | {:.0} |",
         record_count as f64 / indexing_s
@@ -198,4 +246,11 @@ fn main() {
         "| query latency_ms_max | {:.2} |",
         *latencies_us.last().expect("queries ran") as f64 / 1000.0
     );
+    if !cpu_us.is_empty() {
+        println!(
+            "| query cpu_ms_p50 / p99 | {:.2} / {:.2} |",
+            percentile(&cpu_us, 0.50) as f64 / 1000.0,
+            percentile(&cpu_us, 0.99) as f64 / 1000.0
+        );
+    }
 }

@@ -27,7 +27,9 @@ use std::sync::{Mutex, OnceLock};
 use seednet_protocol::{CountryCode, Kind, TargetGroup, Theme};
 use serde::Deserialize;
 
-use crate::analysis::{analyze, analyzer, fold_in_place, AnalysisConfig, AnalyzerLang};
+use crate::analysis::{
+    analyze, analyzer, fold_in_place, AnalysisConfig, AnalyzedToken, AnalyzerLang,
+};
 
 /// The shipped glossary source.
 pub const GLOSSARY_TOML: &str = include_str!("../data/glossary.toml");
@@ -167,11 +169,20 @@ impl Glossary {
     /// Concepts mentioned in `text` written in language `lang`, with their
     /// byte ranges, in text order (overlapping matches are all kept).
     pub fn find_in(&self, lang: &str, text: &str, tokens_max: usize) -> Vec<ConceptMatch> {
+        if !self.matchers.contains_key(lang) {
+            return Vec::new();
+        }
+        let mut chain = analyzer(AnalyzerLang::for_tag(lang), self.config);
+        let tokens = analyze(&mut chain, text, tokens_max);
+        self.find_in_tokens(lang, tokens)
+    }
+
+    /// [`Glossary::find_in`] for a text already analysed with its language's
+    /// chain (the indexer analyses each text once for both uses).
+    pub fn find_in_tokens(&self, lang: &str, mut tokens: Vec<AnalyzedToken>) -> Vec<ConceptMatch> {
         let Some(matcher) = self.matchers.get(lang) else {
             return Vec::new();
         };
-        let mut chain = analyzer(AnalyzerLang::for_tag(lang), self.config);
-        let mut tokens = analyze(&mut chain, text, tokens_max);
         for token in &mut tokens {
             fold_in_place(&mut token.term);
         }

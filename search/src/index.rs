@@ -33,6 +33,7 @@ use tantivy::schema::{
     Facet, FacetOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing,
     TextOptions, FAST, INDEXED, STORED, STRING,
 };
+use tantivy::tokenizer::{PreTokenizedString, Token, TokenStream};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::analysis::{self, AnalysisConfig, AnalyzerLang, FOLDED_TOKENIZER};
@@ -473,17 +474,37 @@ impl SearchIndex {
                 TextPart::Summary => (lang_fields.summary, fields.folded.summary),
                 TextPart::Body | TextPart::Extra => (lang_fields.body, fields.folded.body),
             };
-            document.add_text(target, text.text);
+            // Analysed once: the tokens feed the language field and the
+            // concept matcher.
+            let mut chain = analysis::analyzer(AnalyzerLang::for_tag(text.lang), self.config);
+            let mut stream = chain.token_stream(text.text);
+            let mut tokens: Vec<Token> = Vec::new();
+            while stream.advance() {
+                tokens.push(stream.token().clone());
+            }
+            drop(stream);
+            if self.config.concepts {
+                let scanned = tokens
+                    .iter()
+                    .take(CONCEPT_SCAN_TOKENS_MAX)
+                    .map(|token| analysis::AnalyzedToken {
+                        term: token.text.clone(),
+                        from: token.offset_from,
+                        to: token.offset_to,
+                    })
+                    .collect();
+                for found in self.glossary.find_in_tokens(text.lang, scanned) {
+                    concepts.push(found.concept);
+                }
+            }
+            document.add_pre_tokenized_text(
+                target,
+                PreTokenizedString {
+                    text: text.text.to_string(),
+                    tokens,
+                },
+            );
             document.add_text(folded, text.text);
-            if !self.config.concepts {
-                continue;
-            }
-            for found in self
-                .glossary
-                .find_in(text.lang, text.text, CONCEPT_SCAN_TOKENS_MAX)
-            {
-                concepts.push(found.concept);
-            }
         }
         for facet in facet_links(content)
             .into_iter()
