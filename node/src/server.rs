@@ -1,17 +1,37 @@
 //! Running the HTTP server until SIGINT or SIGTERM, then shutting down in
 //! order: stop accepting, let in-flight requests (and their writes) finish,
 //! stop the storage writer and flush.
+//!
+//! The accept loop is hyper's, not `axum::serve`, because two limits live at
+//! the connection level: a header-read timeout (a client that trickles its
+//! headers would otherwise hold a connection forever) and a cap on open
+//! connections (request limits only count requests, not idle sockets).
 
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::node::{self, OpenError};
+
+/// Most open client connections; more are closed at accept.
+pub const CONNECTIONS_MAX: usize = 1_024;
+/// Time a client has to send its request headers.
+pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Time in-flight requests get to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE_MS: u64 = 30_000;
+/// Pause after a failed accept (e.g. out of file descriptors).
+const ACCEPT_RETRY_MS: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -61,20 +81,67 @@ pub async fn serve(
         let _ = stdout.flush();
     }
     let app = api::app(state.clone(), extra);
-    let shutdown_state = state.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            shutdown_state.begin_shutdown();
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await?;
+    accept_loop(listener, app, shutdown).await;
+    state.begin_shutdown();
     let storage = Arc::clone(&opened.storage);
     tokio::task::spawn_blocking(move || storage.shutdown())
         .await
         .expect("shutdown task does not panic")?;
     tracing::info!("storage flushed; stopped");
     Ok(())
+}
+
+/// Serves connections until `shutdown` resolves, then waits (bounded) for
+/// open connections to finish their in-flight requests.
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(ACCEPT_RETRY_MS)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tracing::warn!(%peer, max = CONNECTIONS_MAX, "connection limit reached; closing");
+            drop(stream);
+            continue;
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_millis(HEADER_READ_TIMEOUT_MS))
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    let grace = Duration::from_millis(SHUTDOWN_GRACE_MS);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_ms = SHUTDOWN_GRACE_MS,
+            "connections still open after the grace period"
+        );
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
