@@ -223,3 +223,63 @@ fn everything_survives_reopen_and_the_directory_is_locked() {
     assert_eq!(storage.stats().records_by_origin[&key.node_id()].live, 25);
     assert_eq!(apply(&storage, &records[7]), ApplyOutcome::AlreadyHave);
 }
+
+#[test]
+fn listing_by_origin_pages_within_that_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(&dir);
+    let mut origins: Vec<_> = [6u8, 7, 8].iter().map(|n| test_key(*n)).collect();
+    origins.sort_by_key(|key| key.node_id());
+    for key in &origins {
+        let records: Vec<_> = (0..5)
+            .map(|n| {
+                sign_sample(
+                    key,
+                    &format!("k{n}"),
+                    1,
+                    sample_content("it", "IT", &format!("R {n}")),
+                )
+            })
+            .collect();
+        storage.apply_many(records).wait_blocking().unwrap();
+    }
+    let middle = origins[1].node_id();
+    let mut found = Vec::new();
+    let mut query = ListQuery {
+        origin: Some(middle),
+        limit: 2,
+        ..ListQuery::default()
+    };
+    for _ in 0..10 {
+        let page = storage.list(&query).unwrap();
+        found.extend(page.records.iter().map(|r| r.signed.value().key.clone()));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(found.len(), 5);
+    assert!(found.iter().all(|key| key.origin == middle));
+    // A cursor from an earlier origin starts at the requested origin's range.
+    let first_of_earlier = storage
+        .list(&ListQuery {
+            origin: Some(origins[0].node_id()),
+            limit: 1,
+            ..ListQuery::default()
+        })
+        .unwrap()
+        .records[0]
+        .signed
+        .value()
+        .key
+        .clone();
+    let page = storage
+        .list(&ListQuery {
+            origin: Some(middle),
+            after: Some(first_of_earlier),
+            limit: 10,
+            ..ListQuery::default()
+        })
+        .unwrap();
+    assert_eq!(page.records.len(), 5);
+}

@@ -147,7 +147,7 @@ pub struct Change {
     pub key: RecordKey,
     pub version: u64,
     pub hash: VersionHash,
-    /// The exact signed canonical bytes.
+    /// The exact signed canonical bytes (checked to be UTF-8 when read).
     pub bytes: Vec<u8>,
     pub signature: SignatureBytes,
 }
@@ -155,7 +155,7 @@ pub struct Change {
 impl Change {
     /// The wire form peers receive (exact bytes, never re-serialised).
     pub fn to_wire(&self) -> SignedWire {
-        let text = String::from_utf8(self.bytes.clone()).expect("stored bytes are UTF-8");
+        let text = String::from_utf8(self.bytes.clone()).expect("changes_since checks UTF-8");
         SignedWire {
             signed: serde_json::value::RawValue::from_string(text).expect("stored bytes are JSON"),
             signature: self.signature,

@@ -664,6 +664,10 @@ impl Inner {
     fn list(&self, query: &ListQuery) -> Result<ListPage, StorageError> {
         let limit = query.limit.clamp(1, LIST_PAGE_RECORDS_MAX);
         let lower = match (&query.after, &query.origin) {
+            // A cursor before the origin's range starts at the range.
+            (Some(after), Some(origin)) if after.origin < *origin => {
+                Bound::Included(origin.as_bytes().to_vec())
+            }
             (Some(after), _) => Bound::Excluded(record_key_bytes(after)),
             (None, Some(origin)) => Bound::Included(origin.as_bytes().to_vec()),
             (None, None) => Bound::Unbounded,
@@ -747,6 +751,11 @@ impl Inner {
                 continue;
             }
             let (signature, bytes) = split_signed(raw.signed)?;
+            if std::str::from_utf8(bytes).is_err() {
+                return Err(StorageError::Corrupt(format!(
+                    "record of change {seq} is not UTF-8"
+                )));
+            }
             if !page.changes.is_empty() && bytes_total + bytes.len() > bytes_max {
                 break;
             }
