@@ -338,8 +338,9 @@ struct AnalyzedQuery {
     terms: HashMap<AnalyzerLang, HashSet<String>>,
     folded_terms: HashSet<String>,
     concepts: BTreeSet<usize>,
-    /// Specificity of each query concept (inverse document frequency, in
-    /// thousandths): picks the snippet showing the most specific concept.
+    /// Specificity of each query concept (squared inverse document
+    /// frequency, in thousandths): picks the snippet showing the most
+    /// specific concept.
     concept_weights: HashMap<usize, u64>,
 }
 
@@ -381,23 +382,7 @@ impl SearchIndex {
             let score = if browsing { 0.0 } else { primary };
             hits.push(self.hit(&searcher, address, score, &analyzed)?);
         }
-        let mut facets = Facets::default();
-        for name in FACET_NAMES {
-            let mut counts: Vec<FacetCount> = facet_counts
-                .get(Facet::from_path([name]))
-                .map(|(facet, count)| FacetCount {
-                    value: facet
-                        .to_path()
-                        .last()
-                        .map(|segment| segment.to_string())
-                        .unwrap_or_default(),
-                    count,
-                })
-                .collect();
-            counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-            counts.truncate(FACET_VALUES_MAX);
-            *facets_slot(&mut facets, name) = counts;
-        }
+        let facets = facets_from(&facet_counts);
         let concepts = analyzed
             .concepts
             .iter()
@@ -806,6 +791,28 @@ fn boosted(field: Field, text: &str, weight: f32, with_freqs: bool) -> Box<dyn Q
 
 fn strings<T: std::fmt::Display>(values: &[T]) -> Vec<String> {
     values.iter().map(ToString::to_string).collect()
+}
+
+/// The most frequent values of each facet, ties by value.
+fn facets_from(facet_counts: &tantivy::collector::FacetCounts) -> Facets {
+    let mut facets = Facets::default();
+    for name in FACET_NAMES {
+        let mut counts: Vec<FacetCount> = facet_counts
+            .get(Facet::from_path([name]))
+            .map(|(facet, count)| FacetCount {
+                value: facet
+                    .to_path()
+                    .last()
+                    .map(|segment| segment.to_string())
+                    .unwrap_or_default(),
+                count,
+            })
+            .collect();
+        counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        counts.truncate(FACET_VALUES_MAX);
+        *facets_slot(&mut facets, name) = counts;
+    }
+    facets
 }
 
 fn facets_slot<'a>(facets: &'a mut Facets, name: &str) -> &'a mut Vec<FacetCount> {
