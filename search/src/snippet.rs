@@ -174,3 +174,50 @@ mod tests {
         assert_eq!(render("a < b", &[]), "a &lt; b");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{render, SNIPPET_CHARS_MAX};
+
+    /// Removes the `<mark>` tags, then checks that nothing else looks like
+    /// markup and that the text is the original's escaped.
+    fn check_safe(snippet: &str) {
+        let without_marks = snippet.replace("<mark>", "").replace("</mark>", "");
+        assert!(!without_marks.contains('<') && !without_marks.contains('>'));
+        assert_eq!(
+            snippet.matches("<mark>").count(),
+            snippet.matches("</mark>").count()
+        );
+    }
+
+    proptest! {
+        /// Any text, any highlights on char boundaries: no panic, safe
+        /// HTML, bounded length.
+        #[test]
+        fn any_text_gives_a_safe_bounded_snippet(
+            text in "[a-zà-ÿα-ω<>&\"' \n-]{0,600}",
+            picks in proptest::collection::vec((0usize..700, 0usize..40), 0..8),
+        ) {
+            let boundaries: Vec<usize> = text
+                .char_indices()
+                .map(|(offset, _)| offset)
+                .chain(std::iter::once(text.len()))
+                .collect();
+            let highlights: Vec<(usize, usize)> = picks
+                .iter()
+                .map(|&(start, length)| {
+                    let from = boundaries[start % boundaries.len()];
+                    let to_index = (start % boundaries.len() + length).min(boundaries.len() - 1);
+                    (from, boundaries[to_index])
+                })
+                .collect();
+            let snippet = render(&text, &highlights);
+            check_safe(&snippet);
+            // escaping can lengthen the text at most six times (&quot;)
+            let visible = snippet.replace("<mark>", "").replace("</mark>", "");
+            prop_assert!(visible.chars().count() <= 6 * (SNIPPET_CHARS_MAX + 2));
+        }
+    }
+}
