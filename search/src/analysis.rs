@@ -461,7 +461,6 @@ pub const GREEK_STOP_WORDS: &[&str] = &[
     "μην",
     "με",
     "σε",
-    "σε",
     "για",
     "από",
     "προς",
@@ -517,10 +516,8 @@ pub const GREEK_STOP_WORDS: &[&str] = &[
     "όλες",
     "όλοι",
     "κάθε",
-    "τους",
     "μας",
     "σας",
-    "τους",
     "ήδη",
     "έτσι",
     "εδώ",
@@ -536,7 +533,7 @@ pub const ROMANIAN_STOP_WORDS: &[&str] = &[
     "ea", "au", "am", "are", "fie", "iar", "deci", "doar", "foarte", "tot", "toate", "toți",
     "decât", "unei", "unui", "unor", "unii", "unele", "cel", "cea", "cei", "cele", "cât", "când",
     "unde", "dintre", "printre", "față", "fără", "ori", "îi", "își", "le", "li", "ne", "vă", "va",
-    "vor", "ar", "avea", "au", "era", "aceasta", "acesta",
+    "vor", "ar", "avea", "era", "aceasta", "acesta",
 ];
 
 /// Slovenian function words.
@@ -546,9 +543,8 @@ pub const SLOVENIAN_STOP_WORDS: &[&str] = &[
     "še", "ni", "bo", "bodo", "bi", "biti", "smo", "ste", "sem", "si", "to", "ta", "te", "ti",
     "tega", "temu", "tem", "teh", "tej", "ne", "več", "lahko", "kar", "kjer", "kako", "ko", "vse",
     "vsi", "vseh", "ob", "ga", "jih", "jo", "jim", "mu", "njihov", "njihova", "njihove", "svoj",
-    "svoja", "svoje", "svojih", "saj", "pa", "oziroma", "ker", "če", "tako", "zato", "kateri",
-    "katera", "katere", "katerih", "ena", "eno", "en", "ena", "bil", "bila", "bilo", "bili", "sta",
-    "nas", "vas", "jih",
+    "svoja", "svoje", "svojih", "saj", "oziroma", "ker", "če", "tako", "zato", "kateri", "katera",
+    "katere", "katerih", "ena", "eno", "en", "bil", "bila", "bilo", "bili", "sta", "nas", "vas",
 ];
 
 #[cfg(test)]
