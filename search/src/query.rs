@@ -330,6 +330,68 @@ pub struct SearchResponse {
     pub query: QueryInfo,
 }
 
+impl SearchResponse {
+    /// A readable rendering for a terminal (what `seednet search` prints
+    /// without `--json`): one block per hit, matched words between `*`,
+    /// then the facets. Plain text, no HTML.
+    pub fn to_plain_text(&self) -> String {
+        let mut out = format!("{} records ({} ms)\n", self.total, self.took_ms);
+        for (rank, hit) in self.hits.iter().enumerate() {
+            let via: Vec<String> = hit
+                .matched_via
+                .iter()
+                .map(|via| match via {
+                    MatchedVia::Text => "text".to_string(),
+                    MatchedVia::Translation { lang } => format!("translation ({lang})"),
+                    MatchedVia::Concept { concept } => format!("concept {concept}"),
+                })
+                .collect();
+            out.push_str(&format!(
+                "\n{}. {}\n   {} {} {} {} | {}/{} v{}\n   matched via: {}\n   {}\n",
+                rank + 1,
+                hit.title,
+                hit.country,
+                hit.lang,
+                hit.kind,
+                hit.year,
+                hit.origin,
+                hit.id,
+                hit.version,
+                via.join(", "),
+                snippet_as_plain_text(&hit.snippet),
+            ));
+        }
+        let facets = [
+            ("country", &self.facets.country),
+            ("lang", &self.facets.lang),
+            ("kind", &self.facets.kind),
+            ("theme", &self.facets.theme),
+            ("target_group", &self.facets.target_group),
+            ("year", &self.facets.year),
+        ];
+        out.push('\n');
+        for (name, counts) in facets {
+            let values: Vec<String> = counts
+                .iter()
+                .map(|count| format!("{} ({})", count.value, count.count))
+                .collect();
+            out.push_str(&format!("{name}: {}\n", values.join(", ")));
+        }
+        out
+    }
+}
+
+/// A snippet's HTML as plain text: `<mark>` becomes `*`, entities are decoded.
+fn snippet_as_plain_text(html: &str) -> String {
+    html.replace("<mark>", "*")
+        .replace("</mark>", "*")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 /// The query after analysis, reused to explain hits.
 struct AnalyzedQuery {
     lang: Option<AnalyzerLang>,
@@ -886,6 +948,14 @@ mod tests {
                 .unwrap_err()
                 .field(),
             Some("q")
+        );
+    }
+
+    #[test]
+    fn plain_text_decodes_the_snippet() {
+        assert_eq!(
+            snippet_as_plain_text("a &lt;b&gt; &amp; <mark>co-design</mark> l&#39;impatto"),
+            "a <b> & *co-design* l'impatto"
         );
     }
 

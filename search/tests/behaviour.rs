@@ -660,3 +660,19 @@ fn searches_run_while_another_thread_indexes() {
     assert_eq!(index.last_indexed_seq(), 205);
     assert_eq!(params(&index, &[("q", "community kitchens")]).total, 200);
 }
+
+#[test]
+fn the_plain_text_rendering_shows_hits_and_facets() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = indexed(dir.path(), &corpus());
+    let text = search(&index, SearchRequest::new("homeless")).to_plain_text();
+    assert!(text.starts_with("1 records"), "{text}");
+    assert!(
+        text.contains("1. Social impact bonds <for> homeless services & housing"),
+        "{text}"
+    );
+    assert!(text.contains("*homeless*"), "{text}");
+    assert!(text.contains("matched via: text"), "{text}");
+    assert!(text.contains("country: IE (1)"), "{text}");
+    assert!(!text.contains("<mark>"));
+}
