@@ -41,6 +41,7 @@ fn config(dir: &std::path::Path) -> Config {
             ..HttpSection::default()
         },
         log: LogSection::default(),
+        federation: Default::default(),
     };
     Config::resolve(dir, &file, &Default::default(), &Overrides::default()).expect("config")
 }

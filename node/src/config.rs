@@ -69,6 +69,38 @@ pub struct LogSection {
     pub format: Option<String>,
 }
 
+/// The `[federation]` table. Every permission defaults to off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSection {
+    /// Allow peers on loopback addresses (the demo and tests only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_loopback_peers: Option<bool>,
+    /// Allow peers on private (RFC 1918, RFC 4193) addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_private_peers: Option<bool>,
+    /// `all` (default) or `direct-only`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
+    /// Pull interval per peer when nothing else triggers a pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_interval_ms: Option<u64>,
+}
+
+/// Resolved federation settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FederationSettings {
+    pub allow_loopback_peers: bool,
+    pub allow_private_peers: bool,
+    pub relay_direct_only: bool,
+    pub sync_interval_ms: u64,
+}
+
+/// Shortest accepted pull interval.
+pub const SYNC_INTERVAL_MS_MIN: u64 = 1_000;
+/// Longest accepted pull interval.
+pub const SYNC_INTERVAL_MS_LIMIT: u64 = 24 * 3_600_000;
+
 /// The config file as written on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +110,8 @@ pub struct ConfigFile {
     pub http: HttpSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub federation: FederationSection,
 }
 
 /// Values given on the command line (`None` = not given).
@@ -111,6 +145,7 @@ pub struct Config {
     pub concurrency_max: usize,
     pub log_filter: String,
     pub log_format: LogFormat,
+    pub federation: FederationSettings,
 }
 
 /// A configuration that cannot be used, naming the key and where it came from.
@@ -356,7 +391,36 @@ impl Config {
             }
         };
 
+        let relay_direct_only = match file.federation.relay.as_deref() {
+            None | Some("all") => false,
+            Some("direct-only") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "federation.relay",
+                    origin: "config file",
+                    message: format!("{other:?} is not all or direct-only"),
+                })
+            }
+        };
+        let sync_interval_ms = file
+            .federation
+            .sync_interval_ms
+            .unwrap_or(crate::sync::machine::SYNC_INTERVAL_MS_DEFAULT);
+        check_range(
+            "federation.sync_interval_ms",
+            sync_interval_ms,
+            SYNC_INTERVAL_MS_MIN,
+            SYNC_INTERVAL_MS_LIMIT,
+        )?;
+        let federation = FederationSettings {
+            allow_loopback_peers: file.federation.allow_loopback_peers.unwrap_or(false),
+            allow_private_peers: file.federation.allow_private_peers.unwrap_or(false),
+            relay_direct_only,
+            sync_interval_ms,
+        };
+
         Ok(Config {
+            federation,
             data_dir: data_dir.to_path_buf(),
             name: name.to_string(),
             country,
@@ -413,6 +477,7 @@ mod tests {
                 ..HttpSection::default()
             },
             log: LogSection::default(),
+            federation: FederationSection::default(),
         }
     }
 

@@ -5,6 +5,8 @@
 
 pub mod api;
 pub mod config;
+pub mod demo;
+pub mod federation;
 pub mod keyfile;
 pub mod metrics;
 pub mod node;

@@ -44,6 +44,8 @@ pub enum ServeError {
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("federation cannot start: {0}")]
+    Federation(#[from] crate::federation::FederationError),
     #[error("final flush failed: {0}")]
     Flush(#[from] crate::storage::StorageError),
 }
@@ -80,9 +82,11 @@ pub async fn serve(
         let _ = writeln!(stdout, "listening on http://{local}");
         let _ = stdout.flush();
     }
+    state.federation.start().await?;
     let app = api::app(state.clone(), extra);
     accept_loop(listener, app, shutdown).await;
     state.begin_shutdown();
+    state.federation.stop();
     let storage = Arc::clone(&opened.storage);
     tokio::task::spawn_blocking(move || storage.shutdown())
         .await

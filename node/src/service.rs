@@ -41,6 +41,11 @@ impl Publisher {
         Publisher { key, storage }
     }
 
+    /// The node key (federation signs its requests with it).
+    pub fn key(&self) -> &Arc<NodeKey> {
+        &self.key
+    }
+
     pub fn node_id(&self) -> NodeId {
         self.key.node_id()
     }

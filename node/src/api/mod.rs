@@ -36,6 +36,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 use crate::config::Config;
+use crate::federation::Federation;
 use crate::metrics::Metrics;
 use crate::service::Publisher;
 use crate::storage::Storage;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub node_id: NodeId,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// Peers, links and sync (see `crate::federation`).
+    pub federation: Federation,
     shutting_down: Arc<AtomicBool>,
 }
 
@@ -59,7 +62,10 @@ impl AppState {
         config: Arc<Config>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let federation =
+            Federation::new(Arc::clone(&storage), Arc::clone(publisher.key()), &config);
         AppState {
+            federation,
             node_id: publisher.node_id(),
             storage,
             publisher,
@@ -161,6 +167,7 @@ pub fn api_v1_router() -> Router<AppState> {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
+        .merge(crate::federation::http::routes())
 }
 
 /// The complete application: this crate's routes merged with `extra` routes

@@ -5,6 +5,7 @@
 //! locks the directory) or against a running node with `--node URL --token T`.
 //! Both paths go through [`Target`], so a command is written once.
 
+mod peer;
 mod remote;
 
 use std::io::{IsTerminal, Write};
@@ -91,6 +92,14 @@ enum Command {
     Token(TokenCommand),
     /// Show the node's id, record counts, change-log head and tokens.
     Status(JsonFlag),
+    /// Manage peer links on the running node (add, approve, revoke, list).
+    #[command(subcommand)]
+    Peer(peer::PeerCommand),
+    /// Manage the origin blocklist on the running node.
+    #[command(subcommand)]
+    Block(peer::BlockCommand),
+    /// Start four linked demo nodes (IT, GR, RO, SI) on 127.0.0.1 and sync them.
+    Demo(peer::DemoArgs),
 }
 
 #[derive(Args, Debug)]
@@ -235,6 +244,27 @@ pub async fn run(cli: Cli) -> Result<()> {
             init(&require_data_dir(&cli.data_dir)?, args).await
         }
         Command::Serve(args) => serve(&require_data_dir(&cli.data_dir)?, cli.log, args).await,
+        Command::Demo(args) => {
+            // Four nodes in one terminal: only errors unless asked.
+            init_logging(cli.log.as_deref().unwrap_or("error"), LogFormat::Text);
+            peer::run_demo(args).await
+        }
+        Command::Peer(command) => {
+            init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
+            peer::peer(
+                &peer::AdminTarget::new(&cli.data_dir, cli.node, cli.token)?,
+                command,
+            )
+            .await
+        }
+        Command::Block(command) => {
+            init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
+            peer::block(
+                &peer::AdminTarget::new(&cli.data_dir, cli.node, cli.token)?,
+                command,
+            )
+            .await
+        }
         command => {
             init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
             let target = Target::connect(&cli.data_dir, cli.node, cli.token).await?;
@@ -252,7 +282,11 @@ async fn run_on_target(target: &Target, command: Command) -> Result<()> {
         Command::Export(args) => export(target, args).await,
         Command::Token(command) => token(target, command).await,
         Command::Status(flag) => status(target, flag.json).await,
-        Command::Init(_) | Command::Serve(_) => unreachable!("handled in run"),
+        Command::Init(_)
+        | Command::Serve(_)
+        | Command::Demo(_)
+        | Command::Peer(_)
+        | Command::Block(_) => unreachable!("handled in run"),
     }
 }
 
@@ -300,6 +334,7 @@ async fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
             ..HttpSection::default()
         },
         log: LogSection::default(),
+        federation: Default::default(),
     };
     // Check every value before touching the disk.
     let config = Config::resolve(data_dir, &file, &Default::default(), &Overrides::default())?;

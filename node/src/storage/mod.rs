@@ -231,15 +231,37 @@ pub enum Space {
     Tokens,
     /// Node metadata: schema version, the signed node descriptor.
     Meta,
+    /// Federation peers: pinned descriptor, link state, counters (JSON,
+    /// keyed by the peer's 32-byte node id).
+    Peers,
+    /// Federation cursors: per peer node id, the last durably applied
+    /// position in that peer's feed (8 bytes big-endian).
+    Cursors,
+    /// Nonces of accepted signed federation requests, kept until they expire
+    /// so that a restart does not reopen the replay window.
+    Nonces,
+    /// Origins whose records this node refuses, whoever relays them.
+    BlockedOrigins,
 }
 
 impl Space {
-    pub const ALL: &'static [Space] = &[Space::Tokens, Space::Meta];
+    pub const ALL: &'static [Space] = &[
+        Space::Tokens,
+        Space::Meta,
+        Space::Peers,
+        Space::Cursors,
+        Space::Nonces,
+        Space::BlockedOrigins,
+    ];
 
     pub fn tree_name(self) -> &'static str {
         match self {
             Space::Tokens => "tokens",
             Space::Meta => "meta",
+            Space::Peers => "federation_peers",
+            Space::Cursors => "federation_cursors",
+            Space::Nonces => "federation_nonces",
+            Space::BlockedOrigins => "federation_blocked_origins",
         }
     }
 }

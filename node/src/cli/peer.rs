@@ -1,0 +1,276 @@
+//! `seednet peer ...`, `seednet block ...` and `seednet demo`: peer links and
+//! the origin blocklist are managed on the running node (it signs the link
+//! requests and runs the sync), so these commands call its admin API.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use seednet_node::config::{self, Config, Overrides};
+use seednet_node::demo::{self, DemoOptions};
+use seednet_node::server;
+use seednet_protocol::federation::wire::PeerEntry;
+use serde_json::Value;
+
+/// Time limit of one admin call (adding a peer waits for the peer).
+const PEER_COMMAND_TIMEOUT_MS: u64 = 60_000;
+
+#[derive(Subcommand, Debug)]
+pub enum PeerCommand {
+    /// Add a peer by URL: fetch and pin its signed descriptor, send it a signed link request.
+    Add {
+        /// The peer's public base URL, e.g. https://gr.example.
+        url: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a peer that asked for a link (its node id, 64 hex digits).
+    Approve {
+        node_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a link at once, both directions (records already received are kept).
+    Revoke {
+        node_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List peers: state, last sync, records received, lag, last error.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BlockCommand {
+    /// Refuse records of this origin node id, whoever relays them.
+    Add { node_id: String },
+    /// Accept records of this origin again.
+    Remove { node_id: String },
+    /// List blocked origins.
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Keep the four nodes' data dirs here (default: a temporary dir removed at exit).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Exit with status 0 once all nodes have converged (for scripts and tests).
+    #[arg(long)]
+    pub exit_after_converge: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The running node an admin command talks to: `--node`, or the public URL
+/// in the config of `--data-dir`.
+pub struct AdminTarget {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl AdminTarget {
+    pub fn new(
+        data_dir: &Option<PathBuf>,
+        node: Option<String>,
+        token: Option<String>,
+    ) -> Result<Self> {
+        let base = match (node, data_dir) {
+            (Some(url), _) => url,
+            (None, Some(dir)) => {
+                Config::load(dir, &config::process_env(), &Overrides::default())?.public_url
+            }
+            (None, None) => bail!(
+                "peer and block commands talk to the running node: pass --node URL (or --data-dir)"
+            ),
+        };
+        let token = token.ok_or_else(|| {
+            anyhow!(
+                "peer and block commands need an admin token: pass --token or set SEEDNET_TOKEN"
+            )
+        })?;
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(PEER_COMMAND_TIMEOUT_MS))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(AdminTarget {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            client,
+        })
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if !status.is_success() {
+            let error = &value["error"];
+            bail!(
+                "{} {}: {}",
+                status.as_u16(),
+                error["code"].as_str().unwrap_or("error"),
+                error["message"]
+                    .as_str()
+                    .unwrap_or("the node refused the request")
+            );
+        }
+        Ok(value)
+    }
+}
+
+fn print_entry(entry: &PeerEntry) {
+    println!(
+        "{}  {:<9}  {}  {}  {}",
+        entry.node_id,
+        format!("{:?}", entry.state).to_lowercase(),
+        entry.country,
+        entry.base_url,
+        entry.name
+    );
+    println!(
+        "    received {} records, lag {}, last sync {}, equivocations {}{}",
+        entry.records_received,
+        entry.lag,
+        entry
+            .last_sync_at
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "never".into()),
+        entry.equivocations,
+        entry
+            .last_error
+            .as_ref()
+            .map(|e| format!(", last error: {e}"))
+            .unwrap_or_default()
+    );
+}
+
+fn show(value: Value, json: bool) -> Result<()> {
+    if json {
+        println!("{value}");
+    } else {
+        let entry: PeerEntry =
+            serde_json::from_value(value).context("the node sent an unexpected peer entry")?;
+        print_entry(&entry);
+    }
+    Ok(())
+}
+
+pub async fn peer(target: &AdminTarget, command: PeerCommand) -> Result<()> {
+    match command {
+        PeerCommand::Add { url, json } => {
+            let value = target
+                .call(
+                    Method::POST,
+                    "/api/v1/peers",
+                    Some(serde_json::json!({ "url": url })),
+                )
+                .await?;
+            show(value, json)
+        }
+        PeerCommand::Approve { node_id, json } => {
+            let value = target
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/peers/{node_id}/approve"),
+                    None,
+                )
+                .await?;
+            show(value, json)
+        }
+        PeerCommand::Revoke { node_id, json } => {
+            let value = target
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/peers/{node_id}/revoke"),
+                    None,
+                )
+                .await?;
+            show(value, json)
+        }
+        PeerCommand::List { json } => {
+            let value = target.call(Method::GET, "/api/v1/peers", None).await?;
+            if json {
+                println!("{value}");
+                return Ok(());
+            }
+            let peers: Vec<PeerEntry> = serde_json::from_value(value["peers"].clone())
+                .context("the node sent an unexpected peer list")?;
+            if peers.is_empty() {
+                println!("no peers");
+            }
+            for entry in &peers {
+                print_entry(entry);
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn block(target: &AdminTarget, command: BlockCommand) -> Result<()> {
+    match command {
+        BlockCommand::Add { node_id } => {
+            target
+                .call(
+                    Method::POST,
+                    "/api/v1/blocked-origins",
+                    Some(serde_json::json!({ "node_id": node_id })),
+                )
+                .await?;
+            println!("blocked origin {node_id}");
+        }
+        BlockCommand::Remove { node_id } => {
+            target
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/blocked-origins/{node_id}"),
+                    None,
+                )
+                .await?;
+            println!("unblocked origin {node_id}");
+        }
+        BlockCommand::List => {
+            let value = target
+                .call(Method::GET, "/api/v1/blocked-origins", None)
+                .await?;
+            let list = value["blocked_origins"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if list.is_empty() {
+                println!("no blocked origins");
+            }
+            for origin in list {
+                println!("{}", origin.as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_demo(args: DemoArgs) -> Result<()> {
+    let options = DemoOptions {
+        data_dir: args.dir.as_deref().map(Path::to_path_buf),
+        exit_after_converge: args.exit_after_converge,
+        quiet: args.quiet,
+    };
+    demo::run(options, server::shutdown_signal()).await?;
+    Ok(())
+}

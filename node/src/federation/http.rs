@@ -1,0 +1,430 @@
+//! The federation HTTP surface: `/federation/v1/...` for peers (every request
+//! signed, RFC 9421 profile of `docs/PROTOCOL.md` 9.3, then authorised by the
+//! link table of [`crate::sync::policy::authorize`]) and the admin endpoints
+//! `/api/v1/peers` and `/api/v1/blocked-origins`.
+//!
+//! A request whose signature does not verify, or whose signer may not call
+//! the endpoint, gets its 401/403 JSON error and nothing else: no handler
+//! logic runs before [`verify_signed`] has passed.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use seednet_protocol::federation::http_signature::{
+    verify_request, ReceivedHeaders, RequestParts, VerifyPolicy, HEADER_CONTENT_DIGEST,
+    HEADER_SIGNATURE, HEADER_SIGNATURE_INPUT,
+};
+use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, SYNC_BATCH_BYTES_MAX};
+use seednet_protocol::federation::wire::{ChangesQuery, LinkRequest, NotifyHint, PageBuilder};
+use seednet_protocol::{NodeId, Signed, SignedWire};
+use serde::Deserialize;
+
+use super::{parse_node_id, FederationError};
+use crate::api::error::ApiError;
+use crate::api::extract::Admin;
+use crate::api::AppState;
+use crate::sync::policy::{authorize, Endpoint, Refusal};
+
+/// The federation and peer-management routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/federation/v1/links", post(link_request))
+        .route("/federation/v1/links/accept", post(link_accept))
+        .route("/federation/v1/changes", get(changes))
+        .route("/federation/v1/notify", post(notify))
+        .route("/api/v1/peers", get(list_peers).post(add_peer))
+        .route("/api/v1/peers/{node_id}", get(get_peer))
+        .route("/api/v1/peers/{node_id}/approve", post(approve_peer))
+        .route("/api/v1/peers/{node_id}/revoke", post(revoke_peer))
+        .route(
+            "/api/v1/blocked-origins",
+            get(list_blocked).post(block_origin),
+        )
+        .route("/api/v1/blocked-origins/{node_id}", delete(unblock_origin))
+}
+
+impl From<FederationError> for ApiError {
+    fn from(error: FederationError) -> Self {
+        let message = error.to_string();
+        match error {
+            FederationError::Client(super::client::ClientError::Address(_)) => {
+                ApiError::bad_request("peer_url_refused", "url", message)
+            }
+            FederationError::Client(super::client::ClientError::Refused { .. }) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "peer_refused", message)
+            }
+            FederationError::Client(super::client::ClientError::Unreachable(_)) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "peer_unreachable", message)
+            }
+            FederationError::Client(super::client::ClientError::BadResponse(_)) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "peer_bad_response", message)
+            }
+            FederationError::UrlMismatch { .. } => {
+                ApiError::bad_request("peer_url_mismatch", "url", message)
+            }
+            FederationError::SelfPeer => ApiError::bad_request("peer_is_self", "url", message),
+            FederationError::UnknownPeer(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_peer", message)
+            }
+            FederationError::TooManyPeers { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "too_many_peers", message)
+            }
+            FederationError::BadRequest(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+            }
+            FederationError::Storage(_) | FederationError::NotStarted => {
+                ApiError::internal(message)
+            }
+        }
+    }
+}
+
+fn refusal_error(refusal: Refusal) -> ApiError {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN);
+    let message = match refusal.code {
+        "link_revoked" => "this node's admin revoked the link",
+        "link_pending" => "this node's admin has not approved the link yet",
+        "signature_unknown_key" => "the signer is not a peer of this node",
+        _ => "the link does not allow this call",
+    };
+    ApiError::new(status, refusal.code, message)
+}
+
+/// Verifies the request signature and authorises the signer for `endpoint`.
+async fn verify_signed(
+    state: &AppState,
+    endpoint: Endpoint,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<NodeId, ApiError> {
+    let federation = state.federation.clone();
+    let links = federation.links_snapshot();
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let target_uri = format!("{}{}", state.config.public_url, path_and_query);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let signature_input = header(HEADER_SIGNATURE_INPUT);
+    let signature = header(HEADER_SIGNATURE);
+    let content_digest = header(HEADER_CONTENT_DIGEST);
+    let method = method.as_str().to_string();
+    let body = body.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let refusal = Cell::new(None);
+        let accept = |id: &NodeId| match authorize(endpoint, links.get(id)) {
+            Ok(()) => true,
+            Err(r) => {
+                refusal.set(Some(r));
+                false
+            }
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut guard = federation.inner().nonces.lock().expect("lock");
+        let Some(nonces) = guard.as_mut() else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "federation_starting",
+                "federation is starting; retry",
+            ));
+        };
+        nonces.set_now(now);
+        verify_request(
+            &RequestParts {
+                method: &method,
+                target_uri: &target_uri,
+                body: &body,
+            },
+            &ReceivedHeaders {
+                signature_input: signature_input.as_deref(),
+                signature: signature.as_deref(),
+                content_digest: content_digest.as_deref(),
+            },
+            now,
+            &VerifyPolicy::default(),
+            &accept,
+            nonces,
+        )
+        .map_err(|error| match (refusal.get(), &error) {
+            (
+                Some(refusal),
+                seednet_protocol::federation::http_signature::SignatureError::UnknownKey(_),
+            ) => refusal_error(refusal),
+            _ => ApiError::new(
+                StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::UNAUTHORIZED),
+                error.code(),
+                error.to_string(),
+            ),
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("verification task failed: {e}")))??;
+    Ok(result.signer)
+}
+
+fn small_body(body: &Bytes) -> Result<(), ApiError> {
+    if body.len() > FEDERATION_SMALL_BODY_BYTES_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("at most {FEDERATION_SMALL_BODY_BYTES_MAX} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+async fn link_request(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    small_body(&body)?;
+    let signer = verify_signed(
+        &state,
+        Endpoint::LinkRequest,
+        &method,
+        &uri,
+        &headers,
+        &body,
+    )
+    .await?;
+    let wire: SignedWire = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "bad_request",
+            "body",
+            format!("not a signed link request: {e}"),
+        )
+    })?;
+    let request = Signed::<LinkRequest>::from_wire(&wire).map_err(|e| {
+        ApiError::bad_request(
+            "bad_request",
+            "body",
+            format!("link request does not verify: {e}"),
+        )
+    })?;
+    let value = request.value();
+    if value.from != signer {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "from",
+            "the link request is not from the request's signer",
+        ));
+    }
+    if value.to != state.node_id {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "to",
+            "the link request is addressed to another node",
+        ));
+    }
+    let descriptor = value
+        .verified_descriptor()
+        .map_err(|e| ApiError::bad_request("bad_request", "descriptor", e.to_string()))?;
+    state.federation.on_link_request(descriptor).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))).into_response())
+}
+
+async fn link_accept(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    small_body(&body)?;
+    let signer =
+        verify_signed(&state, Endpoint::LinkAccept, &method, &uri, &headers, &body).await?;
+    state.federation.on_link_accept(signer).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn changes(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let _signer = verify_signed(&state, Endpoint::Peer, &method, &uri, &headers, &body).await?;
+    let number = |name: &'static str| -> Result<Option<u64>, ApiError> {
+        params
+            .get(name)
+            .map(|text| {
+                text.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(
+                        "bad_request",
+                        name,
+                        format!("{name} must be an unsigned integer"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let since = number("since")?;
+    let limit = number("limit")?.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+    let query = ChangesQuery::new(since, limit)
+        .map_err(|e| ApiError::bad_request("bad_request", "limit", e.to_string()))?;
+    let federation = state.federation.clone();
+    let page = state
+        .blocking(move |storage| -> Result<_, ApiError> {
+            let head_seq = storage.head_seq();
+            let mut builder = PageBuilder::new(query, head_seq);
+            let mut after = query.since;
+            let mut exhausted = false;
+            'scan: loop {
+                if after >= head_seq {
+                    exhausted = true;
+                    break;
+                }
+                let page = storage
+                    .changes_since(after, query.limit, SYNC_BATCH_BYTES_MAX)
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                for change in page.changes {
+                    if change.seq > head_seq {
+                        exhausted = true;
+                        break 'scan;
+                    }
+                    let served = !federation.is_blocked(&change.key.origin);
+                    let kept = if served {
+                        builder.push(change.seq, change.to_wire())
+                    } else {
+                        builder.skip(change.seq)
+                    };
+                    if !kept {
+                        break 'scan;
+                    }
+                }
+                if page.next_seq <= after {
+                    exhausted = true;
+                    break;
+                }
+                after = page.next_seq;
+            }
+            Ok(builder.finish(exhausted))
+        })
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn notify(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    small_body(&body)?;
+    let signer = verify_signed(&state, Endpoint::Peer, &method, &uri, &headers, &body).await?;
+    let hint = NotifyHint::decode(&body)
+        .map_err(|e| ApiError::bad_request("bad_request", "body", e.to_string()))?;
+    state.federation.on_notify(&signer, hint.head_seq);
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))).into_response())
+}
+
+// ------------------------------------------------------------------ admin
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddPeer {
+    url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockOrigin {
+    node_id: String,
+}
+
+fn path_node_id(text: &str) -> Result<NodeId, ApiError> {
+    parse_node_id(text).map_err(|e| ApiError::bad_request("bad_request", "node_id", e.to_string()))
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("bad_request", "body", e.to_string()))
+}
+
+async fn add_peer(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: AddPeer = json_body(&body)?;
+    let entry = state.federation.add_peer(&request.url).await?;
+    Ok((StatusCode::CREATED, Json(entry)).into_response())
+}
+
+async fn list_peers(State(state): State<AppState>, _admin: Admin) -> Response {
+    Json(serde_json::json!({ "peers": state.federation.list_peers() })).into_response()
+}
+
+async fn get_peer(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(node_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let node_id = path_node_id(&node_id)?;
+    Ok(Json(state.federation.entry(&node_id)?).into_response())
+}
+
+async fn approve_peer(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(node_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let node_id = path_node_id(&node_id)?;
+    Ok(Json(state.federation.approve(&node_id).await?).into_response())
+}
+
+async fn revoke_peer(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(node_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let node_id = path_node_id(&node_id)?;
+    Ok(Json(state.federation.revoke(&node_id).await?).into_response())
+}
+
+async fn list_blocked(State(state): State<AppState>, _admin: Admin) -> Response {
+    Json(serde_json::json!({ "blocked_origins": state.federation.blocked_origins() }))
+        .into_response()
+}
+
+async fn block_origin(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: BlockOrigin = json_body(&body)?;
+    let origin = path_node_id(&request.node_id)?;
+    state.federation.block_origin(&origin).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn unblock_origin(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(node_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let origin = path_node_id(&node_id)?;
+    if state.federation.unblock_origin(&origin).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found(format!(
+            "origin {origin} is not blocked"
+        )))
+    }
+}

@@ -1,0 +1,789 @@
+//! Federation in the running node: peer links, signed node-to-node requests,
+//! one sync task per active peer, notify hints, the origin blocklist.
+//!
+//! The decisions live elsewhere and are pure: the link table and request
+//! signatures in `protocol::federation`, authorisation and admission in
+//! [`crate::sync::policy`], pull scheduling in [`crate::sync::machine`]. This
+//! module is the I/O around them: it keeps the peers (pinned descriptor, link,
+//! counters) on disk through the [`Storage`] key-value spaces, serves the
+//! `/federation/v1` endpoints ([`http`]), runs the drivers ([`driver`]) and
+//! exposes a [`Federation`] handle whose methods (`add_peer`, `approve`,
+//! `revoke`, `list_peers`, `block_origin`, ...) the API, the CLI and the web
+//! pages all call, so every way of managing peers behaves the same.
+
+pub mod client;
+pub mod driver;
+pub mod http;
+pub mod nonces;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, PEERS_MAX};
+use seednet_protocol::federation::wire::{
+    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, PeerEntry,
+};
+use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::storage::{self, Space, Storage, StorageError};
+use crate::sync::address::AddressPolicy;
+use crate::sync::policy::RelayPolicy;
+use crate::sync::{SyncConfig, SyncStatus};
+use client::{ClientError, PeerClient};
+use nonces::StoredNonceCache;
+
+/// Messages a driver task waits for besides its own timers and results.
+#[derive(Debug, Clone, Copy)]
+pub enum DriverMessage {
+    Notify { head_seq: u64 },
+}
+
+/// Capacity of a driver's message queue (notifies beyond it are dropped:
+/// they are only hints).
+pub const DRIVER_QUEUE_MAX: usize = 16;
+
+/// Why a federation operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("the peer's descriptor names {claimed} as its URL, not {given}")]
+    UrlMismatch { given: String, claimed: String },
+    #[error("that URL is this node itself")]
+    SelfPeer,
+    #[error("no peer {0}")]
+    UnknownPeer(NodeId),
+    #[error("this node already has {max} peers")]
+    TooManyPeers { max: usize },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("federation is not started")]
+    NotStarted,
+}
+
+/// A peer as stored on disk (JSON in [`Space::Peers`]).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredPeer {
+    descriptor: SignedWire,
+    link: Link,
+    records_received: u64,
+    equivocations: u64,
+    last_error: Option<String>,
+    last_sync_at: Option<Timestamp>,
+}
+
+/// A peer in memory: what is stored plus the live sync status and driver.
+pub(crate) struct Peer {
+    descriptor: Signed<NodeDescriptor>,
+    link: Link,
+    records_received: u64,
+    equivocations: u64,
+    last_error: Option<String>,
+    last_sync_at: Option<Timestamp>,
+    cursor: u64,
+    sync: SyncStatus,
+    driver: Option<driver::DriverHandle>,
+}
+
+impl Peer {
+    fn stored(&self) -> StoredPeer {
+        StoredPeer {
+            descriptor: self.descriptor.to_wire(),
+            link: self.link,
+            records_received: self.records_received,
+            equivocations: self.equivocations,
+            last_error: self.last_error.clone(),
+            last_sync_at: self.last_sync_at,
+        }
+    }
+
+    fn entry(&self) -> Option<PeerEntry> {
+        let descriptor = self.descriptor.value();
+        Some(PeerEntry {
+            node_id: descriptor.node_id,
+            name: descriptor.name.clone(),
+            country: descriptor.country,
+            base_url: descriptor.base_url.clone(),
+            state: self.link.state()?,
+            link: self.link,
+            last_sync_at: self.last_sync_at,
+            records_received: self.records_received,
+            cursor: self.cursor.max(self.sync.cursor),
+            head_seq: self.sync.head_seq,
+            lag: self
+                .sync
+                .head_seq
+                .saturating_sub(self.cursor.max(self.sync.cursor)),
+            last_error: self.sync.last_error.clone().or(self.last_error.clone()),
+            equivocations: self.equivocations,
+        })
+    }
+}
+
+pub(crate) struct Inner {
+    storage: Arc<dyn Storage>,
+    key: Arc<NodeKey>,
+    node_id: NodeId,
+    client: PeerClient,
+    relay: RelayPolicy,
+    sync_config: SyncConfig,
+    peers: Mutex<BTreeMap<NodeId, Peer>>,
+    blocked: Mutex<BTreeSet<NodeId>>,
+    nonces: Mutex<Option<StoredNonceCache>>,
+    descriptor: Mutex<Option<Signed<NodeDescriptor>>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// The federation handle kept in the app state. Cheap to clone.
+#[derive(Clone)]
+pub struct Federation {
+    inner: Arc<Inner>,
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn now_timestamp() -> Timestamp {
+    Timestamp::from_unix_seconds(now_unix()).expect("the clock is within range")
+}
+
+fn cursor_key(peer: &NodeId) -> Vec<u8> {
+    peer.as_bytes().to_vec()
+}
+
+impl Federation {
+    /// A handle that does no I/O until [`Federation::start`].
+    pub fn new(storage: Arc<dyn Storage>, key: Arc<NodeKey>, config: &Config) -> Self {
+        let settings = config.federation;
+        let policy = AddressPolicy {
+            allow_loopback: settings.allow_loopback_peers,
+            allow_private: settings.allow_private_peers,
+        };
+        let sync_config = SyncConfig {
+            interval_ms: settings.sync_interval_ms,
+            ..SyncConfig::default()
+        };
+        Federation {
+            inner: Arc::new(Inner {
+                node_id: key.node_id(),
+                client: PeerClient::new(Arc::clone(&key), policy),
+                storage,
+                key,
+                relay: if settings.relay_direct_only {
+                    RelayPolicy::DirectOnly
+                } else {
+                    RelayPolicy::All
+                },
+                sync_config,
+                peers: Mutex::new(BTreeMap::new()),
+                blocked: Mutex::new(BTreeSet::new()),
+                nonces: Mutex::new(None),
+                descriptor: Mutex::new(None),
+                tasks: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.inner.node_id
+    }
+
+    /// Loads peers, cursors, blocklist and nonces, starts a driver for each
+    /// active peer and the notifier that tells peers about new changes.
+    pub async fn start(&self) -> Result<(), FederationError> {
+        let inner = Arc::clone(&self.inner);
+        let loaded = tokio::task::spawn_blocking(move || load(&inner))
+            .await
+            .map_err(|e| StorageError::Io(format!("load task failed: {e}")))??;
+        let (peers, blocked, nonces, descriptor) = loaded;
+        *self.inner.blocked.lock().expect("lock") = blocked;
+        *self.inner.nonces.lock().expect("lock") = Some(nonces);
+        *self.inner.descriptor.lock().expect("lock") = descriptor;
+        {
+            let mut map = self.inner.peers.lock().expect("lock");
+            *map = peers;
+            for (node_id, peer) in map.iter_mut() {
+                if peer.link.pulls() {
+                    peer.driver = Some(driver::spawn(&self.inner, *node_id, peer));
+                }
+            }
+        }
+        let notifier = tokio::spawn(notifier(Arc::clone(&self.inner)));
+        self.inner.tasks.lock().expect("lock").push(notifier);
+        tracing::info!(
+            peers = self.inner.peers.lock().expect("lock").len(),
+            "federation started"
+        );
+        Ok(())
+    }
+
+    /// Stops every driver and the notifier.
+    pub fn stop(&self) {
+        for task in self.inner.tasks.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+        for peer in self.inner.peers.lock().expect("lock").values_mut() {
+            if let Some(driver) = peer.driver.take() {
+                driver.stop();
+            }
+        }
+    }
+
+    fn own_descriptor(&self) -> Result<Signed<NodeDescriptor>, FederationError> {
+        self.inner
+            .descriptor
+            .lock()
+            .expect("lock")
+            .clone()
+            .ok_or(FederationError::NotStarted)
+    }
+
+    /// `peer add URL`: fetch and verify the peer's descriptor, pin its key,
+    /// approve the local side and send a signed link request.
+    pub async fn add_peer(&self, url: &str) -> Result<PeerEntry, FederationError> {
+        let base_url = url.trim().trim_end_matches('/').to_string();
+        self.inner.client.check_url(&base_url)?;
+        let descriptor = self.inner.client.descriptor(&base_url).await?;
+        let claimed = descriptor
+            .value()
+            .base_url
+            .trim_end_matches('/')
+            .to_string();
+        if claimed != base_url {
+            return Err(FederationError::UrlMismatch {
+                given: base_url,
+                claimed,
+            });
+        }
+        let node_id = descriptor.value().node_id;
+        if node_id == self.inner.node_id {
+            return Err(FederationError::SelfPeer);
+        }
+        self.upsert(node_id, Some(descriptor), LinkEvent::LocalApprove)
+            .await?;
+        self.send_link_request(node_id).await?;
+        self.entry(&node_id)
+    }
+
+    async fn send_link_request(&self, node_id: NodeId) -> Result<(), FederationError> {
+        let own = self.own_descriptor()?;
+        let base_url = self.base_url(&node_id)?;
+        let request = LinkRequest {
+            from: self.inner.node_id,
+            to: node_id,
+            descriptor: EmbeddedSigned::from_signed(&own),
+            requested_at: now_timestamp(),
+            note: String::new(),
+        };
+        let signed = Signed::sign(&self.inner.key, request).map_err(|e| {
+            FederationError::BadRequest(format!("cannot sign the link request: {e}"))
+        })?;
+        let body = serde_json::to_vec(&signed.to_wire()).expect("wire form serialises");
+        self.inner
+            .client
+            .signed(
+                Method::POST,
+                &base_url,
+                "/federation/v1/links",
+                body,
+                FEDERATION_SMALL_BODY_BYTES_MAX,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn send_accept(&self, node_id: NodeId) -> Result<(), FederationError> {
+        let base_url = self.base_url(&node_id)?;
+        self.inner
+            .client
+            .signed(
+                Method::POST,
+                &base_url,
+                "/federation/v1/links/accept",
+                Vec::new(),
+                FEDERATION_SMALL_BODY_BYTES_MAX,
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn base_url(&self, node_id: &NodeId) -> Result<String, FederationError> {
+        self.inner
+            .peers
+            .lock()
+            .expect("lock")
+            .get(node_id)
+            .map(|p| {
+                p.descriptor
+                    .value()
+                    .base_url
+                    .trim_end_matches('/')
+                    .to_string()
+            })
+            .ok_or(FederationError::UnknownPeer(*node_id))
+    }
+
+    /// `peer approve NODE_ID`: approve the local side and tell the peer.
+    pub async fn approve(&self, node_id: &NodeId) -> Result<PeerEntry, FederationError> {
+        if !self.inner.peers.lock().expect("lock").contains_key(node_id) {
+            return Err(FederationError::UnknownPeer(*node_id));
+        }
+        self.upsert(*node_id, None, LinkEvent::LocalApprove).await?;
+        if let Err(error) = self.send_accept(*node_id).await {
+            // The peer learns of the approval at its next link request.
+            tracing::warn!(peer = %node_id, %error, "link accept not delivered");
+            self.set_last_error(node_id, format!("link accept not delivered: {error}"));
+        }
+        self.entry(node_id)
+    }
+
+    /// `peer revoke NODE_ID`: takes effect at once, both directions.
+    pub async fn revoke(&self, node_id: &NodeId) -> Result<PeerEntry, FederationError> {
+        if !self.inner.peers.lock().expect("lock").contains_key(node_id) {
+            return Err(FederationError::UnknownPeer(*node_id));
+        }
+        self.upsert(*node_id, None, LinkEvent::LocalRevoke).await?;
+        self.entry(node_id)
+    }
+
+    /// `peer list`: every peer with its link and sync status.
+    pub fn list_peers(&self) -> Vec<PeerEntry> {
+        self.inner
+            .peers
+            .lock()
+            .expect("lock")
+            .values()
+            .filter_map(Peer::entry)
+            .collect()
+    }
+
+    /// One peer's entry.
+    pub fn entry(&self, node_id: &NodeId) -> Result<PeerEntry, FederationError> {
+        self.inner
+            .peers
+            .lock()
+            .expect("lock")
+            .get(node_id)
+            .and_then(Peer::entry)
+            .ok_or(FederationError::UnknownPeer(*node_id))
+    }
+
+    /// The link with a peer, if known.
+    pub fn link(&self, node_id: &NodeId) -> Option<Link> {
+        self.inner
+            .peers
+            .lock()
+            .expect("lock")
+            .get(node_id)
+            .map(|p| p.link)
+    }
+
+    /// Refuses records of `origin` from now on, whoever relays them.
+    pub async fn block_origin(&self, origin: &NodeId) -> Result<(), FederationError> {
+        if *origin == self.inner.node_id {
+            return Err(FederationError::BadRequest(
+                "a node cannot block its own records".into(),
+            ));
+        }
+        let value = serde_json::to_vec(&serde_json::json!({ "blocked_at": now_timestamp() }))
+            .expect("json");
+        self.inner
+            .storage
+            .kv_write(
+                Space::BlockedOrigins,
+                vec![(origin.as_bytes().to_vec(), Some(value))],
+            )
+            .wait()
+            .await?;
+        self.inner.blocked.lock().expect("lock").insert(*origin);
+        tracing::info!(origin = %origin, "origin blocked");
+        Ok(())
+    }
+
+    /// Accepts records of `origin` again (from the next pull on).
+    pub async fn unblock_origin(&self, origin: &NodeId) -> Result<bool, FederationError> {
+        let known = self.inner.blocked.lock().expect("lock").contains(origin);
+        if known {
+            self.inner
+                .storage
+                .kv_write(
+                    Space::BlockedOrigins,
+                    vec![(origin.as_bytes().to_vec(), None)],
+                )
+                .wait()
+                .await?;
+            self.inner.blocked.lock().expect("lock").remove(origin);
+            tracing::info!(origin = %origin, "origin unblocked");
+        }
+        Ok(known)
+    }
+
+    pub fn blocked_origins(&self) -> Vec<NodeId> {
+        self.inner
+            .blocked
+            .lock()
+            .expect("lock")
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    fn set_last_error(&self, node_id: &NodeId, error: String) {
+        if let Some(peer) = self.inner.peers.lock().expect("lock").get_mut(node_id) {
+            peer.last_error = Some(error);
+        }
+    }
+
+    /// Applies a link event to a peer (creating it when `descriptor` is
+    /// given), stores it durably, then starts or stops its driver.
+    async fn upsert(
+        &self,
+        node_id: NodeId,
+        descriptor: Option<Signed<NodeDescriptor>>,
+        event: LinkEvent,
+    ) -> Result<(), FederationError> {
+        upsert(&self.inner, node_id, descriptor, event).await
+    }
+
+    /// A verified link request arrived from `descriptor`'s node.
+    pub(crate) async fn on_link_request(
+        &self,
+        descriptor: Signed<NodeDescriptor>,
+    ) -> Result<(), FederationError> {
+        let node_id = descriptor.value().node_id;
+        let previous = self.link(&node_id);
+        if previous.is_none() && self.inner.peers.lock().expect("lock").len() >= PEERS_MAX {
+            return Err(FederationError::TooManyPeers { max: PEERS_MAX });
+        }
+        self.upsert(node_id, Some(descriptor), LinkEvent::RemoteApprove)
+            .await?;
+        // A node that asks again may have lost our accept: send it again.
+        if previous.is_some_and(|link| link.local == Approval::Approved) {
+            let federation = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = federation.send_accept(node_id).await {
+                    tracing::warn!(peer = %node_id, %error, "link accept not delivered");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// A verified link accept arrived from `node_id`.
+    pub(crate) async fn on_link_accept(&self, node_id: NodeId) -> Result<(), FederationError> {
+        self.upsert(node_id, None, LinkEvent::RemoteApprove).await
+    }
+
+    /// A verified notify arrived.
+    pub(crate) fn on_notify(&self, node_id: &NodeId, head_seq: u64) {
+        if let Some(peer) = self.inner.peers.lock().expect("lock").get(node_id) {
+            if let Some(driver) = &peer.driver {
+                driver.send(DriverMessage::Notify { head_seq });
+            }
+        }
+    }
+
+    pub(crate) fn links_snapshot(&self) -> BTreeMap<NodeId, Link> {
+        self.inner
+            .peers
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(id, p)| (*id, p.link))
+            .collect()
+    }
+
+    pub(crate) fn is_blocked(&self, origin: &NodeId) -> bool {
+        self.inner.blocked.lock().expect("lock").contains(origin)
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+}
+
+/// See [`Federation::upsert`].
+async fn upsert(
+    inner: &Arc<Inner>,
+    node_id: NodeId,
+    descriptor: Option<Signed<NodeDescriptor>>,
+    event: LinkEvent,
+) -> Result<(), FederationError> {
+    let stored = {
+        let mut peers = inner.peers.lock().expect("lock");
+        let peer = match peers.get_mut(&node_id) {
+            Some(peer) => {
+                if let Some(descriptor) = descriptor {
+                    if descriptor.value().version >= peer.descriptor.value().version {
+                        peer.descriptor = descriptor;
+                    }
+                }
+                peer
+            }
+            None => {
+                let descriptor = descriptor.ok_or(FederationError::UnknownPeer(node_id))?;
+                peers.entry(node_id).or_insert(Peer {
+                    descriptor,
+                    link: Link::NEW,
+                    records_received: 0,
+                    equivocations: 0,
+                    last_error: None,
+                    last_sync_at: None,
+                    cursor: 0,
+                    sync: SyncStatus::default(),
+                    driver: None,
+                })
+            }
+        };
+        peer.link = peer.link.on(event);
+        peer.stored()
+    };
+    let value = serde_json::to_vec(&stored).expect("peer serialises");
+    inner
+        .storage
+        .kv_write(
+            Space::Peers,
+            vec![(node_id.as_bytes().to_vec(), Some(value))],
+        )
+        .wait()
+        .await?;
+    tracing::info!(peer = %node_id, state = ?stored.link.state(), "peer link changed");
+    refresh_driver(inner, &node_id).await?;
+    Ok(())
+}
+
+/// Starts the driver of a peer whose link pulls, stops it otherwise.
+async fn refresh_driver(inner: &Arc<Inner>, node_id: &NodeId) -> Result<(), FederationError> {
+    let needs_start = {
+        let mut peers = inner.peers.lock().expect("lock");
+        let Some(peer) = peers.get_mut(node_id) else {
+            return Ok(());
+        };
+        if !peer.link.pulls() {
+            if let Some(driver) = peer.driver.take() {
+                driver.stop();
+                tracing::info!(peer = %node_id, "sync stopped");
+            }
+            false
+        } else {
+            peer.driver.is_none()
+        }
+    };
+    if needs_start {
+        let storage = Arc::clone(&inner.storage);
+        let key = cursor_key(node_id);
+        let cursor = tokio::task::spawn_blocking(move || storage.kv_get(Space::Cursors, &key))
+            .await
+            .map_err(|e| StorageError::Io(format!("cursor read failed: {e}")))??;
+        let cursor = decode_cursor(cursor.as_deref());
+        let mut peers = inner.peers.lock().expect("lock");
+        if let Some(peer) = peers.get_mut(node_id) {
+            if peer.link.pulls() && peer.driver.is_none() {
+                peer.cursor = cursor;
+                peer.driver = Some(driver::spawn(inner, *node_id, peer));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn decode_cursor(value: Option<&[u8]>) -> u64 {
+    value
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+type Loaded = (
+    BTreeMap<NodeId, Peer>,
+    BTreeSet<NodeId>,
+    StoredNonceCache,
+    Option<Signed<NodeDescriptor>>,
+);
+
+/// Reads the federation state from storage. Blocking.
+fn load(inner: &Inner) -> Result<Loaded, FederationError> {
+    let storage = inner.storage.as_ref();
+    let mut peers = BTreeMap::new();
+    for (key, value) in storage.kv_scan(Space::Peers, b"")? {
+        let Some(value) = value else { continue };
+        let stored: StoredPeer = serde_json::from_slice(&value)
+            .map_err(|e| StorageError::Corrupt(format!("stored peer: {e}")))?;
+        let descriptor = Signed::<NodeDescriptor>::from_wire(&stored.descriptor)
+            .map_err(|e| StorageError::Corrupt(format!("stored peer descriptor: {e}")))?;
+        let node_id = descriptor.value().node_id;
+        if key != node_id.as_bytes() {
+            return Err(StorageError::Corrupt("peer stored under another key".into()).into());
+        }
+        let cursor = decode_cursor(
+            storage
+                .kv_get(Space::Cursors, &cursor_key(&node_id))?
+                .as_deref(),
+        );
+        peers.insert(
+            node_id,
+            Peer {
+                descriptor,
+                link: stored.link,
+                records_received: stored.records_received,
+                equivocations: stored.equivocations,
+                last_error: stored.last_error,
+                last_sync_at: stored.last_sync_at,
+                cursor,
+                sync: SyncStatus {
+                    cursor,
+                    ..SyncStatus::default()
+                },
+                driver: None,
+            },
+        );
+    }
+    let mut blocked = BTreeSet::new();
+    for (key, _) in storage.kv_scan(Space::BlockedOrigins, b"")? {
+        let bytes: [u8; 32] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| StorageError::Corrupt("blocked origin key".into()))?;
+        blocked.insert(
+            NodeId::from_bytes(bytes)
+                .map_err(|e| StorageError::Corrupt(format!("blocked origin: {e}")))?,
+        );
+    }
+    let nonces = StoredNonceCache::load(Arc::clone(&inner.storage), now_unix())?;
+    let descriptor = storage::load_descriptor(storage)?;
+    Ok((peers, blocked, nonces, descriptor))
+}
+
+/// Least time between two rounds of notifies.
+pub const NOTIFY_SEND_MIN_INTERVAL_MS: u64 = 200;
+
+/// Tells every active peer about new log entries, following the storage
+/// head wake-up. Hints only: failures are logged at debug level.
+async fn notifier(inner: Arc<Inner>) {
+    let mut head = inner.storage.subscribe_head();
+    loop {
+        if head.changed().await.is_err() {
+            return;
+        }
+        let head_seq = *head.borrow_and_update();
+        let targets: Vec<(NodeId, String)> = inner
+            .peers
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, p)| p.link.pulls())
+            .map(|(id, p)| {
+                (
+                    *id,
+                    p.descriptor
+                        .value()
+                        .base_url
+                        .trim_end_matches('/')
+                        .to_string(),
+                )
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "head_seq": head_seq })).expect("json");
+        for (node_id, base_url) in targets {
+            let client = inner.client.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                if let Err(error) = client
+                    .signed(
+                        Method::POST,
+                        &base_url,
+                        "/federation/v1/notify",
+                        body,
+                        FEDERATION_SMALL_BODY_BYTES_MAX,
+                    )
+                    .await
+                {
+                    tracing::debug!(peer = %node_id, %error, "notify not delivered");
+                }
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(
+            NOTIFY_SEND_MIN_INTERVAL_MS,
+        ))
+        .await;
+    }
+}
+
+impl Inner {
+    /// The peer refused us with `link_revoked`: record it and stop pulling.
+    pub(crate) async fn remote_revoked(self: &Arc<Self>, node_id: NodeId) {
+        if let Err(error) = upsert(self, node_id, None, LinkEvent::RemoteRevoke).await {
+            tracing::warn!(peer = %node_id, %error, "cannot record the peer's revocation");
+        }
+    }
+
+    /// Durably stores a peer's cursor and counters after an applied batch.
+    pub(crate) async fn persist_progress(
+        &self,
+        node_id: &NodeId,
+        cursor: u64,
+    ) -> Result<(), StorageError> {
+        let stored = {
+            let mut peers = self.peers.lock().expect("lock");
+            let Some(peer) = peers.get_mut(node_id) else {
+                return Ok(());
+            };
+            peer.cursor = cursor;
+            peer.stored()
+        };
+        self.storage
+            .kv_write(
+                Space::Cursors,
+                vec![(cursor_key(node_id), Some(cursor.to_be_bytes().to_vec()))],
+            )
+            .wait()
+            .await?;
+        let value = serde_json::to_vec(&stored).expect("peer serialises");
+        self.storage
+            .kv_write(
+                Space::Peers,
+                vec![(node_id.as_bytes().to_vec(), Some(value))],
+            )
+            .wait()
+            .await
+    }
+
+    pub(crate) fn update_peer(&self, node_id: &NodeId, update: impl FnOnce(&mut PeerProgress<'_>)) {
+        if let Some(peer) = self.peers.lock().expect("lock").get_mut(node_id) {
+            let mut progress = PeerProgress {
+                records_received: &mut peer.records_received,
+                equivocations: &mut peer.equivocations,
+                last_sync_at: &mut peer.last_sync_at,
+                sync: &mut peer.sync,
+                last_error: &mut peer.last_error,
+            };
+            update(&mut progress);
+        }
+    }
+}
+
+/// The mutable counters of one peer, for the driver.
+pub(crate) struct PeerProgress<'a> {
+    pub records_received: &'a mut u64,
+    pub equivocations: &'a mut u64,
+    pub last_sync_at: &'a mut Option<Timestamp>,
+    pub sync: &'a mut SyncStatus,
+    pub last_error: &'a mut Option<String>,
+}
+
+pub(crate) fn timestamp_now() -> Timestamp {
+    now_timestamp()
+}
+
+/// Parses a node id given by an admin (64 hex characters).
+pub fn parse_node_id(text: &str) -> Result<NodeId, FederationError> {
+    text.parse::<NodeId>().map_err(|_| {
+        FederationError::BadRequest(format!("{text:?} is not a node id (64 hex characters)"))
+    })
+}
