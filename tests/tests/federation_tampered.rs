@@ -1,0 +1,138 @@
+//! A malicious peer: it is linked through the real approval flow, then serves
+//! a feed with one good record, one whose signed bytes were altered after
+//! signing, and one claiming another origin with a signature that is not
+//! that origin's. The real node applies the good record only.
+//!
+//! The malicious peer is necessarily a stand-in (a real node never serves
+//! tampered bytes); the node under test is real.
+
+mod federation_common;
+
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use federation_common::*;
+use seednet_protocol::testing::{sample_content, sign_sample};
+use seednet_protocol::{CountryCode, LanguageTag, NodeDescriptor, NodeKey, Signed, Timestamp};
+use serde_json::{json, Value};
+
+fn wire_json(signed: &Signed<seednet_protocol::Record>) -> Value {
+    serde_json::to_value(signed.to_wire()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tampered_and_forged_records_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "a", "IT", SLOW_INTERVAL_MS).await;
+
+    let evil = NodeKey::from_seed(rand::random());
+    let third = NodeKey::from_seed(rand::random());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let descriptor = Signed::sign(
+        &evil,
+        NodeDescriptor {
+            node_id: evil.node_id(),
+            name: "Malicious".into(),
+            country: CountryCode::parse("IT").unwrap(),
+            base_url: url.clone(),
+            languages: vec![LanguageTag::parse("en").unwrap()],
+            version: 1,
+            software: "malicious/1".into(),
+            signed_at: Timestamp::from_unix_seconds(1_767_225_600).unwrap(),
+        },
+    )
+    .unwrap();
+    let good = sign_sample(
+        &evil,
+        "good",
+        1,
+        sample_content("en", "IT", "A good record"),
+    );
+    let original = sign_sample(&evil, "tampered", 1, sample_content("en", "IT", "Original"));
+    let mut tampered = wire_json(&original);
+    let altered = tampered["signed"]
+        .to_string()
+        .replace("Original", "Altered!");
+    tampered["signed"] = serde_json::from_str(&altered).unwrap();
+    let not_theirs = sign_sample(&third, "forged", 1, sample_content("en", "IT", "Forged"));
+    let mut forged = wire_json(&not_theirs);
+    forged["signature"] = wire_json(&good)["signature"].clone();
+    let page = json!({
+        "records": [wire_json(&good), tampered, forged],
+        "next_cursor": 3,
+        "head_seq": 3,
+    });
+    let descriptor_wire = serde_json::to_value(descriptor.to_wire()).unwrap();
+    let app = Router::new()
+        .route(
+            "/api/v1/node",
+            get(move || {
+                let d = descriptor_wire.clone();
+                async move { Json(d) }
+            }),
+        )
+        .route(
+            "/federation/v1/links",
+            post(|| async { (axum::http::StatusCode::ACCEPTED, Json(json!({}))) }),
+        )
+        .route(
+            "/federation/v1/changes",
+            get(
+                move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
+                    let page = page.clone();
+                    async move {
+                        if query.unwrap_or_default().starts_with("since=0") {
+                            Json(page)
+                        } else {
+                            Json(json!({"records": [], "next_cursor": 3, "head_seq": 3}))
+                        }
+                    }
+                },
+            ),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    // A's admin adds the peer; the peer "approves" with a signed accept.
+    a.admin("POST", "/api/v1/peers", Some(json!({ "url": url })))
+        .await
+        .unwrap();
+    let target = format!("{}/federation/v1/links/accept", a.url());
+    let headers = sign(&evil, "POST", &target, b"");
+    let (status, body) = send_signed("POST", &target, Vec::new(), &headers).await;
+    assert_eq!(status, 204, "{body}");
+
+    let origin = evil.node_id().to_hex();
+    eventually("A applies the good record", || async {
+        let (status, _) = a
+            .call("GET", &format!("/api/v1/records/{origin}/good"), None, None)
+            .await
+            .unwrap();
+        (status == 200).then_some(())
+    })
+    .await;
+    // Same page, same apply: the other two were refused.
+    let (status, _) = a
+        .call(
+            "GET",
+            &format!("/api/v1/records/{origin}/tampered"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let third_origin = third.node_id().to_hex();
+    let (status, _) = a
+        .call(
+            "GET",
+            &format!("/api/v1/records/{third_origin}/forged"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let held = versions(&a).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    a.stop().await.unwrap();
+}
