@@ -465,7 +465,7 @@ async fn editor_signs_in_publishes_a_record_and_finds_it_in_search() {
 }
 
 #[tokio::test]
-async fn admin_sees_the_node_identity_and_the_honest_federation_state() {
+async fn admin_sees_the_node_identity_and_no_invented_peers() {
     if !browser_available() {
         return;
     }
@@ -487,7 +487,10 @@ async fn admin_sees_the_node_identity_and_the_honest_federation_state() {
     browser.click_to_page("form[action='/signin'] button").await;
     assert_eq!(browser.path().await, "/admin");
     assert_eq!(browser.text("#own-node-id").await, node.node_id);
-    assert!(browser.text("#no-federation").await.contains("not running"));
+    assert!(browser
+        .text("#pending-heading + p")
+        .await
+        .contains("No link requests are waiting"));
     assert!(
         browser.find_all(".pending-peer").await.is_empty(),
         "no invented peers"
@@ -527,5 +530,64 @@ async fn an_editor_token_does_not_open_the_admin_page() {
         .text(".notice-error")
         .await
         .contains("administrator"));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn admin_checks_the_identity_of_a_pending_peer_and_approves_it() {
+    if !browser_available() {
+        return;
+    }
+    let greece = Node::start_federating("SEED Competence Centre Greece", "GR", "el,en");
+    let italy = Node::start_federating("SEED Competence Centre Italy", "IT", "it,en");
+    // Italy's admin asks for a link to Greece (the API the CLI uses).
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/peers", italy.url))
+        .bearer_auth(&italy.admin_token)
+        .json(&json!({ "url": greece.url }))
+        .send()
+        .await
+        .expect("add peer");
+    assert!(
+        response.status().is_success(),
+        "peer add refused: {}",
+        response.text().await.unwrap()
+    );
+
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("{}/lang/en?back=/admin", greece.url))
+        .await;
+    browser
+        .find("#token")
+        .await
+        .send_keys(&greece.admin_token)
+        .await
+        .unwrap();
+    browser.click_to_page("form[action='/signin'] button").await;
+    assert_eq!(browser.path().await, "/admin");
+    let pending = browser.text(".pending-peer").await;
+    assert!(
+        pending.contains("SEED Competence Centre Italy"),
+        "{pending}"
+    );
+    assert!(
+        pending.contains(&italy.node_id),
+        "the full node id is there to check: {pending}"
+    );
+    browser.screenshot("admin-pending-peer").await;
+    browser
+        .click_to_page(&format!(
+            "button[data-action='approve'][data-peer='{}']",
+            italy.node_id
+        ))
+        .await;
+    assert!(browser.text(".notice-ok").await.contains("Done"));
+    assert!(browser.find_all(".pending-peer").await.is_empty());
+    let state = browser
+        .text(&format!("tr[data-peer='{}'] .peer-state", italy.node_id))
+        .await;
+    assert_eq!(state, "active");
+    browser.screenshot("admin-peer-approved").await;
     browser.close().await;
 }

@@ -8,8 +8,10 @@
 //! record's own text or in its translations, facets counted over the
 //! matches), which says honestly how it matched and never claims a concept.
 //!
-//! Federation: until the federation engine is part of the node, the admin
-//! page is told [`FederationView::NotAvailable`] and shows no peers.
+//! Federation: the admin page shows the node's peers (pending requests with
+//! the identity to check, link state, last sync, lag, errors) and blocked
+//! origins from `crate::federation`, and its buttons call the same approve,
+//! revoke and block operations as the API and CLI.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,14 +27,16 @@ use tokio::sync::OnceCell;
 use tower::ServiceExt;
 
 use super::backend::{
-    AdminAction, AdminError, BackendError, CentreName, CentreSummary, FacetCounts, FacetField,
-    FacetValue, FederationView, MatchedVia, NodeInfo, Published, RecordPage, RecordSummary, Role,
-    SearchHit, SearchRequest, SearchResults, SnippetPart, WebBackend, WriteError,
+    AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary, FacetCounts,
+    FacetField, FacetValue, FederationView, MatchedVia, NodeInfo, PeerView, Published, RecordPage,
+    RecordSummary, Role, SearchHit, SearchRequest, SearchResults, SnippetPart, WebBackend,
+    WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
 use super::search_index::LiveIndex;
 use super::{WebConfig, SEARCH_QUERY_CHARS_MAX};
 use crate::api::AppState;
+use crate::federation::FederationError;
 use crate::service::PublishError;
 use crate::storage::{ListQuery, PublishRefusal, Storage, StorageError, LIST_PAGE_RECORDS_MAX};
 
@@ -259,6 +263,16 @@ impl WebBackend for NodeBackend {
             country: self.state.config.country,
         };
         let live = self.index.clone();
+        let peer_name = self
+            .state
+            .federation
+            .list_peers()
+            .into_iter()
+            .find(|peer| peer.node_id == key.origin)
+            .map(|peer| CentreName {
+                name: peer.name,
+                country: peer.country,
+            });
         self.blocking(move |storage| {
             let Some(stored) = storage.get(&key)? else {
                 return Ok(None);
@@ -288,7 +302,11 @@ impl WebBackend for NodeBackend {
                 }
                 None => adapted_by_scan(storage, &key)?,
             };
-            let origin = (key.origin == own_id).then_some(own_name);
+            let origin = if key.origin == own_id {
+                Some(own_name)
+            } else {
+                peer_name
+            };
             Ok(Some(RecordPage {
                 signed: stored.signed,
                 origin,
@@ -366,14 +384,29 @@ impl WebBackend for NodeBackend {
         let name = self.state.config.name.clone();
         let country = self.state.config.country;
         let stats = self.state.storage.stats();
+        let peers: std::collections::HashMap<NodeId, (String, CountryCode)> = self
+            .state
+            .federation
+            .list_peers()
+            .into_iter()
+            .map(|peer| (peer.node_id, (peer.name, peer.country)))
+            .collect();
         let mut centres: Vec<CentreSummary> = stats
             .records_by_origin
             .iter()
             .filter(|(_, counts)| counts.live > 0)
             .map(|(origin, counts)| CentreSummary {
                 origin: *origin,
-                name: (*origin == own).then(|| name.clone()),
-                country: (*origin == own).then_some(country),
+                name: if *origin == own {
+                    Some(name.clone())
+                } else {
+                    peers.get(origin).map(|(peer_name, _)| peer_name.clone())
+                },
+                country: if *origin == own {
+                    Some(country)
+                } else {
+                    peers.get(origin).map(|(_, peer_country)| *peer_country)
+                },
                 records: counts.live,
                 is_self: *origin == own,
             })
@@ -391,11 +424,49 @@ impl WebBackend for NodeBackend {
     }
 
     async fn federation(&self) -> Result<FederationView, BackendError> {
-        Ok(FederationView::NotAvailable)
+        let federation = &self.state.federation;
+        let peers = federation
+            .list_peers()
+            .into_iter()
+            .map(|peer| PeerView {
+                node_id: peer.node_id,
+                name: peer.name,
+                country: peer.country,
+                url: peer.base_url,
+                state: peer.state.into(),
+                last_sync: peer.last_sync_at,
+                records_received: peer.records_received,
+                lag: Some(peer.lag),
+                last_error: peer.last_error,
+            })
+            .collect();
+        let blocked = federation
+            .blocked_origins()
+            .into_iter()
+            .map(|origin| BlockedOrigin {
+                origin,
+                reason: None,
+            })
+            .collect();
+        Ok(FederationView::Available { peers, blocked })
     }
 
-    async fn admin_action(&self, _action: AdminAction) -> Result<(), AdminError> {
-        Err(AdminError::NotAvailable)
+    async fn admin_action(&self, action: AdminAction) -> Result<(), AdminError> {
+        let federation = &self.state.federation;
+        let outcome = match action {
+            AdminAction::ApprovePeer(node_id) => federation.approve(&node_id).await.map(|_| ()),
+            AdminAction::RevokePeer(node_id) => federation.revoke(&node_id).await.map(|_| ()),
+            AdminAction::BlockOrigin { origin, .. } => federation.block_origin(&origin).await,
+            AdminAction::UnblockOrigin(origin) => {
+                federation.unblock_origin(&origin).await.map(|_| ())
+            }
+        };
+        outcome.map_err(|error| match error {
+            FederationError::UnknownPeer(_) => AdminError::UnknownPeer,
+            FederationError::NotStarted => AdminError::NotAvailable,
+            FederationError::Storage(error) => AdminError::Backend(BackendError(error.to_string())),
+            other => AdminError::Refused(other.to_string()),
+        })
     }
 }
 

@@ -50,19 +50,35 @@ fn seednet() -> Command {
 impl Node {
     /// `seednet init` then `seednet serve --listen 127.0.0.1:0`.
     pub fn start(name: &str, country: &str, languages: &str) -> Node {
+        Node::start_with(name, country, languages, false)
+    }
+
+    /// A node whose public URL is its real loopback address and that accepts
+    /// loopback peers (explicitly allowed in its config, as in the demo).
+    pub fn start_federating(name: &str, country: &str, languages: &str) -> Node {
+        Node::start_with(name, country, languages, true)
+    }
+
+    fn start_with(name: &str, country: &str, languages: &str, federating: bool) -> Node {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("node");
+        let port = free_port();
+        let (url, listen) = if federating {
+            (
+                format!("http://127.0.0.1:{port}"),
+                format!("127.0.0.1:{port}"),
+            )
+        } else {
+            (
+                "http://127.0.0.1:8470".to_string(),
+                "127.0.0.1:0".to_string(),
+            )
+        };
         let output = seednet()
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["init", "--name", name, "--country", country])
-            .args([
-                "--url",
-                "http://127.0.0.1:8470",
-                "--languages",
-                languages,
-                "--json",
-            ])
+            .args(["--url", &url, "--languages", languages, "--json"])
             .output()
             .expect("run seednet init");
         assert!(
@@ -71,10 +87,24 @@ impl Node {
             String::from_utf8_lossy(&output.stderr)
         );
         let init: Value = serde_json::from_slice(&output.stdout).expect("init prints JSON");
+        if federating {
+            let config_path = data_dir.join("seednet.toml");
+            let mut config = std::fs::read_to_string(&config_path).expect("read config");
+            config = if config.contains("[federation]\n") {
+                config.replacen(
+                    "[federation]\n",
+                    "[federation]\nallow_loopback_peers = true\n",
+                    1,
+                )
+            } else {
+                config + "\n[federation]\nallow_loopback_peers = true\n"
+            };
+            std::fs::write(&config_path, config).expect("write config");
+        }
         let mut child = seednet()
             .arg("--data-dir")
             .arg(&data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", &listen])
             .env("SEEDNET_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
