@@ -227,28 +227,59 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
-/// The chromedriver process, killed when dropped (also when a test panics).
-struct DriverProcess(Child);
+/// The chromedriver process and the browser profile it started chromium
+/// with. Dropping it (also when a test panics, before the session is closed)
+/// kills chromedriver and every chromium process using that profile, found
+/// by their ids in /proc, so no browser outlives its test.
+struct DriverProcess {
+    child: Child,
+    profile_arg: String,
+}
 
 impl Drop for DriverProcess {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in processes_with_arg(&self.profile_arg) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
     }
+}
+
+/// Ids of the processes whose command line contains `arg` exactly.
+fn processes_with_arg(arg: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|cmdline| {
+                    cmdline
+                        .split(|b| *b == 0)
+                        .any(|part| part == arg.as_bytes())
+                })
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 impl Browser {
     pub async fn start() -> Browser {
         let port = free_port();
-        let driver = DriverProcess(
-            Command::new("chromedriver")
+        let profile = tempfile::tempdir().expect("profile dir");
+        let profile_arg = format!("--user-data-dir={}", profile.path().display());
+        let driver = DriverProcess {
+            child: Command::new("chromedriver")
                 .arg(format!("--port={port}"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start chromedriver"),
-        );
-        let profile = tempfile::tempdir().expect("profile dir");
+            profile_arg: profile_arg.clone(),
+        };
         let args = vec![
             "--headless=new".to_string(),
             "--no-sandbox".into(),
@@ -260,7 +291,7 @@ impl Browser {
             "--no-first-run".into(),
             "--window-size=1280,900".into(),
             "--lang=en-US".into(),
-            format!("--user-data-dir={}", profile.path().display()),
+            profile_arg,
         ];
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
