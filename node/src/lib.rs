@@ -10,6 +10,7 @@ pub mod federation;
 pub mod keyfile;
 pub mod metrics;
 pub mod node;
+pub mod search_index;
 pub mod server;
 pub mod service;
 pub mod storage;

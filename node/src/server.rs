@@ -83,6 +83,7 @@ pub async fn serve(
         let _ = stdout.flush();
     }
     state.federation.start().await?;
+    crate::search_index::open_in_background(&state);
     let app = api::app(state.clone(), extra);
     accept_loop(listener, app, shutdown).await;
     state.begin_shutdown();

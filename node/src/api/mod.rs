@@ -14,6 +14,7 @@
 pub mod error;
 pub mod extract;
 pub mod records;
+pub mod search;
 pub mod system;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +51,8 @@ pub struct AppState {
     pub node_id: NodeId,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// The node's search index, shared with the web (see `crate::search_index`).
+    pub search_index: crate::search_index::NodeSearchIndex,
     /// Peers, links and sync (see `crate::federation`).
     pub federation: Federation,
     shutting_down: Arc<AtomicBool>,
@@ -71,6 +74,7 @@ impl AppState {
             publisher,
             config,
             metrics,
+            search_index: Default::default(),
             shutting_down: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -110,6 +114,7 @@ impl AppState {
         records::delete_record, records::list_records,
         system::node_descriptor, system::healthz, system::readyz, system::metrics,
         system::status, system::create_token, system::list_tokens, system::revoke_token,
+        search::search,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorInfo, error::ErrorDetail,
@@ -117,6 +122,8 @@ impl AppState {
         system::Health, system::NodeStatus, system::OriginStatus,
         system::CreateToken, system::CreatedToken,
         crate::tokens::TokenInfo, crate::tokens::Role,
+        search::SearchResults, search::SearchHit, search::MatchedVia,
+        search::SearchFacets, search::FacetCount,
     )),
     modifiers(&TokenSecurity),
 )]
@@ -163,6 +170,7 @@ pub fn api_v1_router() -> Router<AppState> {
             "/api/v1/tokens/{id}",
             axum::routing::delete(system::revoke_token),
         )
+        .route("/api/v1/search", get(search::search))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))

@@ -7,6 +7,7 @@
 
 mod peer;
 mod remote;
+mod search;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -100,6 +101,10 @@ enum Command {
     Block(peer::BlockCommand),
     /// Start four linked demo nodes (IT, GR, RO, SI) on 127.0.0.1 and sync them.
     Demo(peer::DemoArgs),
+    /// Search a running node's records across languages (--node URL, else the data dir's listen address).
+    Search(search::SearchArgs),
+    /// Delete and rebuild the search index from storage (node stopped).
+    Reindex,
 }
 
 #[derive(Args, Debug)]
@@ -249,6 +254,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             init_logging(cli.log.as_deref().unwrap_or("error"), LogFormat::Text);
             peer::run_demo(args).await
         }
+        Command::Search(args) => {
+            init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
+            search::search(cli.node, &cli.data_dir, args).await
+        }
+        Command::Reindex => {
+            init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
+            search::reindex(&require_data_dir(&cli.data_dir)?).await
+        }
         Command::Peer(command) => {
             init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
             peer::peer(
@@ -286,7 +299,9 @@ async fn run_on_target(target: &Target, command: Command) -> Result<()> {
         | Command::Serve(_)
         | Command::Demo(_)
         | Command::Peer(_)
-        | Command::Block(_) => unreachable!("handled in run"),
+        | Command::Block(_)
+        | Command::Search(_)
+        | Command::Reindex => unreachable!("handled in run"),
     }
 }
 

@@ -29,7 +29,8 @@ mod jsonld;
 pub mod node_backend;
 mod pages;
 pub mod search_adapter;
-pub mod search_index;
+/// The node-level index (moved to `crate::search_index`, shared with the API).
+pub use crate::search_index;
 pub mod security;
 pub mod session;
 #[cfg(test)]

@@ -1,8 +1,17 @@
-//! The search index behind the web search page: the `search` crate's tantivy
-//! index in `DATA_DIR/search-index`, fed from the node's change log by one
-//! dedicated thread (never the async runtime), as `docs/SEARCH.md` ("Node
-//! integration") describes.
+//! The node's one search index: the `search` crate's tantivy index in
+//! `DATA_DIR/search-index`, fed from the node's change log by one dedicated
+//! thread (never the async runtime), as `docs/SEARCH.md` ("Node
+//! integration") describes. The JSON API (`/api/v1/search`) and the web
+//! search page share it: tantivy allows one writer per folder, and one
+//! indexer per node keeps the two answers identical.
 //!
+//! - Sharing: [`NodeSearchIndex`] (in `AppState`) opens the index once, on
+//!   start-up or first use; [`LiveIndex::start`] returns the instance already
+//!   open for the same data dir and storage (a process-wide registry of weak
+//!   references), so the web backend, which calls it directly, gets the same
+//!   index. The indexer thread holds only a weak reference and stops once the
+//!   last user has dropped the index (a node stopped inside a test process
+//!   releases the folder).
 //! - Startup: `open_or_create`; a fresh or rebuilt index replays the change
 //!   log from the start, a reused one resumes after its last indexed seq.
 //! - The indexer thread reads change-log pages, decodes each version, stages
@@ -21,19 +30,22 @@
 //!   published finds the record.
 //!
 //! The index is derived state: deleting the folder rebuilds it on the next
-//! start. If it cannot be opened at all, the web falls back to its bounded
-//! storage scan and logs why.
+//! start, and [`rebuild`] (`seednet reindex`, node stopped) rebuilds it from
+//! storage on demand. If it cannot be opened at all, the web falls back to
+//! its bounded storage scan and the API answers 503; both log why.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use seednet_protocol::{Record, RecordKey, RelationType};
 use seednet_search::{OpenState, SearchIndex, INDEXER_BATCH_RECORDS_MAX};
 use tokio::sync::watch;
 
+use crate::api::AppState;
 use crate::storage::Storage;
 
 /// Folder of the index inside the node's data dir.
@@ -103,12 +115,35 @@ pub struct LiveIndex {
 }
 
 impl LiveIndex {
-    /// Opens (or builds) the index and starts its indexer thread. Blocking.
+    /// The index of `data_dir`: the instance already open in this process
+    /// over the same storage, or a newly opened (or built) one with its
+    /// indexer thread. Blocking.
     pub fn start(
         storage: Arc<dyn Storage>,
         data_dir: &Path,
     ) -> Result<Arc<LiveIndex>, IndexerError> {
-        let (index, state) = SearchIndex::open_or_create(&data_dir.join(INDEX_DIR_NAME))?;
+        let dir = data_dir.join(INDEX_DIR_NAME);
+        let mut open = OPEN_INDEXES.lock().expect("open indexes lock");
+        open.retain(|(_, weak)| weak.strong_count() > 0);
+        if let Some(live) = open
+            .iter()
+            .filter(|(open_dir, _)| *open_dir == dir)
+            .find_map(|(_, weak)| weak.upgrade())
+        {
+            if same_storage(&live.storage, &storage) {
+                return Ok(live);
+            }
+            return Err(IndexerError::Search(seednet_search::SearchError::Locked {
+                path: dir.display().to_string(),
+            }));
+        }
+        let live = LiveIndex::open(storage, &dir)?;
+        open.push((dir, Arc::downgrade(&live)));
+        Ok(live)
+    }
+
+    fn open(storage: Arc<dyn Storage>, dir: &Path) -> Result<Arc<LiveIndex>, IndexerError> {
+        let (index, state) = SearchIndex::open_or_create(dir)?;
         let resume_after = match &state {
             OpenState::Reused => index.last_indexed_seq(),
             other => {
@@ -123,11 +158,11 @@ impl LiveIndex {
             indexed_through: AtomicU64::new(0),
             adapted: Mutex::new(AdaptedMap::default()),
         });
-        let worker = Arc::clone(&live);
+        let worker = Arc::downgrade(&live);
         let head = live.storage.subscribe_head();
         std::thread::Builder::new()
             .name("search-indexer".into())
-            .spawn(move || worker.run(head))
+            .spawn(move || LiveIndex::run(worker, head))
             .map_err(|error| {
                 IndexerError::Storage(crate::storage::StorageError::Io(format!(
                     "cannot start the indexer thread: {error}"
@@ -178,7 +213,7 @@ impl LiveIndex {
         Ok(page.next_seq < page.head_seq)
     }
 
-    fn run(self: Arc<Self>, mut head: watch::Receiver<u64>) {
+    fn run(live: Weak<LiveIndex>, mut head: watch::Receiver<u64>) {
         let waiter = match tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -190,7 +225,13 @@ impl LiveIndex {
             }
         };
         loop {
-            match self.index_page() {
+            let Some(this) = live.upgrade() else {
+                tracing::debug!("search index dropped; indexer stops");
+                return;
+            };
+            let indexed = this.index_page();
+            drop(this);
+            match indexed {
                 Ok(true) => continue,
                 Ok(false) => {
                     let woke = waiter.block_on(async {
@@ -232,6 +273,114 @@ impl LiveIndex {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Indexes open in this process, by folder (weak: an index lives as long as
+/// its users).
+static OPEN_INDEXES: Mutex<Vec<(PathBuf, Weak<LiveIndex>)>> = Mutex::new(Vec::new());
+
+fn same_storage(a: &Arc<dyn Storage>, b: &Arc<dyn Storage>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+/// The node's search index as `AppState` holds it: opened once (in the
+/// background at start-up, or on first use), then shared by the API and the
+/// web. A failure to open is kept and reported on every use (503 in the API);
+/// `seednet reindex` or a restart is the way out.
+#[derive(Clone, Default)]
+pub struct NodeSearchIndex {
+    cell: Arc<tokio::sync::OnceCell<Result<Arc<LiveIndex>, String>>>,
+}
+
+impl NodeSearchIndex {
+    /// The open index, opening it off the async runtime on first call.
+    pub async fn get(&self, state: &AppState) -> Result<Arc<LiveIndex>, String> {
+        self.cell
+            .get_or_init(|| async {
+                let storage = Arc::clone(&state.storage);
+                let data_dir = state.config.data_dir.clone();
+                let opened =
+                    tokio::task::spawn_blocking(move || LiveIndex::start(storage, &data_dir)).await;
+                match opened {
+                    Ok(Ok(live)) => Ok(live),
+                    Ok(Err(error)) => {
+                        tracing::error!(error = %error, "search index unavailable");
+                        Err(error.to_string())
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, "search index task failed");
+                        Err(format!("the index task failed: {error}"))
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+}
+
+/// Opens the node's index in the background, so that a missing or outdated
+/// index is rebuilt at start-up rather than on the first search.
+pub fn open_in_background(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let _ = state.search_index.get(&state).await;
+    });
+}
+
+/// What [`rebuild`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildSummary {
+    /// Change-log entries read.
+    pub changes: u64,
+    /// Records in the rebuilt index (current versions, tombstones excluded).
+    pub records: u64,
+}
+
+/// Deletes the index folder of `data_dir` and rebuilds it from the whole
+/// change log of `storage`; `progress(read, head)` is called after each
+/// committed page. Blocking; for `seednet reindex` with the node stopped
+/// (the storage handle proves it: sled locks the data dir).
+pub fn rebuild(
+    storage: &dyn Storage,
+    data_dir: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<RebuildSummary, IndexerError> {
+    let dir = data_dir.join(INDEX_DIR_NAME);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|source| {
+            IndexerError::Search(seednet_search::SearchError::Directory {
+                path: dir.display().to_string(),
+                source,
+            })
+        })?;
+    }
+    let (index, _state) = SearchIndex::open_or_create(&dir)?;
+    let mut cursor = 0;
+    let mut changes = 0;
+    loop {
+        let page =
+            storage.changes_since(cursor, INDEXER_BATCH_RECORDS_MAX, INDEXER_PAGE_BYTES_MAX)?;
+        if page.next_seq <= cursor {
+            break;
+        }
+        for change in &page.changes {
+            let record: Record = serde_json::from_slice(&change.bytes)
+                .map_err(|error| IndexerError::Decode(format!("{}: {error}", change.key)))?;
+            index.upsert(&record, change.seq)?;
+            changes += 1;
+        }
+        index.commit()?;
+        cursor = page.next_seq;
+        progress(cursor, page.head_seq.max(cursor));
+        if page.next_seq >= page.head_seq {
+            break;
+        }
+    }
+    index.commit()?;
+    Ok(RebuildSummary {
+        changes,
+        records: index.record_count(),
+    })
 }
 
 #[cfg(test)]

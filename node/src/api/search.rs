@@ -1,0 +1,306 @@
+//! `GET /api/v1/search`: the search crate's cross-language search over the
+//! node's one index (see `crate::search_index`), as JSON.
+//!
+//! Why a handler of its own: the query string is checked here, name by name,
+//! before the engine sees it, so every refusal is a 400 naming the parameter
+//! (an unknown parameter names itself). The search (waiting for the indexer
+//! to catch up, then tantivy) runs in `spawn_blocking`, never on the async
+//! runtime. When the index cannot be opened the endpoint answers 503 and says
+//! why, rather than silently returning nothing.
+
+use std::time::Instant;
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use seednet_search as engine;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+use super::AppState;
+
+/// Parameters `GET /api/v1/search` accepts.
+pub const SEARCH_PARAMS: [&str; 12] = [
+    "q",
+    "query_lang",
+    "lang",
+    "country",
+    "theme",
+    "kind",
+    "target_group",
+    "year_from",
+    "year_to",
+    "origin",
+    "offset",
+    "limit",
+];
+/// Most query-string bytes accepted (the query itself is bounded by
+/// `seednet_search::QUERY_CHARS_MAX` characters; this bounds the whole line).
+pub const SEARCH_QUERY_STRING_BYTES_MAX: usize = 8 * 1024;
+/// Most parameters in one query string.
+pub const SEARCH_PARAMS_COUNT_MAX: usize = 64;
+
+/// One way a hit matched: `text`, `translation` (with `lang`) or `concept`
+/// (with the glossary `concept` id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MatchedVia {
+    /// `text`, `translation` or `concept`.
+    pub via: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concept: Option<String>,
+}
+
+/// One search hit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchHit {
+    /// Origin node id (64 hex digits).
+    pub origin: String,
+    pub id: String,
+    pub version: u64,
+    pub title: String,
+    /// HTML-escaped text with `<mark>` around the matched words, in the hit's language.
+    pub snippet: String,
+    pub lang: String,
+    pub country: String,
+    pub kind: String,
+    pub themes: Vec<String>,
+    pub score: f32,
+    pub matched_via: Vec<MatchedVia>,
+}
+
+/// A facet value and how many matching records have it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// Counts over all records matching the query and filters.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchFacets {
+    pub country: Vec<FacetCount>,
+    pub lang: Vec<FacetCount>,
+    pub kind: Vec<FacetCount>,
+    pub theme: Vec<FacetCount>,
+    pub target_group: Vec<FacetCount>,
+    pub year: Vec<FacetCount>,
+    pub origin: Vec<FacetCount>,
+}
+
+/// The answer to `GET /api/v1/search`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchResults {
+    /// Matching records over all pages.
+    pub total: u64,
+    /// Time spent on the search in the node, in milliseconds.
+    pub took_ms: u64,
+    pub hits: Vec<SearchHit>,
+    pub facets: SearchFacets,
+}
+
+impl From<engine::SearchResponse> for SearchResults {
+    fn from(response: engine::SearchResponse) -> Self {
+        let counts = |values: Vec<engine::FacetCount>| {
+            values
+                .into_iter()
+                .map(|c| FacetCount {
+                    value: c.value,
+                    count: c.count,
+                })
+                .collect()
+        };
+        let facets = response.facets;
+        SearchResults {
+            total: response.total,
+            took_ms: response.took_ms,
+            hits: response
+                .hits
+                .into_iter()
+                .map(|hit| SearchHit {
+                    origin: hit.origin,
+                    id: hit.id,
+                    version: hit.version,
+                    title: hit.title,
+                    snippet: hit.snippet,
+                    lang: hit.lang,
+                    country: hit.country,
+                    kind: hit.kind,
+                    themes: hit.themes,
+                    score: hit.score,
+                    matched_via: hit.matched_via.into_iter().map(matched_via).collect(),
+                })
+                .collect(),
+            facets: SearchFacets {
+                country: counts(facets.country),
+                lang: counts(facets.lang),
+                kind: counts(facets.kind),
+                theme: counts(facets.theme),
+                target_group: counts(facets.target_group),
+                year: counts(facets.year),
+                origin: counts(facets.origin),
+            },
+        }
+    }
+}
+
+fn matched_via(via: engine::MatchedVia) -> MatchedVia {
+    match via {
+        engine::MatchedVia::Text => MatchedVia {
+            via: "text".into(),
+            lang: None,
+            concept: None,
+        },
+        engine::MatchedVia::Translation { lang } => MatchedVia {
+            via: "translation".into(),
+            lang: Some(lang),
+            concept: None,
+        },
+        engine::MatchedVia::Concept { concept } => MatchedVia {
+            via: "concept".into(),
+            lang: None,
+            concept: Some(concept),
+        },
+    }
+}
+
+/// Parses and checks the query string; every error names its parameter.
+pub fn parse_search_query(raw: &str) -> Result<engine::SearchRequest, ApiError> {
+    if raw.len() > SEARCH_QUERY_STRING_BYTES_MAX {
+        return Err(ApiError::bad_request(
+            "query_too_long",
+            "q",
+            format!("the query string is over {SEARCH_QUERY_STRING_BYTES_MAX} bytes"),
+        ));
+    }
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    if params.len() > SEARCH_PARAMS_COUNT_MAX {
+        return Err(ApiError::bad_request(
+            "too_many_parameters",
+            "query",
+            format!("at most {SEARCH_PARAMS_COUNT_MAX} parameters allowed"),
+        ));
+    }
+    for (name, _) in &params {
+        if !SEARCH_PARAMS.contains(&name.as_str()) {
+            let shown: String = name.chars().take(40).collect();
+            return Err(ApiError::bad_request(
+                "unknown_parameter",
+                &shown,
+                format!(
+                    "unknown parameter {shown:?}; known: {}",
+                    SEARCH_PARAMS.join(", ")
+                ),
+            ));
+        }
+    }
+    engine::SearchRequest::from_params(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        .map_err(search_error)
+}
+
+fn search_error(error: engine::SearchError) -> ApiError {
+    match error {
+        engine::SearchError::InvalidParameter { field, message } => {
+            let code = if field == "q" {
+                "invalid_query"
+            } else {
+                "invalid_parameter"
+            };
+            ApiError::bad_request(code, field, message)
+        }
+        other => ApiError::internal(format!("search failed: {other}")),
+    }
+}
+
+/// Searches the records this node holds, across languages.
+#[utoipa::path(get, path = "/api/v1/search", tag = "search",
+    params(
+        ("q" = Option<String>, Query, description = "the words, in any supported language (at most 500 characters); empty browses by year"),
+        ("query_lang" = Option<String>, Query, description = "language of q (it, el, ro, sl, en, ...); detected when absent"),
+        ("lang" = Option<String>, Query, description = "record language filter; repeat or separate values by commas"),
+        ("country" = Option<String>, Query, description = "ISO 3166-1 alpha-2 country filter, e.g. IT"),
+        ("theme" = Option<String>, Query, description = "competence-area filter, e.g. co-design"),
+        ("kind" = Option<String>, Query, description = "record kind filter, e.g. practice"),
+        ("target_group" = Option<String>, Query, description = "target-group filter"),
+        ("year_from" = Option<i64>, Query, description = "first year (inclusive)"),
+        ("year_to" = Option<i64>, Query, description = "last year (inclusive); not before year_from"),
+        ("origin" = Option<String>, Query, description = "origin node id filter (64 hex digits)"),
+        ("offset" = Option<usize>, Query, description = "hits to skip (at most 1000)"),
+        ("limit" = Option<usize>, Query, description = "hits per page (1 to 50, default 10)"),
+    ),
+    responses(
+        (status = 200, description = "hits with snippets and how each matched, plus facet counts", body = SearchResults),
+        (status = 400, description = "unknown parameter or bad value; field names the parameter", body = super::error::ErrorBody),
+        (status = 503, description = "the search index cannot be opened on this node", body = super::error::ErrorBody),
+    ))]
+pub async fn search(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<SearchResults>, ApiError> {
+    let request = parse_search_query(raw.as_deref().unwrap_or(""))?;
+    let live = state.search_index.get(&state).await.map_err(|reason| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "search_unavailable",
+            format!(
+                "the search index cannot be opened ({reason}); stop the node and run `seednet reindex`"
+            ),
+        )
+    })?;
+    let started = Instant::now();
+    let response = tokio::task::spawn_blocking(move || {
+        live.wait_until_fresh();
+        live.index.search(&request)
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("search task failed: {error}")))?
+    .map_err(search_error)?;
+    tracing::debug!(
+        total = response.total,
+        hits = response.hits.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "search answered"
+    );
+    Ok(Json(SearchResults::from(response)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(raw: &str) -> String {
+        let error = parse_search_query(raw).expect_err("refused");
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        error.info.field.expect("names a parameter")
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        assert_eq!(field_of("q=x&colour=red"), "colour");
+        assert_eq!(field_of("country=XX"), "country");
+        assert_eq!(field_of("theme=nothing-like-this"), "theme");
+        assert_eq!(field_of("kind=poem"), "kind");
+        assert_eq!(field_of("lang=not%20a%20tag"), "lang");
+        assert_eq!(field_of("limit=0"), "limit");
+        assert_eq!(field_of("limit=51"), "limit");
+        assert_eq!(field_of("offset=1001"), "offset");
+        assert_eq!(field_of("year_from=2024&year_to=2020"), "year_to");
+        assert_eq!(field_of(&format!("q={}", "a".repeat(501))), "q");
+    }
+
+    #[test]
+    fn good_parameters_reach_the_engine_request() {
+        let request =
+            parse_search_query("q=co-design&country=IT,GR&theme=co-design&limit=5&offset=5")
+                .expect("valid");
+        assert_eq!(request.q, "co-design");
+        assert_eq!(request.filters.country.len(), 2);
+        assert_eq!(request.limit, 5);
+        assert_eq!(request.offset, 5);
+        assert!(parse_search_query("").is_ok());
+    }
+}
