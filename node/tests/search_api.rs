@@ -396,3 +396,34 @@ async fn the_index_is_rebuilt_after_deletion_and_by_reindex_and_the_cli_searches
     assert_eq!(ok(&server, "q=").await["total"], 4);
     server.stop();
 }
+
+#[tokio::test]
+async fn an_index_that_cannot_open_is_a_503_with_a_clear_error() {
+    let node = new_node();
+    // A folder of someone else's files where the index belongs: the engine
+    // refuses to delete them, so the index cannot open.
+    std::fs::create_dir_all(index_dir(&node.dir)).unwrap();
+    std::fs::write(index_dir(&node.dir).join("notes.txt"), "not an index").unwrap();
+    let server = Server::start(&node.dir);
+    let (status, body) = search(&server, "q=co-design").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "search_unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reindex"),
+        "{body}"
+    );
+    // Bad parameters are still refused first, naming the parameter.
+    let (status, body) = search(&server, "country=XX").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["field"], "country");
+    server.stop();
+    // `seednet reindex` clears the folder and rebuilds: search works again.
+    let output = seednet(&node.dir, &["reindex"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let server = Server::start(&node.dir);
+    assert_eq!(ok(&server, "q=").await["total"], 0);
+    server.stop();
+}
