@@ -87,7 +87,7 @@ pub async fn serve(
     let app = api::app(state.clone(), extra);
     accept_loop(listener, app, shutdown).await;
     state.begin_shutdown();
-    state.federation.stop();
+    state.federation.stop().await;
     let storage = Arc::clone(&opened.storage);
     tokio::task::spawn_blocking(move || storage.shutdown())
         .await

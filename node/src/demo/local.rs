@@ -16,12 +16,17 @@ use crate::config::{
     Config, ConfigFile, FederationSection, HttpSection, LogSection, NodeSection, Overrides,
     CONFIG_FILE_NAME,
 };
+use crate::node::OpenError;
 use crate::server::{self, ServeError};
+use crate::storage::StorageError;
 use crate::tokens::{self, Role};
 use crate::{keyfile, node};
 
 /// Time a started node has to answer `/readyz`.
 pub const NODE_READY_TIMEOUT_MS: u64 = 30_000;
+/// How long a restart waits for a just-stopped instance to release the
+/// data dir.
+pub const NODE_RESTART_LOCK_WAIT_MS: u64 = 15_000;
 /// Timeout of one admin API call made by the harness.
 pub const API_CALL_TIMEOUT_MS: u64 = 30_000;
 
@@ -135,10 +140,27 @@ pub struct LocalNode {
 
 impl LocalNode {
     /// `seednet serve` on an initialised data dir; returns once `/readyz`
-    /// answers.
+    /// answers. A data dir still locked by a just-stopped instance (its
+    /// background threads release the database shortly after the server
+    /// returns) is retried for up to [`NODE_RESTART_LOCK_WAIT_MS`].
     pub async fn start(setup: NodeSetup) -> Result<Self, LocalNodeError> {
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(NODE_RESTART_LOCK_WAIT_MS);
+        loop {
+            match Self::try_start(setup.clone()).await {
+                Ok(node) => return Ok(node),
+                Err((_, true)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err((error, _)) => return Err(error),
+            }
+        }
+    }
+
+    /// One start attempt; the flag says whether the data dir was locked.
+    async fn try_start(setup: NodeSetup) -> Result<Self, (LocalNodeError, bool)> {
         let config = Config::load(&setup.data_dir, &Default::default(), &Overrides::default())
-            .map_err(|e| LocalNodeError::Setup(e.to_string()))?;
+            .map_err(|e| (LocalNodeError::Setup(e.to_string()), false))?;
         let (sender, receiver) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(
             config,
@@ -151,14 +173,31 @@ impl LocalNode {
             .timeout(Duration::from_millis(API_CALL_TIMEOUT_MS))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| LocalNodeError::Http(e.to_string()))?;
-        let node = LocalNode {
+            .map_err(|e| (LocalNodeError::Http(e.to_string()), false))?;
+        let mut node = LocalNode {
             setup,
             shutdown: Some(sender),
             task: Some(task),
             http,
         };
-        node.wait_ready().await?;
+        if let Err(error) = node.wait_ready().await {
+            if let Some(task) = node.task.take().filter(JoinHandle::is_finished) {
+                if let Ok(Err(serve_error)) = task.await {
+                    let locked = matches!(
+                        serve_error,
+                        ServeError::Open(OpenError::Storage(StorageError::Locked { .. }))
+                    );
+                    return Err((
+                        LocalNodeError::Setup(format!(
+                            "the node {} stopped while starting: {serve_error}",
+                            node.setup.url
+                        )),
+                        locked,
+                    ));
+                }
+            }
+            return Err((error, false));
+        }
         Ok(node)
     }
 

@@ -39,6 +39,12 @@ impl DriverHandle {
     pub(crate) fn stop(self) {
         self.task.abort();
     }
+
+    /// Aborts the task and returns its handle, to wait for it to be gone.
+    pub(crate) fn abort(self) -> JoinHandle<()> {
+        self.task.abort();
+        self.task
+    }
 }
 
 /// What one applied page did.
@@ -50,6 +56,18 @@ pub struct BatchCounts {
     pub equivocations: u64,
     pub refused_signature: u64,
     pub refused_policy: u64,
+}
+
+/// Fetch and apply tasks of a driver, aborted when the driver is dropped
+/// (revocation or shutdown), so nothing is applied after it.
+struct InFlight(HashMap<RequestId, JoinHandle<()>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        for task in self.0.values() {
+            task.abort();
+        }
+    }
 }
 
 enum Outcome {
@@ -88,7 +106,7 @@ async fn run(
     let mut machine = PeerSync::new(inner.sync_config, cursor, true, rand::random());
     let (outcome_sender, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
     let mut pages: HashMap<RequestId, ChangesPage> = HashMap::new();
-    let mut in_flight: HashMap<RequestId, JoinHandle<()>> = HashMap::new();
+    let mut in_flight = InFlight(HashMap::new());
     let far = Duration::from_secs(365 * 24 * 3600);
     let mut wake = Instant::now();
     let mut last_success = None;
@@ -100,7 +118,7 @@ async fn run(
             },
             Some(outcome) = outcomes.recv() => match outcome {
                 Outcome::Fetched(request, result, query) => {
-                    in_flight.remove(&request);
+                    in_flight.0.remove(&request);
                     match result.and_then(|page| {
                         page.check_against(&query)
                             .map(|summary| (page, summary))
@@ -121,7 +139,7 @@ async fn run(
                     }
                 }
                 Outcome::Applied(request, result) => {
-                    in_flight.remove(&request);
+                    in_flight.0.remove(&request);
                     match result {
                         Ok(counts) => {
                             record_counts(&inner, &peer, counts);
@@ -165,7 +183,7 @@ async fn run(
                             });
                         let _ = sender.send(Outcome::Fetched(request, result, query));
                     });
-                    in_flight.insert(request, task);
+                    in_flight.0.insert(request, task);
                 }
                 Action::ApplyBatch { request } => {
                     let Some(page) = pages.remove(&request) else {
@@ -179,7 +197,7 @@ async fn run(
                         let result = apply_page(&inner, &peer, page).await;
                         let _ = sender.send(Outcome::Applied(request, result));
                     });
-                    in_flight.insert(request, task);
+                    in_flight.0.insert(request, task);
                 }
                 Action::PersistCursor { cursor } => {
                     if let Err(error) = inner.persist_progress(&peer, cursor).await {
@@ -190,7 +208,7 @@ async fn run(
                     wake = started + Duration::from_millis(at_ms);
                 }
                 Action::Cancel { request } => {
-                    if let Some(task) = in_flight.remove(&request) {
+                    if let Some(task) = in_flight.0.remove(&request) {
                         task.abort();
                     }
                     pages.remove(&request);

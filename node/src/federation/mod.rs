@@ -215,7 +215,12 @@ impl Federation {
             }
         }
         let notifier = tokio::spawn(notifier(Arc::clone(&self.inner)));
-        self.inner.tasks.lock().expect("lock").push(notifier);
+        let retrier = tokio::spawn(link_retrier(self.clone()));
+        self.inner
+            .tasks
+            .lock()
+            .expect("lock")
+            .extend([notifier, retrier]);
         tracing::info!(
             peers = self.inner.peers.lock().expect("lock").len(),
             "federation started"
@@ -223,15 +228,19 @@ impl Federation {
         Ok(())
     }
 
-    /// Stops every driver and the notifier.
-    pub fn stop(&self) {
-        for task in self.inner.tasks.lock().expect("lock").drain(..) {
-            task.abort();
-        }
+    /// Stops every driver and background task and waits until they are gone
+    /// (they hold the storage, whose data dir lock is released only then).
+    pub async fn stop(&self) {
+        let mut handles: Vec<tokio::task::JoinHandle<()>> =
+            self.inner.tasks.lock().expect("lock").drain(..).collect();
         for peer in self.inner.peers.lock().expect("lock").values_mut() {
             if let Some(driver) = peer.driver.take() {
-                driver.stop();
+                handles.push(driver.abort());
             }
+        }
+        for handle in handles {
+            handle.abort();
+            let _ = handle.await;
         }
     }
 
@@ -658,6 +667,32 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
     let nonces = StoredNonceCache::load(Arc::clone(&inner.storage), now_unix())?;
     let descriptor = storage::load_descriptor(storage)?;
     Ok((peers, blocked, nonces, descriptor))
+}
+
+/// Interval at which link requests to peers that have not approved yet are
+/// sent again (a lost accept is answered by a new accept, `docs/PROTOCOL.md`
+/// 9.2).
+pub const LINK_RETRY_INTERVAL_MS: u64 = 5 * 60_000;
+
+async fn link_retrier(federation: Federation) {
+    let interval = std::time::Duration::from_millis(LINK_RETRY_INTERVAL_MS);
+    loop {
+        tokio::time::sleep(interval).await;
+        let requested: Vec<NodeId> = federation
+            .inner
+            .peers
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, p)| p.link.local == Approval::Approved && p.link.remote == Approval::None)
+            .map(|(id, _)| *id)
+            .collect();
+        for node_id in requested {
+            if let Err(error) = federation.send_link_request(node_id).await {
+                tracing::debug!(peer = %node_id, %error, "link request retry failed");
+            }
+        }
+    }
 }
 
 /// Least time between two rounds of notifies.
