@@ -139,3 +139,117 @@ async fn a_replayed_signed_request_is_refused() {
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blocked_origin_is_refused_whoever_relays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "a", "IT", SLOW_INTERVAL_MS).await;
+    let b = node(dir.path(), "b", "GR", SLOW_INTERVAL_MS).await;
+    let c = node(dir.path(), "c", "SI", SLOW_INTERVAL_MS).await;
+    c.admin(
+        "POST",
+        "/api/v1/blocked-origins",
+        Some(serde_json::json!({ "node_id": a.node_id().to_hex() })),
+    )
+    .await
+    .unwrap();
+    let blocked = c
+        .admin("GET", "/api/v1/blocked-origins", None)
+        .await
+        .unwrap();
+    assert_eq!(blocked["blocked_origins"][0], a.node_id().to_hex());
+    a.link_with(&b).await.unwrap();
+    b.link_with(&c).await.unwrap();
+    a.publish(content("from the blocked origin")).await.unwrap();
+    let a_origin = a.node_id().to_hex();
+    eventually("B holds A's record", || async {
+        versions(&b)
+            .await
+            .iter()
+            .any(|v| v.0 == a_origin)
+            .then_some(())
+    })
+    .await;
+    // B's log now holds A's record before B's own: C reads both in order.
+    b.publish(content("from the relay")).await.unwrap();
+    let b_origin = b.node_id().to_hex();
+    eventually("C holds B's record", || async {
+        versions(&c)
+            .await
+            .iter()
+            .any(|v| v.0 == b_origin)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        !versions(&c).await.iter().any(|v| v.0 == a_origin),
+        "the blocked origin's record reached C"
+    );
+    for node in [a, b, c] {
+        node.stop().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peer_urls_are_checked_and_loopback_is_refused_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = node(dir.path(), "other", "GR", SLOW_INTERVAL_MS).await;
+    // A node with the default federation settings (no loopback peers).
+    let setup = seednet_node::demo::local::init_node(
+        &dir.path().join("strict"),
+        "strict",
+        "IT",
+        &["en"],
+        SLOW_INTERVAL_MS,
+    )
+    .await
+    .unwrap();
+    let config_path = setup.data_dir.join("seednet.toml");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        text.replace("allow_loopback_peers = true\n", ""),
+    )
+    .unwrap();
+    let strict = seednet_node::demo::local::LocalNode::start(setup)
+        .await
+        .unwrap();
+    let token = strict.setup.admin_token.clone();
+    for (url, code) in [
+        (other.url().to_string(), "peer_url_refused"),
+        ("ftp://example.org".to_string(), "peer_url_refused"),
+        ("http://user:pw@example.org".to_string(), "peer_url_refused"),
+    ] {
+        let (status, body) = strict
+            .call(
+                "POST",
+                "/api/v1/peers",
+                Some(&token),
+                Some(serde_json::json!({ "url": url })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{url}: {body}");
+        assert_eq!(body["error"]["code"], code, "{url}");
+        assert_eq!(body["error"]["field"], "url");
+    }
+    // Only admins manage peers.
+    let editor = strict.setup.editor_token.clone();
+    let (status, body) = strict
+        .call("GET", "/api/v1/peers", Some(&editor), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = strict
+        .call(
+            "POST",
+            &format!("/api/v1/peers/{}/approve", other.node_id()),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    strict.stop().await.unwrap();
+    other.stop().await.unwrap();
+}
