@@ -1,7 +1,9 @@
 //! A malicious peer: it is linked through the real approval flow, then serves
 //! a feed with one good record, one whose signed bytes were altered after
 //! signing, and one claiming another origin with a signature that is not
-//! that origin's. The real node applies the good record only.
+//! that origin's, and a second signed version of the good record with the
+//! same version number (an equivocation). The real node applies the good
+//! record only and counts the equivocation in the peer status.
 //!
 //! The malicious peer is necessarily a stand-in (a real node never serves
 //! tampered bytes); the node under test is real.
@@ -20,7 +22,7 @@ fn wire_json(signed: &Signed<seednet_protocol::Record>) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn tampered_and_forged_records_are_refused() {
+async fn tampered_forged_and_equivocating_records_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let a = node(dir.path(), "a", "IT", SLOW_INTERVAL_MS).await;
 
@@ -57,10 +59,17 @@ async fn tampered_and_forged_records_are_refused() {
     let not_theirs = sign_sample(&third, "forged", 1, sample_content("en", "IT", "Forged"));
     let mut forged = wire_json(&not_theirs);
     forged["signature"] = wire_json(&good)["signature"].clone();
+    // Same key and version as `good`, different content: an equivocation.
+    let twin = sign_sample(
+        &evil,
+        "good",
+        1,
+        sample_content("en", "IT", "A twin version"),
+    );
     let page = json!({
-        "records": [wire_json(&good), tampered, forged],
-        "next_cursor": 3,
-        "head_seq": 3,
+        "records": [wire_json(&good), tampered, forged, wire_json(&twin)],
+        "next_cursor": 4,
+        "head_seq": 4,
     });
     let descriptor_wire = serde_json::to_value(descriptor.to_wire()).unwrap();
     let app = Router::new()
@@ -84,7 +93,7 @@ async fn tampered_and_forged_records_are_refused() {
                         if query.unwrap_or_default().starts_with("since=0") {
                             Json(page)
                         } else {
-                            Json(json!({"records": [], "next_cursor": 3, "head_seq": 3}))
+                            Json(json!({"records": [], "next_cursor": 4, "head_seq": 4}))
                         }
                     }
                 },
@@ -134,5 +143,21 @@ async fn tampered_and_forged_records_are_refused() {
     assert_eq!(status, 404);
     let held = versions(&a).await;
     assert_eq!(held.len(), 1, "{held:?}");
+    // The first signed version stays; the twin is refused, kept as evidence
+    // and counted in the peer's status.
+    let record = a
+        .admin("GET", &format!("/api/v1/records/{origin}/good"), None)
+        .await
+        .unwrap();
+    assert_eq!(record["signed"]["content"]["title"], "A good record");
+    let peer = eventually("the equivocation shows in the peer status", || async {
+        let peer = a
+            .admin("GET", &format!("/api/v1/peers/{origin}"), None)
+            .await
+            .unwrap();
+        (peer["equivocations"] == json!(1)).then_some(peer)
+    })
+    .await;
+    assert_eq!(peer["records_received"], 1);
     a.stop().await.unwrap();
 }
