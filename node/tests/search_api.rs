@@ -427,3 +427,62 @@ async fn an_index_that_cannot_open_is_a_503_with_a_clear_error() {
     assert_eq!(ok(&server, "q=").await["total"], 0);
     server.stop();
 }
+
+#[tokio::test]
+async fn search_without_node_asks_the_listen_address_of_the_data_dir() {
+    let node = new_node();
+    // Give the node a free loopback port in its config file.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config_path = node.dir.join("seednet.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let listen_line = config
+        .lines()
+        .find(|line| line.trim_start().starts_with("listen"))
+        .expect("init writes a listen address")
+        .to_string();
+    std::fs::write(
+        &config_path,
+        config.replace(&listen_line, &format!("listen = \"127.0.0.1:{port}\"")),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(common::BIN)
+        .arg("--data-dir")
+        .arg(&node.dir)
+        .arg("serve")
+        .env("SEEDNET_LOG", "warn")
+        .env_remove("SEEDNET_LISTEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let server = Server {
+        child,
+        base: line.trim().trim_start_matches("listening on ").to_string(),
+    };
+    assert_eq!(server.base, format!("http://127.0.0.1:{port}"));
+    publish(&server, &node.tokens.editor_token, &records()[2]).await;
+    let output = seednet(&node.dir, &["search", "spretnosti", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let body: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(body["total"], 1, "{body}");
+    assert_eq!(body["hits"][0]["lang"], "sl");
+    server.stop();
+    // With the node stopped, the CLI says it cannot reach it.
+    let output = seednet(&node.dir, &["search", "spretnosti"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("cannot reach"),
+        "{}",
+        stderr(&output)
+    );
+}
