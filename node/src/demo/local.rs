@@ -130,6 +130,32 @@ pub async fn init_node(
     })
 }
 
+/// Waits until no thread of a stopped node holds its data dir any more (the
+/// database lock is free), for up to [`NODE_RESTART_LOCK_WAIT_MS`]; after
+/// that its files can be removed or reopened safely.
+pub async fn wait_released(data_dir: &Path) -> Result<(), LocalNodeError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(NODE_RESTART_LOCK_WAIT_MS);
+    let db_dir = data_dir.join(crate::config::DB_DIR_NAME);
+    loop {
+        let dir = db_dir.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            crate::storage::SledStorage::open(&dir).map(|storage| {
+                use crate::storage::Storage;
+                let _ = storage.shutdown();
+            })
+        })
+        .await
+        .map_err(|e| LocalNodeError::Setup(e.to_string()))?;
+        match opened {
+            Ok(()) => return Ok(()),
+            Err(StorageError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => return Err(LocalNodeError::Setup(error.to_string())),
+        }
+    }
+}
+
 /// A running node: its HTTP server serves until [`LocalNode::stop`].
 pub struct LocalNode {
     pub setup: NodeSetup,

@@ -147,7 +147,11 @@ pub async fn run(
         stopping.spawn(node.stop());
     }
     while let Some(stopped) = stopping.join_next().await {
-        stopped.map_err(|e| DemoError::Setup(format!("stop task failed: {e}")))??;
+        let setup = stopped.map_err(|e| DemoError::Setup(format!("stop task failed: {e}")))??;
+        // Background threads (the search indexer) let go of the data dir
+        // shortly after the server returns; wait, so that the temporary dir
+        // is removed whole.
+        local::wait_released(&setup.data_dir).await?;
     }
     Ok(DemoReport {
         nodes: DEMO_CENTRES.len(),
