@@ -12,8 +12,18 @@ use serde_json::{json, Value};
 const RECORDS: u64 = 2_000;
 const DEADLINE: Duration = Duration::from_secs(120);
 
-fn spawn_serve(setup: &NodeSetup) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_seednet"))
+/// A running `seednet serve` child, killed (SIGKILL) and reaped on drop.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_serve(setup: &NodeSetup) -> Serving {
+    let child = Command::new(env!("CARGO_BIN_EXE_seednet"))
         .args([
             "--data-dir",
             setup.data_dir.to_str().unwrap(),
@@ -24,7 +34,8 @@ fn spawn_serve(setup: &NodeSetup) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn seednet serve")
+        .expect("spawn seednet serve");
+    Serving(child)
 }
 
 async fn call(
@@ -95,7 +106,7 @@ async fn killing_a_node_mid_sync_loses_and_duplicates_nothing() {
     let b = init_node(&dir.path().join("b"), "b", "GR", &["en"], 600_000)
         .await
         .unwrap();
-    let mut child = spawn_serve(&b);
+    let child = spawn_serve(&b);
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while status(&b).await.is_none() {
         assert!(tokio::time::Instant::now() < deadline, "b did not start");
@@ -121,8 +132,6 @@ async fn killing_a_node_mid_sync_loses_and_duplicates_nothing() {
     let at_kill = loop {
         let (live, _) = status(&b).await.unwrap_or((0, 0));
         if live > 0 {
-            child.kill().unwrap();
-            child.wait().unwrap();
             break live;
         }
         assert!(
@@ -131,10 +140,11 @@ async fn killing_a_node_mid_sync_loses_and_duplicates_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
+    drop(child);
     println!("killed b holding {at_kill} of {RECORDS} records");
     wait_released(&b.data_dir).await.unwrap();
 
-    let mut child = spawn_serve(&b);
+    let child = spawn_serve(&b);
     let (live, head_seq) = loop {
         if let Some((live, head_seq)) = status(&b).await {
             if live >= RECORDS {
@@ -150,8 +160,7 @@ async fn killing_a_node_mid_sync_loses_and_duplicates_nothing() {
     assert_eq!(live, RECORDS, "nothing lost, nothing extra");
     // Every version was written to B's change log exactly once.
     assert_eq!(head_seq, RECORDS, "no version applied twice");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     let a = std::sync::Arc::try_unwrap(a).ok().expect("no other owner");
     a.stop().await.unwrap();
 }
