@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use seednet_protocol::{Record, RecordKey, RelationType};
+use seednet_protocol::{NodeId, Record, RecordKey, RelationType};
 use seednet_search::{OpenState, SearchIndex, INDEXER_BATCH_RECORDS_MAX};
 use tokio::sync::watch;
 
@@ -112,6 +112,9 @@ pub struct LiveIndex {
     /// Change-log position up to which every change is committed.
     indexed_through: AtomicU64,
     adapted: Mutex<AdaptedMap>,
+    /// Held by each indexing pass and by [`LiveIndex::forget_origin`], so a
+    /// page read before a purge is never indexed after it.
+    pass: Mutex<()>,
 }
 
 impl LiveIndex {
@@ -157,6 +160,7 @@ impl LiveIndex {
             index_resume_after: resume_after,
             indexed_through: AtomicU64::new(0),
             adapted: Mutex::new(AdaptedMap::default()),
+            pass: Mutex::new(()),
         });
         let worker = Arc::downgrade(&live);
         let head = live.storage.subscribe_head();
@@ -173,6 +177,7 @@ impl LiveIndex {
 
     /// Indexes one change-log page; `true` when more changes are waiting.
     fn index_page(&self) -> Result<bool, IndexerError> {
+        let _pass = self.pass.lock().expect("indexing pass lock");
         let cursor = self.indexed_through.load(Ordering::SeqCst);
         let page = self.storage.changes_since(
             cursor,
@@ -252,6 +257,25 @@ impl LiveIndex {
                 }
             }
         }
+    }
+
+    /// Removes every record of `origin` from the index and the relation map
+    /// and commits, after storage purged them. Blocking.
+    pub fn forget_origin(&self, origin: &NodeId) -> Result<(), IndexerError> {
+        let _pass = self.pass.lock().expect("indexing pass lock");
+        self.index.remove_origin(origin)?;
+        self.index.commit()?;
+        let mut adapted = self.adapted.lock().expect("adapted map lock");
+        let sources: Vec<RecordKey> = adapted
+            .targets_by_source
+            .keys()
+            .filter(|key| key.origin == *origin)
+            .cloned()
+            .collect();
+        for source in sources {
+            adapted.set(&source, Vec::new());
+        }
+        Ok(())
     }
 
     /// Current records that say they were adapted from `key` (at most

@@ -26,7 +26,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use seednet_protocol::{Record, RecordContent, RecordKey};
+use seednet_protocol::{NodeId, Record, RecordContent, RecordKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tantivy::schema::{
@@ -392,6 +392,19 @@ impl SearchIndex {
             .writer
             .delete_term(Term::from_field_text(self.fields.key, &key_text(key)));
         state.staged_seq = Some(seq);
+        Ok(())
+    }
+
+    /// Stages the removal of every record of `origin` (an admin purged them
+    /// from storage); the indexed sequence number does not move.
+    pub fn remove_origin(&self, origin: &NodeId) -> Result<(), SearchError> {
+        let mut state = lock(&self.writer);
+        state
+            .writer
+            .delete_term(Term::from_field_text(self.fields.origin, &origin.to_hex()));
+        if state.staged_seq.is_none() {
+            state.staged_seq = Some(self.last_indexed_seq());
+        }
         Ok(())
     }
 

@@ -43,9 +43,11 @@ const RECORD_FILE_BYTES_MAX: u64 = 4 * 1024 * 1024;
 
 /// seednet: a node of the SEED competence centres' knowledge network.
 ///
-/// Each centre runs a node that stores its signed records, serves a JSON API
-/// and (later) federates with approved peers. Start with `seednet init`, then
-/// `seednet serve`. See docs/OPERATIONS.md.
+/// Each centre runs a node that stores its signed records, serves a JSON API,
+/// a web interface and multilingual search, and exchanges records with the
+/// peers its admin approved. Start with `seednet init`, then `seednet serve`;
+/// `seednet demo` runs a four-node network on this machine. See
+/// docs/OPERATIONS.md.
 #[derive(Parser, Debug)]
 #[command(name = "seednet", version, propagate_version = true)]
 pub struct Cli {

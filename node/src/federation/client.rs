@@ -81,6 +81,8 @@ impl PeerClient {
     pub fn new(key: Arc<NodeKey>, policy: AddressPolicy) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve peer names itself, past the address check.
+            .no_proxy()
             .connect_timeout(Duration::from_millis(PEER_CONNECT_TIMEOUT_MS))
             .timeout(Duration::from_millis(PEER_REQUEST_TIMEOUT_MS))
             .dns_resolver(Arc::new(CheckedResolver { policy }))

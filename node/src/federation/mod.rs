@@ -590,7 +590,7 @@ async fn refresh_driver(inner: &Arc<Inner>, node_id: &NodeId) -> Result<(), Fede
         let cursor = tokio::task::spawn_blocking(move || storage.kv_get(Space::Cursors, &key))
             .await
             .map_err(|e| StorageError::Io(format!("cursor read failed: {e}")))??;
-        let cursor = decode_cursor(cursor.as_deref());
+        let cursor = decode_cursor(cursor.as_deref())?;
         let mut peers = inner.peers.lock().expect("lock");
         if let Some(peer) = peers.get_mut(node_id) {
             if peer.link.pulls() && peer.driver.is_none() {
@@ -602,11 +602,20 @@ async fn refresh_driver(inner: &Arc<Inner>, node_id: &NodeId) -> Result<(), Fede
     Ok(())
 }
 
-fn decode_cursor(value: Option<&[u8]>) -> u64 {
-    value
-        .and_then(|v| <[u8; 8]>::try_from(v).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
+/// A stored cursor: none means the peer was never pulled (start at 0); a value
+/// of the wrong size is corruption, never a silent restart from zero.
+fn decode_cursor(value: Option<&[u8]>) -> Result<u64, StorageError> {
+    match value {
+        None => Ok(0),
+        Some(bytes) => <[u8; 8]>::try_from(bytes)
+            .map(u64::from_be_bytes)
+            .map_err(|_| {
+                StorageError::Corrupt(format!(
+                    "a stored sync cursor has {} bytes instead of 8",
+                    bytes.len()
+                ))
+            }),
+    }
 }
 
 type Loaded = (
@@ -634,7 +643,7 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
             storage
                 .kv_get(Space::Cursors, &cursor_key(&node_id))?
                 .as_deref(),
-        );
+        )?;
         peers.insert(
             node_id,
             Peer {

@@ -27,6 +27,7 @@ use seednet_protocol::{
     Kind, LanguageTag, NodeDescriptor, NodeId, Record, RecordKey, Signed, SignedWire, Theme,
     VerifyError, VersionHash,
 };
+use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
 pub use sled_storage::SledStorage;
@@ -130,6 +131,15 @@ pub type PublishFn =
 pub struct Published {
     pub signed: Signed<Record>,
     pub seq: u64,
+}
+
+/// What [`Storage::purge_origin`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    /// Records (current versions and tombstones) removed.
+    pub records: u64,
+    /// Change-log entries removed (superseded ones included).
+    pub changes: u64,
 }
 
 /// A stored record version: the verified signed bytes and the change-log
@@ -319,6 +329,13 @@ pub trait Storage: Send + Sync + 'static {
         key: RecordKey,
         build: PublishFn,
     ) -> Pending<Result<Published, PublishRefusal>>;
+
+    /// Removes every record of `origin` (current versions, tombstones, their
+    /// change-log entries and known version hashes) in one durable commit,
+    /// so that the records can be received again later. Equivocation
+    /// evidence is kept. The origin must not be this node. Blocking work
+    /// runs on the writer thread.
+    fn purge_origin(&self, origin: NodeId) -> Pending<Purged>;
 
     /// Writes key-value entries of one space atomically and durably.
     fn kv_write(&self, space: Space, writes: Vec<KvWrite>) -> Pending<()>;

@@ -33,8 +33,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
     join_signed, meta, split_signed, ApplyOutcome, Change, ChangesPage, CurrentVersion, KvWrite,
-    ListPage, ListQuery, OriginCounts, Pending, PublishFn, PublishRefusal, Published, Space,
-    Storage, StorageError, StorageStats, StoredRecord, APPLY_MANY_RECORDS_MAX,
+    ListPage, ListQuery, OriginCounts, Pending, PublishFn, PublishRefusal, Published, Purged,
+    Space, Storage, StorageError, StorageStats, StoredRecord, APPLY_MANY_RECORDS_MAX,
     CHANGES_PAGE_ENTRIES_MAX, KV_SCAN_ENTRIES_MAX, LIST_PAGE_RECORDS_MAX, LIST_SCAN_RECORDS_MAX,
     SCHEMA_VERSION, WRITE_BATCH_OPS_MAX, WRITE_QUEUE_OPS_MAX,
 };
@@ -87,6 +87,11 @@ enum WriteOp {
         space: Space,
         writes: Vec<KvWrite>,
         reply: oneshot::Sender<Result<(), StorageError>>,
+    },
+    /// Committed alone (never grouped), after the batch before it.
+    Purge {
+        origin: NodeId,
+        reply: oneshot::Sender<Result<Purged, StorageError>>,
     },
 }
 
@@ -336,14 +341,25 @@ fn encode_change_value(version: u64, hash: &VersionHash, key_bytes: &[u8]) -> Ve
 fn run_writer(inner: Arc<Inner>, mut receiver: mpsc::Receiver<WriteOp>, head_seq: u64) {
     let mut next_seq = head_seq + 1;
     while let Some(first) = receiver.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < WRITE_BATCH_OPS_MAX {
-            match receiver.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut purge = None;
+        let mut next = Some(first);
+        while let Some(op) = next.take() {
+            if let WriteOp::Purge { origin, reply } = op {
+                purge = Some((origin, reply));
+                break;
+            }
+            batch.push(op);
+            if batch.len() < WRITE_BATCH_OPS_MAX {
+                next = receiver.try_recv().ok();
             }
         }
-        inner.commit_batch(batch, &mut next_seq);
+        if !batch.is_empty() {
+            inner.commit_batch(batch, &mut next_seq);
+        }
+        if let Some((origin, reply)) = purge {
+            let _ = reply.send(inner.purge_origin(origin));
+        }
     }
     if let Err(error) = inner.db.flush() {
         tracing::error!(%error, "final storage flush failed");
@@ -565,6 +581,14 @@ impl Inner {
                     let _ = reply.send(answer);
                 })
             }
+            // `run_writer` never groups a purge; should one get here, it is
+            // still committed on its own before the batch.
+            WriteOp::Purge { origin, reply } => {
+                let answer = self.purge_origin(origin);
+                Box::new(move |_| {
+                    let _ = reply.send(answer);
+                })
+            }
         }
     }
 
@@ -631,6 +655,54 @@ impl Inner {
         }
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Removes every record of `origin` in one transaction and flushes.
+    /// Runs on the writer thread, so nothing else writes records meanwhile.
+    fn purge_origin(&self, origin: NodeId) -> Result<Purged, StorageError> {
+        let prefix = origin.as_bytes().to_vec();
+        let mut record_keys = Vec::new();
+        for entry in self.records.scan_prefix(&prefix) {
+            record_keys.push(entry?.0);
+        }
+        let mut version_keys = Vec::new();
+        for entry in self.versions.scan_prefix(&prefix) {
+            version_keys.push(entry?.0);
+        }
+        // The change log is ordered by sequence number, not by origin: a
+        // purge is a rare admin action, so one pass over it is acceptable.
+        let mut change_keys = Vec::new();
+        for entry in self.changes.iter() {
+            let (seq, value) = entry?;
+            if value.get(40..72) == Some(prefix.as_slice()) {
+                change_keys.push(seq);
+            }
+        }
+        (&self.records, &self.changes, &self.versions)
+            .transaction(|(records, changes, versions)| {
+                for key in &record_keys {
+                    records.remove(key)?;
+                }
+                for key in &change_keys {
+                    changes.remove(key)?;
+                }
+                for key in &version_keys {
+                    versions.remove(key)?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|error| match error {
+                TransactionError::Storage(error) => StorageError::from(error),
+                TransactionError::Abort(()) => StorageError::Io("purge transaction aborted".into()),
+            })?;
+        self.db.flush()?;
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.records_by_origin.remove(&origin);
+        stats.flushes_total += 1;
+        Ok(Purged {
+            records: record_keys.len() as u64,
+            changes: change_keys.len() as u64,
+        })
     }
 
     fn record_stats(&self, plan: &Plan, ops: u64, flush_seconds: f64, head_seq: u64) {
@@ -865,6 +937,14 @@ impl Storage for SledStorage {
     ) -> Pending<Result<Published, PublishRefusal>> {
         let (reply, receiver) = oneshot::channel();
         match self.submit(WriteOp::Publish { key, build, reply }) {
+            Ok(()) => Pending::new(receiver),
+            Err(error) => Pending::failed(error),
+        }
+    }
+
+    fn purge_origin(&self, origin: NodeId) -> Pending<Purged> {
+        let (reply, receiver) = oneshot::channel();
+        match self.submit(WriteOp::Purge { origin, reply }) {
             Ok(()) => Pending::new(receiver),
             Err(error) => Pending::failed(error),
         }
