@@ -31,9 +31,16 @@ pub enum PeerCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a link at once, both directions (records already received are kept).
+    /// Revoke a link at once, both directions. Records already received are
+    /// kept (flagged `revoked` in the records API) unless --purge is given.
+    /// A new `peer approve` reverses it.
     Revoke {
         node_id: String,
+        /// Also remove every record whose origin is that peer, from storage
+        /// and search, and refuse its records from any relay until the peer
+        /// is approved again (which then pulls them back from zero).
+        #[arg(long)]
+        purge: bool,
         #[arg(long)]
         json: bool,
     },
@@ -195,15 +202,31 @@ pub async fn peer(target: &AdminTarget, command: PeerCommand) -> Result<()> {
                 .await?;
             show(value, json)
         }
-        PeerCommand::Revoke { node_id, json } => {
+        PeerCommand::Revoke {
+            node_id,
+            purge,
+            json,
+        } => {
+            let body = purge.then(|| serde_json::json!({ "purge": true }));
             let value = target
                 .call(
                     Method::POST,
                     &format!("/api/v1/peers/{node_id}/revoke"),
-                    None,
+                    body,
                 )
                 .await?;
-            show(value, json)
+            if !purge || json {
+                return show(value, json);
+            }
+            show(value["peer"].clone(), false)?;
+            println!(
+                "purged {} records ({} change-log entries) of origin {node_id}",
+                value["purged"]["records"], value["purged"]["changes"]
+            );
+            if let Some(pending) = value["index_pending"].as_str() {
+                println!("the search index drops them when it next opens: {pending}");
+            }
+            Ok(())
         }
         PeerCommand::List { json } => {
             let value = target.call(Method::GET, "/api/v1/peers", None).await?;

@@ -274,6 +274,8 @@ pub(crate) async fn apply_page(
 ) -> Result<BatchCounts, String> {
     let local = inner.node_id;
     let relay = inner.relay;
+    // Shared until the write is queued (see `Inner::apply_gate`).
+    let gate = inner.apply_gate.read().await;
     let blocked = inner.blocked.lock().expect("lock").clone();
     let peer = *peer;
     let (admitted, mut counts) = tokio::task::spawn_blocking(move || {
@@ -306,12 +308,9 @@ pub(crate) async fn apply_page(
     if admitted.is_empty() {
         return Ok(counts);
     }
-    let outcomes = inner
-        .storage
-        .apply_many(admitted)
-        .wait()
-        .await
-        .map_err(|e| e.to_string())?;
+    let queued = inner.storage.apply_many(admitted);
+    drop(gate);
+    let outcomes = queued.wait().await.map_err(|e| e.to_string())?;
     for outcome in outcomes {
         match outcome {
             ApplyOutcome::Applied { .. } => counts.applied += 1,

@@ -78,6 +78,9 @@ impl From<FederationError> for ApiError {
             FederationError::BadRequest(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
             }
+            FederationError::PurgeInProgress(_) => {
+                ApiError::new(StatusCode::CONFLICT, "purge_in_progress", message)
+            }
             FederationError::Storage(_) | FederationError::NotStarted => {
                 ApiError::internal(message)
             }
@@ -389,13 +392,43 @@ async fn approve_peer(
     Ok(Json(state.federation.approve(&node_id).await?).into_response())
 }
 
+/// Body of `POST /api/v1/peers/{node_id}/revoke` (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokePeer {
+    /// Also remove the records whose origin is that peer.
+    #[serde(default)]
+    purge: bool,
+}
+
+/// Revokes a link; with `{"purge": true}` also removes that origin's
+/// records (answering a [`super::purge::PurgeReport`] instead of the entry).
 async fn revoke_peer(
     State(state): State<AppState>,
     _admin: Admin,
     Path(node_id): Path<String>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let node_id = path_node_id(&node_id)?;
-    Ok(Json(state.federation.revoke(&node_id).await?).into_response())
+    let request: RevokePeer = if body.is_empty() {
+        RevokePeer::default()
+    } else {
+        json_body(&body)?
+    };
+    if !request.purge {
+        return Ok(Json(state.federation.revoke(&node_id).await?).into_response());
+    }
+    let (peer, purged) = state.federation.revoke_and_purge(&node_id).await?;
+    let index_pending = crate::search_index::forget_purged(&state, node_id)
+        .await
+        .err();
+    Ok(Json(super::purge::PurgeReport {
+        peer,
+        purged,
+        index_purged: index_pending.is_none(),
+        index_pending,
+    })
+    .into_response())
 }
 
 async fn list_blocked(State(state): State<AppState>, _admin: Admin) -> Response {

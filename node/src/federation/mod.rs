@@ -15,6 +15,7 @@ pub mod client;
 pub mod driver;
 pub mod http;
 pub mod nonces;
+pub mod purge;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, PEERS_MAX};
 use seednet_protocol::federation::wire::{
-    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, PeerEntry,
+    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, LinkState, PeerEntry,
 };
 use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,8 @@ pub enum FederationError {
     Storage(#[from] StorageError),
     #[error("federation is not started")]
     NotStarted,
+    #[error("the search index has not yet dropped the records purged from {0}; it does so when it opens (restart the node or run `seednet reindex`), then approve again")]
+    PurgeInProgress(NodeId),
 }
 
 /// A peer as stored on disk (JSON in [`Space::Peers`]).
@@ -75,6 +78,57 @@ struct StoredPeer {
     equivocations: u64,
     last_error: Option<String>,
     last_sync_at: Option<Timestamp>,
+}
+
+/// A record origin's relation to this node (see [`Federation::origin_link`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OriginLink {
+    /// This node's own records.
+    Local,
+    /// A direct peer with an active link.
+    Active,
+    /// A direct peer this node asked; it has not approved yet.
+    Requested,
+    /// A direct peer that asked; this node's admin has not approved yet.
+    Pending,
+    /// A direct peer whose link was revoked (its records are kept).
+    Revoked,
+    /// Not a direct peer: its records arrived through peers.
+    Relayed,
+    /// Refused from now on (kept records stay until purged).
+    Blocked,
+}
+
+impl OriginLink {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginLink::Local => "local",
+            OriginLink::Active => "active",
+            OriginLink::Requested => "requested",
+            OriginLink::Pending => "pending",
+            OriginLink::Revoked => "revoked",
+            OriginLink::Relayed => "relayed",
+            OriginLink::Blocked => "blocked",
+        }
+    }
+}
+
+/// Why an origin is blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockReason {
+    /// `seednet block add`: stays until `block remove`.
+    Admin,
+    /// `peer revoke --purge`: lifted by a new approval of that peer.
+    Purge,
+}
+
+/// A blocked origin as stored (JSON in [`Space::BlockedOrigins`]).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredBlock {
+    blocked_at: Timestamp,
+    #[serde(default)]
+    by_purge: bool,
 }
 
 /// A peer in memory: what is stored plus the live sync status and driver.
@@ -134,6 +188,14 @@ pub(crate) struct Inner {
     sync_config: SyncConfig,
     peers: Mutex<BTreeMap<NodeId, Peer>>,
     blocked: Mutex<BTreeSet<NodeId>>,
+    /// Blocked origins that a purge blocked (a new approval of that peer
+    /// lifts the block; a block an admin asked for stays).
+    purge_blocks: Mutex<BTreeSet<NodeId>>,
+    /// Held shared by every apply of received records from its blocklist
+    /// snapshot until the write is queued, and exclusively while an origin
+    /// is blocked for a purge: no batch admitted before the block can be
+    /// written after the purge.
+    apply_gate: tokio::sync::RwLock<()>,
     nonces: Mutex<Option<StoredNonceCache>>,
     descriptor: Mutex<Option<Signed<NodeDescriptor>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -183,6 +245,8 @@ impl Federation {
                 sync_config,
                 peers: Mutex::new(BTreeMap::new()),
                 blocked: Mutex::new(BTreeSet::new()),
+                purge_blocks: Mutex::new(BTreeSet::new()),
+                apply_gate: tokio::sync::RwLock::new(()),
                 nonces: Mutex::new(None),
                 descriptor: Mutex::new(None),
                 tasks: Mutex::new(Vec::new()),
@@ -201,8 +265,18 @@ impl Federation {
         let loaded = tokio::task::spawn_blocking(move || load(&inner))
             .await
             .map_err(|e| StorageError::Io(format!("load task failed: {e}")))??;
-        let (peers, blocked, nonces, descriptor) = loaded;
-        *self.inner.blocked.lock().expect("lock") = blocked;
+        let Loaded {
+            peers,
+            blocked,
+            nonces,
+            descriptor,
+        } = loaded;
+        *self.inner.purge_blocks.lock().expect("lock") = blocked
+            .iter()
+            .filter(|(_, block)| block.by_purge)
+            .map(|(origin, _)| *origin)
+            .collect();
+        *self.inner.blocked.lock().expect("lock") = blocked.into_keys().collect();
         *self.inner.nonces.lock().expect("lock") = Some(nonces);
         *self.inner.descriptor.lock().expect("lock") = descriptor;
         {
@@ -343,6 +417,18 @@ impl Federation {
         if !self.inner.peers.lock().expect("lock").contains_key(node_id) {
             return Err(FederationError::UnknownPeer(*node_id));
         }
+        let purged_before = self
+            .inner
+            .purge_blocks
+            .lock()
+            .expect("lock")
+            .contains(node_id);
+        if purged_before {
+            self.check_no_index_purge_pending(node_id).await?;
+            // The purge blocked the peer's records; approving it again means
+            // taking them back (its cursor restarts from zero).
+            self.unblock_origin(node_id).await?;
+        }
         self.upsert(*node_id, None, LinkEvent::LocalApprove).await?;
         if let Err(error) = self.send_accept(*node_id).await {
             // The peer learns of the approval at its next link request.
@@ -395,13 +481,25 @@ impl Federation {
 
     /// Refuses records of `origin` from now on, whoever relays them.
     pub async fn block_origin(&self, origin: &NodeId) -> Result<(), FederationError> {
+        self.store_block(origin, BlockReason::Admin).await
+    }
+
+    /// Stores a block durably, then applies it to every later batch.
+    async fn store_block(
+        &self,
+        origin: &NodeId,
+        reason: BlockReason,
+    ) -> Result<(), FederationError> {
         if *origin == self.inner.node_id {
             return Err(FederationError::BadRequest(
                 "a node cannot block its own records".into(),
             ));
         }
-        let value = serde_json::to_vec(&serde_json::json!({ "blocked_at": now_timestamp() }))
-            .expect("json");
+        let stored = StoredBlock {
+            blocked_at: now_timestamp(),
+            by_purge: reason == BlockReason::Purge,
+        };
+        let value = serde_json::to_vec(&stored).expect("json");
         self.inner
             .storage
             .kv_write(
@@ -411,7 +509,14 @@ impl Federation {
             .wait()
             .await?;
         self.inner.blocked.lock().expect("lock").insert(*origin);
-        tracing::info!(origin = %origin, "origin blocked");
+        let mut purge_blocks = self.inner.purge_blocks.lock().expect("lock");
+        if stored.by_purge {
+            purge_blocks.insert(*origin);
+        } else {
+            // An admin's own block outlives any later approval.
+            purge_blocks.remove(origin);
+        }
+        tracing::info!(origin = %origin, ?reason, "origin blocked");
         Ok(())
     }
 
@@ -428,6 +533,7 @@ impl Federation {
                 .wait()
                 .await?;
             self.inner.blocked.lock().expect("lock").remove(origin);
+            self.inner.purge_blocks.lock().expect("lock").remove(origin);
             tracing::info!(origin = %origin, "origin unblocked");
         }
         Ok(known)
@@ -506,6 +612,24 @@ impl Federation {
             .iter()
             .map(|(id, p)| (*id, p.link))
             .collect()
+    }
+
+    /// How this node relates to the origin of a record it holds: the flag
+    /// the records API shows beside received records.
+    pub fn origin_link(&self, origin: &NodeId) -> OriginLink {
+        if *origin == self.inner.node_id {
+            return OriginLink::Local;
+        }
+        if self.is_blocked(origin) {
+            return OriginLink::Blocked;
+        }
+        match self.link(origin).and_then(|link| link.state()) {
+            Some(LinkState::Active) => OriginLink::Active,
+            Some(LinkState::Requested) => OriginLink::Requested,
+            Some(LinkState::Pending) => OriginLink::Pending,
+            Some(LinkState::Revoked) => OriginLink::Revoked,
+            None => OriginLink::Relayed,
+        }
     }
 
     pub(crate) fn is_blocked(&self, origin: &NodeId) -> bool {
@@ -618,12 +742,13 @@ fn decode_cursor(value: Option<&[u8]>) -> Result<u64, StorageError> {
     }
 }
 
-type Loaded = (
-    BTreeMap<NodeId, Peer>,
-    BTreeSet<NodeId>,
-    StoredNonceCache,
-    Option<Signed<NodeDescriptor>>,
-);
+/// The federation state read at start.
+struct Loaded {
+    peers: BTreeMap<NodeId, Peer>,
+    blocked: BTreeMap<NodeId, StoredBlock>,
+    nonces: StoredNonceCache,
+    descriptor: Option<Signed<NodeDescriptor>>,
+}
 
 /// Reads the federation state from storage. Blocking.
 fn load(inner: &Inner) -> Result<Loaded, FederationError> {
@@ -662,8 +787,11 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
             },
         );
     }
-    let mut blocked = BTreeSet::new();
-    for (key, _) in storage.kv_scan(Space::BlockedOrigins, b"")? {
+    let mut blocked = BTreeMap::new();
+    for (key, value) in storage.kv_scan(Space::BlockedOrigins, b"")? {
+        let Some(value) = value else { continue };
+        let block: StoredBlock = serde_json::from_slice(&value)
+            .map_err(|e| StorageError::Corrupt(format!("stored blocked origin: {e}")))?;
         let bytes: [u8; 32] = key
             .as_slice()
             .try_into()
@@ -671,11 +799,18 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
         blocked.insert(
             NodeId::from_bytes(bytes)
                 .map_err(|e| StorageError::Corrupt(format!("blocked origin: {e}")))?,
+            block,
         );
     }
+    purge::finish_interrupted(storage, &mut blocked)?;
     let nonces = StoredNonceCache::load(Arc::clone(&inner.storage), now_unix())?;
     let descriptor = storage::load_descriptor(storage)?;
-    Ok((peers, blocked, nonces, descriptor))
+    Ok(Loaded {
+        peers,
+        blocked,
+        nonces,
+        descriptor,
+    })
 }
 
 /// Interval at which link requests to peers that have not approved yet are
