@@ -962,7 +962,9 @@ pub(crate) fn timestamp_now() -> Timestamp {
 
 /// Parses a node id given by an admin (64 hex characters).
 pub fn parse_node_id(text: &str) -> Result<NodeId, FederationError> {
-    text.parse::<NodeId>().map_err(|_| {
-        FederationError::BadRequest(format!("{text:?} is not a node id (64 hex characters)"))
+    text.parse::<NodeId>().map_err(|error| {
+        FederationError::BadRequest(format!(
+            "{text:?} is not a node id (the 64 hex digits of an ed25519 public key): {error}"
+        ))
     })
 }
