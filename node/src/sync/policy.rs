@@ -112,13 +112,34 @@ pub fn admit(
     policy: RelayPolicy,
     blocked: &BTreeSet<NodeId>,
 ) -> Admission {
-    if origin == local {
+    admit_from(
+        origin,
+        std::slice::from_ref(peer),
+        std::slice::from_ref(local),
+        policy,
+        blocked,
+    )
+}
+
+/// [`admit`] for identities that rotated their key (`docs/PROTOCOL-federation.md`
+/// 9.9): `peer` holds the peer's current id and the former ids its rotations
+/// (approved by this node's admin) retired, `own` this node's current and
+/// retired ids. A record of any of them is direct from that peer, or this
+/// node's own.
+pub fn admit_from(
+    origin: &NodeId,
+    peer: &[NodeId],
+    own: &[NodeId],
+    policy: RelayPolicy,
+    blocked: &BTreeSet<NodeId>,
+) -> Admission {
+    if own.contains(origin) {
         return Admission::OwnRecord;
     }
     if blocked.contains(origin) {
         return Admission::BlockedOrigin;
     }
-    if policy == RelayPolicy::DirectOnly && origin != peer {
+    if policy == RelayPolicy::DirectOnly && !peer.contains(origin) {
         return Admission::NotDirect;
     }
     Admission::Admit

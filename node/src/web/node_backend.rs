@@ -155,7 +155,7 @@ fn without_extensions(request: Request) -> Request {
 fn write_error(error: PublishError) -> WriteError {
     match error {
         PublishError::Invalid(errors) => WriteError::Invalid(errors),
-        PublishError::NotOwn { .. } => WriteError::NotOwn,
+        PublishError::NotOwn { .. } | PublishError::RetiredOrigin { .. } => WriteError::NotOwn,
         PublishError::Refused(PublishRefusal::VersionConflict { current, .. }) => {
             WriteError::Conflict { current }
         }
@@ -205,7 +205,7 @@ impl WebBackend for NodeBackend {
     fn node_info(&self) -> NodeInfo {
         let config = &self.state.config;
         NodeInfo {
-            node_id: self.state.node_id,
+            node_id: self.state.node_id(),
             name: config.name.clone(),
             country: config.country,
             base_url: config.public_url.clone(),
@@ -237,7 +237,7 @@ impl WebBackend for NodeBackend {
                 .blocking(move |storage| interim_search(storage, &request))
                 .await;
         };
-        let own = self.state.node_id.to_hex();
+        let own = self.state.node_id().to_hex();
         let own_name = self.state.config.name.clone();
         tokio::task::spawn_blocking(move || {
             live.wait_until_fresh();
@@ -257,7 +257,7 @@ impl WebBackend for NodeBackend {
     }
 
     async fn record(&self, key: RecordKey) -> Result<Option<RecordPage>, BackendError> {
-        let own_id = self.state.node_id;
+        let own_id = self.state.node_id();
         let own_name = CentreName {
             name: self.state.config.name.clone(),
             country: self.state.config.country,
@@ -318,7 +318,7 @@ impl WebBackend for NodeBackend {
     }
 
     async fn own_records(&self, limit: usize) -> Result<Vec<RecordSummary>, BackendError> {
-        let origin = self.state.node_id;
+        let origin = self.state.node_id();
         self.blocking(move |storage| {
             let query = ListQuery {
                 origin: Some(origin),
@@ -380,7 +380,7 @@ impl WebBackend for NodeBackend {
     }
 
     async fn network(&self) -> Result<Vec<CentreSummary>, BackendError> {
-        let own = self.state.node_id;
+        let own = self.state.node_id();
         let name = self.state.config.name.clone();
         let country = self.state.config.country;
         let stats = self.state.storage.stats();

@@ -1,0 +1,379 @@
+//! Key rotation (`docs/PROTOCOL-federation.md` 9.9) in the running node.
+//!
+//! **Own rotation** ([`Federation::rotate_key`]): a new key is generated; the
+//! statement "old now signs as new" is signed with the old key and stored;
+//! the old key file is kept as `node.key.retired-<old id>` and the new key
+//! replaces `node.key` (fsync + atomic rename); the new descriptor (next
+//! version, signed by the new key) is stored; the [`KeyRing`] switches, so
+//! every later signature (records, descriptor, requests) uses the new key;
+//! then the statement is sent to every active peer, signed with the old key.
+//!
+//! **A peer's rotation** ([`Federation::on_rotation`]): checked against the
+//! pinned key and the peer's new descriptor, then stored with the peer as
+//! *pending* and shown to the admin. Nothing else changes until
+//! [`Federation::approve_rotation`], which re-keys the peer entry (link,
+//! cursor and counters kept), remembers the old id as a former id (its
+//! records stay valid and are still accepted from the peer), and from then on
+//! only the new key may sign the peer's requests.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use seednet_protocol::federation::limits::FEDERATION_SMALL_BODY_BYTES_MAX;
+use seednet_protocol::federation::wire::{check_rotation, KeyRotation, PeerEntry, PendingRotation};
+use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    cursor_key, decode_cursor, now_timestamp, refresh_driver, Federation, FederationError, Inner,
+    Peer,
+};
+use crate::keyfile;
+use crate::keyring::KeyRing;
+use crate::storage::{self, Space, StorageError};
+use crate::sync::SyncStatus;
+
+/// A pending rotation as stored with its peer (JSON in the peer's entry).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StoredPendingRotation {
+    statement: SignedWire,
+    descriptor: SignedWire,
+    received_at: Timestamp,
+}
+
+/// A pending rotation in memory, verified.
+pub(crate) struct PendingRotationState {
+    statement: Signed<KeyRotation>,
+    descriptor: Signed<NodeDescriptor>,
+    received_at: Timestamp,
+}
+
+impl PendingRotationState {
+    pub(crate) fn stored(&self) -> StoredPendingRotation {
+        StoredPendingRotation {
+            statement: self.statement.to_wire(),
+            descriptor: self.descriptor.to_wire(),
+            received_at: self.received_at,
+        }
+    }
+
+    /// Verifies a stored pending rotation again (both signatures).
+    pub(crate) fn load(stored: &StoredPendingRotation) -> Result<Self, StorageError> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StorageError::Corrupt(format!("stored pending rotation {what}: {e}"))
+        };
+        Ok(PendingRotationState {
+            statement: Signed::from_wire(&stored.statement)
+                .map_err(|e| corrupt("statement", &e))?,
+            descriptor: Signed::from_wire(&stored.descriptor)
+                .map_err(|e| corrupt("descriptor", &e))?,
+            received_at: stored.received_at,
+        })
+    }
+
+    pub(crate) fn entry(&self) -> PendingRotation {
+        let statement = self.statement.value();
+        PendingRotation {
+            new_node_id: statement.new_node_id,
+            rotated_at: statement.rotated_at,
+            reason: statement.reason.clone(),
+            received_at: self.received_at,
+        }
+    }
+}
+
+/// What `seednet key rotate` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationReport {
+    pub old_node_id: NodeId,
+    pub new_node_id: NodeId,
+    /// The file that keeps the old key (back it up with the new one).
+    pub retired_key_file: String,
+    /// One line per active peer the statement was sent to.
+    pub peers: Vec<RotationDelivery>,
+}
+
+/// Whether one peer accepted the rotation statement (it then waits for its
+/// admin's approval).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationDelivery {
+    pub node_id: NodeId,
+    pub delivered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Federation {
+    /// `seednet key rotate`: replaces this node's key on the running node
+    /// (see the module documentation for the order of the durable steps).
+    pub async fn rotate_key(&self, reason: String) -> Result<RotationReport, FederationError> {
+        let _rotating = self.inner.rotating.lock().await;
+        let old = self.inner.keys.current();
+        let new = Arc::new(NodeKey::from_seed(rand::random()));
+        let now = now_timestamp();
+        let statement = Signed::sign(
+            &old,
+            KeyRotation {
+                old_node_id: old.node_id(),
+                new_node_id: new.node_id(),
+                rotated_at: now,
+                reason,
+            },
+        )
+        .map_err(|e| FederationError::BadRequest(format!("cannot sign the rotation: {e}")))?;
+        let current = self.own_descriptor()?;
+        let descriptor = Signed::sign(
+            &new,
+            NodeDescriptor {
+                node_id: new.node_id(),
+                version: current.value().version + 1,
+                signed_at: now,
+                ..current.value().clone()
+            },
+        )
+        .map_err(|e| FederationError::BadRequest(format!("cannot sign the descriptor: {e}")))?;
+        let retired_key_file = {
+            let storage = Arc::clone(&self.inner.storage);
+            let key_path = self.inner.key_path.clone();
+            let (old, new) = (Arc::clone(&old), Arc::clone(&new));
+            let (statement, descriptor) = (statement.clone(), descriptor.clone());
+            tokio::task::spawn_blocking(move || -> Result<_, FederationError> {
+                // The statement first: a node restarted after the key file
+                // was replaced still knows which id it retired.
+                let mut rotations = storage::load_own_rotations(storage.as_ref())?;
+                rotations.push(statement);
+                storage::store_own_rotations(storage.as_ref(), &rotations).wait_blocking()?;
+                let retired = keyfile::replace_for_rotation(&key_path, &old, &new)?;
+                storage::store_descriptor(storage.as_ref(), &descriptor).wait_blocking()?;
+                Ok(retired)
+            })
+            .await
+            .map_err(|e| StorageError::Io(format!("rotation task failed: {e}")))??
+        };
+        self.inner.keys.rotate_to(Arc::clone(&new));
+        *self.inner.descriptor.lock().expect("lock") = Some(descriptor);
+        tracing::info!(old = %old.node_id(), new = %new.node_id(), "node key rotated");
+        let peers = self.send_rotation(&old, &statement).await;
+        Ok(RotationReport {
+            old_node_id: old.node_id(),
+            new_node_id: new.node_id(),
+            retired_key_file: retired_key_file.display().to_string(),
+            peers,
+        })
+    }
+
+    /// Sends the statement, signed by `old`, to every active peer.
+    async fn send_rotation(
+        &self,
+        old: &NodeKey,
+        statement: &Signed<KeyRotation>,
+    ) -> Vec<RotationDelivery> {
+        let body = serde_json::to_vec(&statement.to_wire()).expect("wire form serialises");
+        let targets: Vec<NodeId> = self
+            .inner
+            .peers
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, p)| p.link.pulls())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut deliveries = Vec::with_capacity(targets.len());
+        for node_id in targets {
+            let result = match self.base_url(&node_id) {
+                Ok(base_url) => self
+                    .inner
+                    .client
+                    .signed_as(
+                        old,
+                        Method::POST,
+                        &base_url,
+                        "/federation/v1/rotations",
+                        body.clone(),
+                        FEDERATION_SMALL_BODY_BYTES_MAX,
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(error) = &result {
+                tracing::warn!(peer = %node_id, %error, "key rotation not delivered");
+            }
+            deliveries.push(RotationDelivery {
+                node_id,
+                delivered: result.is_ok(),
+                error: result.err(),
+            });
+        }
+        deliveries
+    }
+
+    /// A verified rotation statement arrived from the active peer `signer`:
+    /// check it and its new descriptor, store it as pending. Never applied
+    /// here.
+    pub(crate) async fn on_rotation(
+        &self,
+        signer: NodeId,
+        statement: Signed<KeyRotation>,
+    ) -> Result<(), FederationError> {
+        let new_id = statement.value().new_node_id;
+        // The cheap checks before any fetch.
+        if statement.value().old_node_id != signer {
+            return Err(FederationError::RotationRefused(format!(
+                "the statement is signed by {}, but the pinned key of this peer is {signer}",
+                statement.value().old_node_id
+            )));
+        }
+        if self.inner.keys.is_own(&new_id) || self.link(&new_id).is_some() {
+            return Err(FederationError::RotationConflict(new_id));
+        }
+        let base_url = self.base_url(&signer)?;
+        let descriptor = self
+            .inner
+            .client
+            .descriptor(&base_url)
+            .await
+            .map_err(FederationError::RotationDescriptor)?;
+        check_rotation(&statement, &signer, &descriptor)
+            .map_err(|e| FederationError::RotationRefused(e.to_string()))?;
+        let claimed = descriptor.value().base_url.trim_end_matches('/');
+        if claimed != base_url {
+            return Err(FederationError::RotationRefused(format!(
+                "the new descriptor names {claimed} as its URL, the peer is at {base_url}"
+            )));
+        }
+        let stored = {
+            let mut peers = self.inner.peers.lock().expect("lock");
+            let peer = peers
+                .get_mut(&signer)
+                .ok_or(FederationError::UnknownPeer(signer))?;
+            peer.pending_rotation = Some(PendingRotationState {
+                statement,
+                descriptor,
+                received_at: now_timestamp(),
+            });
+            peer.stored()
+        };
+        self.inner.write_peer(&signer, &stored).await?;
+        tracing::info!(peer = %signer, new = %new_id, "key rotation received; waiting for the admin");
+        Ok(())
+    }
+
+    /// `seednet peer approve-rotation NODE_ID`: pins the pending new key of
+    /// peer `old_id`. The entry moves to the new id with its link, cursor and
+    /// counters; the old id becomes a former id of the peer.
+    pub async fn approve_rotation(&self, old_id: &NodeId) -> Result<PeerEntry, FederationError> {
+        let (new_id, driver) = {
+            let mut peers = self.inner.peers.lock().expect("lock");
+            let peer = peers
+                .get_mut(old_id)
+                .ok_or(FederationError::UnknownPeer(*old_id))?;
+            let new_id = peer
+                .pending_rotation
+                .as_ref()
+                .ok_or(FederationError::NoPendingRotation(*old_id))?
+                .statement
+                .value()
+                .new_node_id;
+            if self.inner.keys.is_own(&new_id) || peers.contains_key(&new_id) {
+                return Err(FederationError::RotationConflict(new_id));
+            }
+            let driver = peers.get_mut(old_id).and_then(|p| p.driver.take());
+            (new_id, driver)
+        };
+        // The driver writes the cursor: it must be gone before it moves.
+        if let Some(driver) = driver {
+            let _ = driver.abort().await;
+        }
+        let storage = Arc::clone(&self.inner.storage);
+        let old_key = cursor_key(old_id);
+        let cursor = tokio::task::spawn_blocking(move || storage.kv_get(Space::Cursors, &old_key))
+            .await
+            .map_err(|e| StorageError::Io(format!("cursor read failed: {e}")))??;
+        let cursor = decode_cursor(cursor.as_deref())?;
+        let stored = {
+            let peers = self.inner.peers.lock().expect("lock");
+            let peer = peers
+                .get(old_id)
+                .ok_or(FederationError::UnknownPeer(*old_id))?;
+            let pending = peer
+                .pending_rotation
+                .as_ref()
+                .ok_or(FederationError::NoPendingRotation(*old_id))?;
+            let mut stored = peer.stored();
+            stored.descriptor = pending.descriptor.to_wire();
+            stored.former_ids.push(*old_id);
+            stored.pending_rotation = None;
+            stored
+        };
+        // Durable order: the cursor under the new id, then the peer entry
+        // moved in one batch, then the old cursor removed. A crash in
+        // between leaves the old entry with its pending rotation (approve
+        // again) or an orphan cursor (harmless).
+        let write = |writes| self.inner.storage.kv_write(Space::Cursors, writes).wait();
+        write(vec![(
+            cursor_key(&new_id),
+            Some(cursor.to_be_bytes().to_vec()),
+        )])
+        .await?;
+        let value = serde_json::to_vec(&stored).expect("peer serialises");
+        self.inner
+            .storage
+            .kv_write(
+                Space::Peers,
+                vec![
+                    (new_id.as_bytes().to_vec(), Some(value)),
+                    (old_id.as_bytes().to_vec(), None),
+                ],
+            )
+            .wait()
+            .await?;
+        write(vec![(cursor_key(old_id), None)]).await?;
+        {
+            let mut peers = self.inner.peers.lock().expect("lock");
+            let old = peers
+                .remove(old_id)
+                .ok_or(FederationError::UnknownPeer(*old_id))?;
+            let pending = old
+                .pending_rotation
+                .ok_or(FederationError::NoPendingRotation(*old_id))?;
+            peers.insert(
+                new_id,
+                Peer {
+                    descriptor: pending.descriptor,
+                    link: old.link,
+                    records_received: old.records_received,
+                    equivocations: old.equivocations,
+                    last_error: old.last_error,
+                    last_sync_at: old.last_sync_at,
+                    cursor,
+                    sync: SyncStatus { cursor, ..old.sync },
+                    driver: None,
+                    former_ids: stored.former_ids,
+                    pending_rotation: None,
+                },
+            );
+        }
+        tracing::info!(old = %old_id, new = %new_id, "peer key rotation approved");
+        refresh_driver(&self.inner, &new_id).await?;
+        self.entry(&new_id)
+    }
+
+    /// This node's current and retired keys.
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.inner.keys
+    }
+}
+
+impl Inner {
+    /// A peer's current id followed by its former ids.
+    pub(crate) fn peer_ids(&self, node_id: &NodeId) -> Vec<NodeId> {
+        let mut ids = vec![*node_id];
+        if let Some(peer) = self.peers.lock().expect("lock").get(node_id) {
+            ids.extend(peer.former_ids.iter().copied());
+        }
+        ids
+    }
+}
