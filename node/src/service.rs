@@ -121,6 +121,7 @@ impl Publisher {
         body: RecordBody,
     ) -> Result<Published, PublishError> {
         let signer = self.keys.current();
+        let key_id = id.clone();
         let key = RecordKey {
             origin: signer.node_id(),
             id,
@@ -143,7 +144,34 @@ impl Publisher {
             }
             sign(&signer, build_key, current.version + 1, body)
         });
-        Ok(self.storage.publish(key, build).wait().await??)
+        match self.storage.publish(key, build).wait().await? {
+            Err(PublishRefusal::NotFound) => Err(self.not_found_or_retired(key_id).await),
+            result => Ok(result?),
+        }
+    }
+
+    /// The error for an own record id that is not found under the current
+    /// key: [`PublishError::RetiredOrigin`] when a retired key published it,
+    /// so the editor learns why it cannot be changed.
+    async fn not_found_or_retired(&self, id: RecordId) -> PublishError {
+        let retired = self.keys.retired();
+        let storage = Arc::clone(&self.storage);
+        let found = tokio::task::spawn_blocking(move || {
+            retired.into_iter().rev().find_map(|origin| {
+                let key = RecordKey {
+                    origin,
+                    id: id.clone(),
+                };
+                matches!(storage.current_version(&key), Ok(Some(_))).then_some(key)
+            })
+        })
+        .await
+        .ok()
+        .flatten();
+        match found {
+            Some(key) => PublishError::RetiredOrigin { key },
+            None => PublishError::Refused(PublishRefusal::NotFound),
+        }
     }
 }
 

@@ -244,20 +244,35 @@ impl Federation {
                 "the new descriptor names {claimed} as its URL, the peer is at {base_url}"
             )));
         }
-        let stored = {
-            let mut peers = self.inner.peers.lock().expect("lock");
-            let peer = peers
-                .get_mut(&signer)
-                .ok_or(FederationError::UnknownPeer(signer))?;
-            peer.pending_rotation = Some(PendingRotationState {
+        self.store_pending_rotation(
+            signer,
+            PendingRotationState {
                 statement,
                 descriptor,
                 received_at: now_timestamp(),
-            });
+            },
+        )
+        .await?;
+        tracing::info!(peer = %signer, new = %new_id, "key rotation received; waiting for the admin");
+        Ok(())
+    }
+
+    /// Stores a checked rotation with its peer, durably (it replaces an
+    /// earlier pending one).
+    async fn store_pending_rotation(
+        &self,
+        node_id: NodeId,
+        pending: PendingRotationState,
+    ) -> Result<(), FederationError> {
+        let stored = {
+            let mut peers = self.inner.peers.lock().expect("lock");
+            let peer = peers
+                .get_mut(&node_id)
+                .ok_or(FederationError::UnknownPeer(node_id))?;
+            peer.pending_rotation = Some(pending);
             peer.stored()
         };
-        self.inner.write_peer(&signer, &stored).await?;
-        tracing::info!(peer = %signer, new = %new_id, "key rotation received; waiting for the admin");
+        self.inner.write_peer(&node_id, &stored).await?;
         Ok(())
     }
 
@@ -375,5 +390,133 @@ impl Inner {
             ids.extend(peer.former_ids.iter().copied());
         }
         ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use seednet_protocol::federation::wire::LinkEvent;
+    use seednet_protocol::testing::test_key;
+
+    use super::*;
+    use crate::config::{Config, Overrides};
+    use crate::demo::local::init_node;
+    use crate::storage::Storage;
+
+    async fn federation(config: &Config, storage: &Arc<dyn Storage>) -> Federation {
+        let key = Arc::new(keyfile::load(&config.key_path()).unwrap());
+        let federation = Federation::new(
+            Arc::clone(storage),
+            Arc::new(KeyRing::new(key, Vec::new())),
+            config,
+        );
+        federation.start().await.unwrap();
+        federation
+    }
+
+    #[tokio::test]
+    async fn a_pending_rotation_survives_a_restart_and_approval_moves_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = init_node(&dir.path().join("b"), "b", "GR", &["en"], 600_000)
+            .await
+            .unwrap();
+        let config =
+            Config::load(&setup.data_dir, &Default::default(), &Overrides::default()).unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(crate::storage::SledStorage::open(&config.db_dir()).unwrap());
+        let (old, new) = (test_key(5), test_key(6));
+        let fed = federation(&config, &storage).await;
+        let template = fed.own_descriptor().unwrap().value().clone();
+        let descriptor_of = |key: &NodeKey, version| {
+            Signed::sign(
+                key,
+                NodeDescriptor {
+                    node_id: key.node_id(),
+                    base_url: "http://127.0.0.1:9".into(),
+                    version,
+                    ..template.clone()
+                },
+            )
+            .unwrap()
+        };
+        fed.upsert(
+            old.node_id(),
+            Some(descriptor_of(&old, 1)),
+            LinkEvent::RemoteApprove,
+        )
+        .await
+        .unwrap();
+        fed.inner.persist_progress(&old.node_id(), 7).await.unwrap();
+        let statement = Signed::sign(
+            &old,
+            KeyRotation {
+                old_node_id: old.node_id(),
+                new_node_id: new.node_id(),
+                rotated_at: now_timestamp(),
+                reason: "test".into(),
+            },
+        )
+        .unwrap();
+        fed.store_pending_rotation(
+            old.node_id(),
+            PendingRotationState {
+                statement,
+                descriptor: descriptor_of(&new, 2),
+                received_at: now_timestamp(),
+            },
+        )
+        .await
+        .unwrap();
+        fed.stop().await;
+
+        // After a restart: still pending, still under the old id.
+        let fed = federation(&config, &storage).await;
+        let entry = fed.entry(&old.node_id()).unwrap();
+        let pending = entry.pending_rotation.expect("pending after restart");
+        assert_eq!(pending.new_node_id, new.node_id());
+        assert_eq!(pending.reason, "test");
+        assert_eq!(entry.cursor, 7);
+        assert!(fed.entry(&new.node_id()).is_err());
+
+        let approved = fed.approve_rotation(&old.node_id()).await.unwrap();
+        assert_eq!(approved.node_id, new.node_id());
+        assert_eq!(approved.former_node_ids, vec![old.node_id()]);
+        assert_eq!(approved.link, entry.link);
+        assert_eq!(approved.cursor, 7);
+        assert!(approved.pending_rotation.is_none());
+        assert!(matches!(
+            fed.approve_rotation(&old.node_id()).await,
+            Err(FederationError::UnknownPeer(_))
+        ));
+        assert!(matches!(
+            fed.approve_rotation(&new.node_id()).await,
+            Err(FederationError::NoPendingRotation(_))
+        ));
+        assert_eq!(
+            fed.inner.peer_ids(&new.node_id()),
+            vec![new.node_id(), old.node_id()]
+        );
+        fed.stop().await;
+
+        // On disk: the entry and the cursor moved, nothing is left under the old id.
+        let old_key = old.node_id().as_bytes().to_vec();
+        assert!(storage.kv_get(Space::Peers, &old_key).unwrap().is_none());
+        assert!(storage.kv_get(Space::Cursors, &old_key).unwrap().is_none());
+        let fed = federation(&config, &storage).await;
+        let entry = fed.entry(&new.node_id()).unwrap();
+        assert_eq!(entry.former_node_ids, vec![old.node_id()]);
+        assert_eq!(entry.cursor, 7);
+        fed.stop().await;
+        storage.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_peer_stored_before_rotations_existed_still_loads() {
+        let stored = r#"{"descriptor":{"signed":{"a":1},"signature":"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"},"link":{"local":"approved","remote":"approved"},"records_received":3,"equivocations":0,"last_error":null,"last_sync_at":null}"#;
+        let peer: super::super::StoredPeer = serde_json::from_str(stored).unwrap();
+        assert!(peer.former_ids.is_empty());
+        assert!(peer.pending_rotation.is_none());
+        let text = serde_json::to_string(&peer).unwrap();
+        assert!(!text.contains("former_ids") && !text.contains("pending_rotation"));
     }
 }

@@ -223,4 +223,21 @@ mod tests {
             Admission::OwnRecord
         );
     }
+
+    #[test]
+    fn former_ids_of_a_peer_and_retired_ids_of_this_node_count_as_theirs() {
+        let (local, retired) = (test_key(1).node_id(), test_key(4).node_id());
+        let (italy, italy_before) = (test_key(2).node_id(), test_key(5).node_id());
+        let greece = test_key(3).node_id();
+        let none = BTreeSet::new();
+        let peer = [italy, italy_before];
+        let own = [local, retired];
+        let decide =
+            |origin: &NodeId| admit_from(origin, &peer, &own, RelayPolicy::DirectOnly, &none);
+        assert_eq!(decide(&italy_before), Admission::Admit);
+        assert_eq!(decide(&italy), Admission::Admit);
+        assert_eq!(decide(&greece), Admission::NotDirect);
+        assert_eq!(decide(&retired), Admission::OwnRecord);
+        assert_eq!(decide(&local), Admission::OwnRecord);
+    }
 }
