@@ -227,3 +227,55 @@ async fn rotation_is_pending_until_approved_then_the_new_key_speaks_for_the_peer
     assert_eq!(at_b.iter().filter(|v| v.0 == old_hex).count(), 1);
     assert_eq!(at_b.iter().filter(|v| v.0 == new_hex).count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_missed_the_rotation_gets_it_when_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "a", "IT", SLOW_INTERVAL_MS).await;
+    let b = node(dir.path(), "b", "GR", SLOW_INTERVAL_MS).await;
+    a.link_with(&b).await.unwrap();
+    let old_id = a.node_id();
+
+    // B is down while A rotates: the statement is not delivered.
+    let b_setup = b.stop().await.unwrap();
+    let report = a
+        .admin("POST", "/api/v1/node/key/rotate", None)
+        .await
+        .unwrap();
+    let new_hex = report["new_node_id"].as_str().unwrap().to_string();
+    assert_eq!(report["peers"][0]["delivered"], json!(false), "{report}");
+    let b = LocalNode::start(b_setup).await.unwrap();
+    assert!(peer_entry(&b, &old_id).await.unwrap()["pending_rotation"].is_null());
+
+    let resent = a
+        .admin("POST", "/api/v1/node/key/rotations/resend", None)
+        .await
+        .unwrap();
+    let rotations = resent["rotations"].as_array().unwrap();
+    assert_eq!(rotations.len(), 1);
+    assert_eq!(rotations[0]["new_node_id"], json!(new_hex));
+    assert_eq!(
+        rotations[0]["peers"][0]["delivered"],
+        json!(true),
+        "{resent}"
+    );
+    let entry = peer_entry(&b, &old_id).await.unwrap();
+    assert_eq!(entry["pending_rotation"]["new_node_id"], json!(new_hex));
+
+    // Once approved, a resent statement is refused: B no longer pins the old key.
+    b.admin(
+        "POST",
+        &format!("/api/v1/peers/{}/rotation/approve", old_id.to_hex()),
+        None,
+    )
+    .await
+    .unwrap();
+    let resent = a
+        .admin("POST", "/api/v1/node/key/rotations/resend", None)
+        .await
+        .unwrap();
+    let error = resent["rotations"][0]["peers"][0]["error"]
+        .as_str()
+        .unwrap();
+    assert!(error.contains("signature_unknown_key"), "{error}");
+}

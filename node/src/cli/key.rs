@@ -20,6 +20,11 @@ pub enum KeyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send the rotation statements again (signed by the retired keys) to every active peer, e.g. one that was unreachable.
+    ResendRotation {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn key(target: &AdminTarget, command: KeyCommand) -> Result<()> {
@@ -38,25 +43,47 @@ pub async fn key(target: &AdminTarget, command: KeyCommand) -> Result<()> {
             }
             let report: RotationReport =
                 serde_json::from_value(value).context("the node sent an unexpected report")?;
-            println!("old node id: {}", report.old_node_id);
-            println!("new node id: {}", report.new_node_id);
-            println!(
-                "old key kept in {} (back it up with the new key)",
-                report.retired_key_file
-            );
-            for peer in &report.peers {
-                match &peer.error {
-                    None => println!(
-                        "  {}: rotation delivered; waiting for its admin",
-                        peer.node_id
-                    ),
-                    Some(error) => println!("  {}: NOT delivered: {error}", peer.node_id),
-                }
+            print_report(&report);
+            Ok(())
+        }
+        KeyCommand::ResendRotation { json } => {
+            let value = target
+                .call(Method::POST, "/api/v1/node/key/rotations/resend", None)
+                .await?;
+            if json {
+                println!("{value}");
+                return Ok(());
             }
-            if report.peers.is_empty() {
-                println!("no active peers");
+            let reports: Vec<RotationReport> = serde_json::from_value(value["rotations"].clone())
+                .context("the node sent an unexpected report")?;
+            if reports.is_empty() {
+                println!("this node has not rotated its key");
+            }
+            for report in &reports {
+                print_report(report);
             }
             Ok(())
         }
+    }
+}
+
+fn print_report(report: &RotationReport) {
+    println!("old node id: {}", report.old_node_id);
+    println!("new node id: {}", report.new_node_id);
+    println!(
+        "old key kept in {} (back it up with the new key)",
+        report.retired_key_file
+    );
+    for peer in &report.peers {
+        match &peer.error {
+            None => println!(
+                "  {}: rotation delivered; waiting for its admin",
+                peer.node_id
+            ),
+            Some(error) => println!("  {}: NOT delivered: {error}", peer.node_id),
+        }
+    }
+    if report.peers.is_empty() {
+        println!("no active peers");
     }
 }

@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/blocked-origins/{node_id}", delete(unblock_origin))
         .route("/federation/v1/rotations", post(rotation_statement))
         .route("/api/v1/node/key/rotate", post(rotate_key))
+        .route("/api/v1/node/key/rotations/resend", post(resend_rotations))
         .route(
             "/api/v1/peers/{node_id}/rotation/approve",
             post(approve_rotation),
@@ -504,6 +505,16 @@ async fn rotate_key(
     };
     let report = state.federation.rotate_key(request.reason).await?;
     Ok(Json(report).into_response())
+}
+
+/// `POST /api/v1/node/key/rotations/resend` (admin): `seednet key
+/// resend-rotation`.
+async fn resend_rotations(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Response, ApiError> {
+    let reports = state.federation.resend_rotations().await?;
+    Ok(Json(serde_json::json!({ "rotations": reports })).into_response())
 }
 
 /// `POST /api/v1/peers/{node_id}/rotation/approve` (admin).

@@ -164,6 +164,51 @@ impl Federation {
         })
     }
 
+    /// `seednet key resend-rotation`: sends every rotation this node signed
+    /// again, oldest first, each signed by its old key (read from its
+    /// retired key file), to every active peer: for a peer that missed a
+    /// statement (it was unreachable). A peer that already approved a
+    /// statement refuses it again with 401 `signature_unknown_key` (it no
+    /// longer pins that key), which the report shows.
+    pub async fn resend_rotations(&self) -> Result<Vec<RotationReport>, FederationError> {
+        let _rotating = self.inner.rotating.lock().await;
+        let storage = Arc::clone(&self.inner.storage);
+        let key_path = self.inner.key_path.clone();
+        let retired = self.inner.keys.retired();
+        let loaded = tokio::task::spawn_blocking(move || -> Result<_, FederationError> {
+            let mut loaded = Vec::new();
+            for statement in storage::load_own_rotations(storage.as_ref())? {
+                let old_id = statement.value().old_node_id;
+                // A statement whose rotation did not complete retired nothing.
+                if !retired.contains(&old_id) {
+                    continue;
+                }
+                let path = keyfile::retired_path(&key_path, &old_id);
+                let old = keyfile::load(&path)?;
+                if old.node_id() != old_id {
+                    return Err(FederationError::BadRequest(format!(
+                        "{} does not hold the key of {old_id}",
+                        path.display()
+                    )));
+                }
+                loaded.push((statement, old, path));
+            }
+            Ok(loaded)
+        })
+        .await
+        .map_err(|e| StorageError::Io(format!("rotation task failed: {e}")))??;
+        let mut reports = Vec::with_capacity(loaded.len());
+        for (statement, old, path) in loaded {
+            reports.push(RotationReport {
+                old_node_id: statement.value().old_node_id,
+                new_node_id: statement.value().new_node_id,
+                retired_key_file: path.display().to_string(),
+                peers: self.send_rotation(&old, &statement).await,
+            });
+        }
+        Ok(reports)
+    }
+
     /// Sends the statement, signed by `old`, to every active peer.
     async fn send_rotation(
         &self,
