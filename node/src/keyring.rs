@@ -44,6 +44,15 @@ impl KeyRing {
         self.state.read().expect("lock").retired.clone()
     }
 
+    /// The current id followed by the retired ones: every origin this node
+    /// is the only source of.
+    pub fn own_ids(&self) -> Vec<NodeId> {
+        let state = self.state.read().expect("lock");
+        let mut ids = vec![state.current.node_id()];
+        ids.extend(state.retired.iter().copied());
+        ids
+    }
+
     /// Whether `id` is this node, now or before a rotation.
     pub fn is_own(&self, id: &NodeId) -> bool {
         let state = self.state.read().expect("lock");
@@ -76,6 +85,7 @@ mod tests {
         assert_eq!(old.node_id(), old_id);
         assert_eq!(ring.node_id(), test_key(2).node_id());
         assert_eq!(ring.retired(), vec![old_id]);
+        assert_eq!(ring.own_ids(), vec![test_key(2).node_id(), old_id]);
         assert!(ring.is_own(&old_id));
         assert!(ring.is_own(&test_key(2).node_id()));
         assert!(!ring.is_own(&test_key(3).node_id()));

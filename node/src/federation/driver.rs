@@ -272,11 +272,7 @@ pub(crate) async fn apply_page(
     peer: &NodeId,
     page: ChangesPage,
 ) -> Result<BatchCounts, String> {
-    let own = {
-        let mut own = inner.keys.retired();
-        own.push(inner.keys.node_id());
-        own
-    };
+    let own = inner.keys.own_ids();
     let peer_ids = inner.peer_ids(peer);
     let relay = inner.relay;
     let blocked = inner.blocked.lock().expect("lock").clone();

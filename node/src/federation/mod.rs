@@ -164,6 +164,10 @@ pub(crate) struct Inner {
     key_path: std::path::PathBuf,
     /// Held while this node rotates its own key (one rotation at a time).
     rotating: tokio::sync::Mutex<()>,
+    /// Held while a peer's pending rotation is stored or approved, so an
+    /// approval moves exactly the rotation it checked. Never held across a
+    /// network call.
+    peer_rotations: tokio::sync::Mutex<()>,
     client: PeerClient,
     relay: RelayPolicy,
     sync_config: SyncConfig,
@@ -211,6 +215,7 @@ impl Federation {
                 keys,
                 key_path: config.key_path(),
                 rotating: tokio::sync::Mutex::new(()),
+                peer_rotations: tokio::sync::Mutex::new(()),
                 relay: if settings.relay_direct_only {
                     RelayPolicy::DirectOnly
                 } else {

@@ -309,6 +309,7 @@ impl Federation {
         node_id: NodeId,
         pending: PendingRotationState,
     ) -> Result<(), FederationError> {
+        let _guard = self.inner.peer_rotations.lock().await;
         let stored = {
             let mut peers = self.inner.peers.lock().expect("lock");
             let peer = peers
@@ -325,6 +326,7 @@ impl Federation {
     /// peer `old_id`. The entry moves to the new id with its link, cursor and
     /// counters; the old id becomes a former id of the peer.
     pub async fn approve_rotation(&self, old_id: &NodeId) -> Result<PeerEntry, FederationError> {
+        let _guard = self.inner.peer_rotations.lock().await;
         let (new_id, driver) = {
             let mut peers = self.inner.peers.lock().expect("lock");
             let peer = peers
@@ -347,17 +349,33 @@ impl Federation {
         if let Some(driver) = driver {
             let _ = driver.abort().await;
         }
+        if let Err(error) = self.move_peer(old_id, new_id).await {
+            // Nothing moved in memory: the old entry syncs on as before.
+            refresh_driver(&self.inner, old_id).await?;
+            return Err(error);
+        }
+        tracing::info!(old = %old_id, new = %new_id, "peer key rotation approved");
+        refresh_driver(&self.inner, &new_id).await?;
+        self.entry(&new_id)
+    }
+
+    /// Moves the stopped peer `old_id` (with a pending rotation to `new_id`)
+    /// to `new_id`: on disk first, then in memory.
+    async fn move_peer(&self, old_id: &NodeId, new_id: NodeId) -> Result<(), FederationError> {
         let storage = Arc::clone(&self.inner.storage);
         let old_key = cursor_key(old_id);
         let cursor = tokio::task::spawn_blocking(move || storage.kv_get(Space::Cursors, &old_key))
             .await
             .map_err(|e| StorageError::Io(format!("cursor read failed: {e}")))??;
-        let cursor = decode_cursor(cursor.as_deref())?;
-        let stored = {
+        let stored_cursor = decode_cursor(cursor.as_deref())?;
+        let (cursor, stored) = {
             let peers = self.inner.peers.lock().expect("lock");
             let peer = peers
                 .get(old_id)
                 .ok_or(FederationError::UnknownPeer(*old_id))?;
+            // A cursor write the aborted driver queued may not be committed
+            // yet; its value is already in memory, and its batch is durable.
+            let cursor = stored_cursor.max(peer.cursor);
             let pending = peer
                 .pending_rotation
                 .as_ref()
@@ -366,7 +384,7 @@ impl Federation {
             stored.descriptor = pending.descriptor.to_wire();
             stored.former_ids.push(*old_id);
             stored.pending_rotation = None;
-            stored
+            (cursor, stored)
         };
         // Durable order: the cursor under the new id, then the peer entry
         // moved in one batch, then the old cursor removed. A crash in
@@ -416,9 +434,7 @@ impl Federation {
                 },
             );
         }
-        tracing::info!(old = %old_id, new = %new_id, "peer key rotation approved");
-        refresh_driver(&self.inner, &new_id).await?;
-        self.entry(&new_id)
+        Ok(())
     }
 
     /// This node's current and retired keys.
