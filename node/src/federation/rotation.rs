@@ -139,10 +139,14 @@ impl Federation {
             let key_path = self.inner.key_path.clone();
             let (old, new) = (Arc::clone(&old), Arc::clone(&new));
             let (statement, descriptor) = (statement.clone(), descriptor.clone());
+            let keys = Arc::clone(&self.inner.keys);
             tokio::task::spawn_blocking(move || -> Result<_, FederationError> {
                 // The statement first: a node restarted after the key file
-                // was replaced still knows which id it retired.
+                // was replaced still knows which id it retired. A statement
+                // of a rotation that crashed before its key was installed
+                // names a new key this node never used: it is dropped.
                 let mut rotations = storage::load_own_rotations(storage.as_ref())?;
+                rotations.retain(|r| keys.is_own(&r.value().new_node_id));
                 rotations.push(statement);
                 storage::store_own_rotations(storage.as_ref(), &rotations).wait_blocking()?;
                 let retired = keyfile::replace_for_rotation(&key_path, &old, &new)?;
