@@ -71,6 +71,39 @@ pub fn retired_path(key_path: &Path, old: &NodeId) -> PathBuf {
     key_path.with_file_name(name)
 }
 
+/// The ids of the retired key files beside `key_path` (named by
+/// [`retired_path`]), in name order. Files with other names are ignored.
+pub fn retired_ids(key_path: &Path) -> Result<Vec<NodeId>, KeyFileError> {
+    let dir = key_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let prefix = format!(
+        "{}.retired-",
+        key_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let io_error = |source| KeyFileError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_error)? {
+        let name = entry.map_err(io_error)?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(id) = name
+            .strip_prefix(&prefix)
+            .and_then(|hex| hex.parse::<NodeId>().ok())
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
 /// Replaces the key at `key_path` by `new` for a rotation, crash-safely:
 /// the current key is first kept as [`retired_path`] (a file that already
 /// holds exactly that key is accepted, so a rotation interrupted by a crash
@@ -164,6 +197,7 @@ mod tests {
         assert_eq!(load(&path).unwrap().node_id(), new.node_id());
         assert_eq!(load(&retired).unwrap().node_id(), old.node_id());
         assert_eq!(retired, retired_path(&path, &old.node_id()));
+        assert_eq!(retired_ids(&path).unwrap(), vec![old.node_id()]);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert!(!dir.path().join("node.key.new").exists());

@@ -39,14 +39,21 @@ pub fn open(config: &Config) -> Result<OpenNode, OpenError> {
     let key = Arc::new(keyfile::load(&config.key_path())?);
     let storage: Arc<dyn Storage> = Arc::new(SledStorage::open(&config.db_dir())?);
     let descriptor = ensure_descriptor(storage.as_ref(), &key, config)?;
-    // Ids of earlier keys, from the rotations this node signed. A statement
-    // stored by a rotation that crashed before its key file was replaced
-    // names the current key as old: it is not retired.
-    let retired = storage::load_own_rotations(storage.as_ref())?
+    // Ids of earlier keys: from the rotations this node signed, and from the
+    // retired key files kept beside the key (a data dir restored from an
+    // export has the files but not the statements). A statement stored by a
+    // rotation that crashed before its key file was replaced names the
+    // current key as old: it is not retired.
+    let mut retired: Vec<_> = storage::load_own_rotations(storage.as_ref())?
         .iter()
         .map(|rotation| rotation.value().old_node_id)
-        .filter(|id| *id != key.node_id())
         .collect();
+    for id in keyfile::retired_ids(&config.key_path())? {
+        if !retired.contains(&id) {
+            retired.push(id);
+        }
+    }
+    retired.retain(|id| *id != key.node_id());
     let keys = Arc::new(KeyRing::new(key, retired));
     let publisher = Publisher::with_keys(Arc::clone(&keys), Arc::clone(&storage));
     Ok(OpenNode {
