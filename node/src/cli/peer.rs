@@ -44,7 +44,13 @@ pub enum PeerCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List peers: state, last sync, records received, lag, last error.
+    /// Approve the key rotation a peer announced: pin its new key (its node id now, 64 hex digits).
+    ApproveRotation {
+        node_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List peers: state, last sync, records received, lag, last error, pending key rotation.
     List {
         #[arg(long)]
         json: bool,
@@ -94,12 +100,12 @@ impl AdminTarget {
                 Config::load(dir, &config::process_env(), &Overrides::default())?.public_url
             }
             (None, None) => bail!(
-                "peer and block commands talk to the running node: pass --node URL (or --data-dir)"
+                "peer, block and key commands talk to the running node: pass --node URL (or --data-dir)"
             ),
         };
         let token = token.ok_or_else(|| {
             anyhow!(
-                "peer and block commands need an admin token: pass --token or set SEEDNET_TOKEN"
+                "peer, block and key commands need an admin token: pass --token or set SEEDNET_TOKEN"
             )
         })?;
         let client = reqwest::Client::builder()
@@ -113,7 +119,12 @@ impl AdminTarget {
         })
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -167,6 +178,16 @@ fn print_entry(entry: &PeerEntry) {
             .map(|e| format!(", last error: {e}"))
             .unwrap_or_default()
     );
+    if !entry.former_node_ids.is_empty() {
+        let former: Vec<String> = entry.former_node_ids.iter().map(|id| id.to_hex()).collect();
+        println!("    former node ids: {}", former.join(", "));
+    }
+    if let Some(rotation) = &entry.pending_rotation {
+        println!(
+            "    PENDING KEY ROTATION to {} (signed {}, reason: {:?}); approve with: seednet peer approve-rotation {}",
+            rotation.new_node_id, rotation.rotated_at, rotation.reason, entry.node_id
+        );
+    }
 }
 
 fn show(value: Value, json: bool) -> Result<()> {
@@ -227,6 +248,16 @@ pub async fn peer(target: &AdminTarget, command: PeerCommand) -> Result<()> {
                 println!("the search index drops them when it next opens: {pending}");
             }
             Ok(())
+        }
+        PeerCommand::ApproveRotation { node_id, json } => {
+            let value = target
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/peers/{node_id}/rotation/approve"),
+                    None,
+                )
+                .await?;
+            show(value, json)
         }
         PeerCommand::List { json } => {
             let value = target.call(Method::GET, "/api/v1/peers", None).await?;

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::client::ClientError;
 use super::{DriverMessage, Inner, Peer, DRIVER_QUEUE_MAX};
 use crate::storage::ApplyOutcome;
-use crate::sync::policy::{admit, Admission};
+use crate::sync::policy::{admit_from, Admission};
 use crate::sync::{Action, Event, FetchError, PeerSync, RequestId};
 
 /// A running driver.
@@ -272,7 +272,8 @@ pub(crate) async fn apply_page(
     peer: &NodeId,
     page: ChangesPage,
 ) -> Result<BatchCounts, String> {
-    let local = inner.node_id;
+    let own = inner.keys.own_ids();
+    let peer_ids = inner.peer_ids(peer);
     let relay = inner.relay;
     // Shared until the write is queued (see `Inner::apply_gate`).
     let gate = inner.apply_gate.read().await;
@@ -287,7 +288,7 @@ pub(crate) async fn apply_page(
             match result {
                 Ok(record) => {
                     let origin = record.value().key.origin;
-                    match admit(&origin, &peer, &local, relay, &blocked) {
+                    match admit_from(&origin, &peer_ids, &own, relay, &blocked) {
                         Admission::Admit => admitted.push(record),
                         Admission::OwnRecord => counts.already_have += 1,
                         Admission::BlockedOrigin | Admission::NotDirect => {

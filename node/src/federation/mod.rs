@@ -16,6 +16,7 @@ pub mod driver;
 pub mod http;
 pub mod nonces;
 pub mod purge;
+pub mod rotation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -25,10 +26,12 @@ use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, PEER
 use seednet_protocol::federation::wire::{
     Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, LinkState, PeerEntry,
 };
-use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
+use seednet_protocol::{NodeDescriptor, NodeId, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::keyfile::KeyFileError;
+use crate::keyring::KeyRing;
 use crate::storage::{self, Space, Storage, StorageError};
 use crate::sync::address::AddressPolicy;
 use crate::sync::policy::RelayPolicy;
@@ -67,6 +70,16 @@ pub enum FederationError {
     NotStarted,
     #[error("the search index has not yet dropped the records purged from {0}; it does so when it opens (restart the node or run `seednet reindex`), then approve again")]
     PurgeInProgress(NodeId),
+    #[error("key rotation refused: {0}")]
+    RotationRefused(String),
+    #[error("the new descriptor of the rotating peer cannot be fetched: {0}")]
+    RotationDescriptor(ClientError),
+    #[error("peer {0} has no pending key rotation")]
+    NoPendingRotation(NodeId),
+    #[error("the new key {0} is already a peer or this node itself")]
+    RotationConflict(NodeId),
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
 }
 
 /// A peer as stored on disk (JSON in [`Space::Peers`]).
@@ -78,6 +91,12 @@ struct StoredPeer {
     equivocations: u64,
     last_error: Option<String>,
     last_sync_at: Option<Timestamp>,
+    /// Ids of the peer before approved key rotations (section 9.9).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    former_ids: Vec<NodeId>,
+    /// A rotation announced by the peer, waiting for the admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_rotation: Option<rotation::StoredPendingRotation>,
 }
 
 /// A record origin's relation to this node (see [`Federation::origin_link`]).
@@ -142,6 +161,8 @@ pub(crate) struct Peer {
     cursor: u64,
     sync: SyncStatus,
     driver: Option<driver::DriverHandle>,
+    former_ids: Vec<NodeId>,
+    pending_rotation: Option<rotation::PendingRotationState>,
 }
 
 impl Peer {
@@ -153,6 +174,11 @@ impl Peer {
             equivocations: self.equivocations,
             last_error: self.last_error.clone(),
             last_sync_at: self.last_sync_at,
+            former_ids: self.former_ids.clone(),
+            pending_rotation: self
+                .pending_rotation
+                .as_ref()
+                .map(rotation::PendingRotationState::stored),
         }
     }
 
@@ -175,14 +201,27 @@ impl Peer {
                 .saturating_sub(self.cursor.max(self.sync.cursor)),
             last_error: self.sync.last_error.clone().or(self.last_error.clone()),
             equivocations: self.equivocations,
+            pending_rotation: self
+                .pending_rotation
+                .as_ref()
+                .map(rotation::PendingRotationState::entry),
+            former_node_ids: self.former_ids.clone(),
         })
     }
 }
 
 pub(crate) struct Inner {
     storage: Arc<dyn Storage>,
-    key: Arc<NodeKey>,
-    node_id: NodeId,
+    /// The node's current key and retired ids (rotation switches it live).
+    keys: Arc<KeyRing>,
+    /// Where the current key file is (a rotation replaces it).
+    key_path: std::path::PathBuf,
+    /// Held while this node rotates its own key (one rotation at a time).
+    rotating: tokio::sync::Mutex<()>,
+    /// Held while a peer's pending rotation is stored or approved, so an
+    /// approval moves exactly the rotation it checked. Never held across a
+    /// network call.
+    peer_rotations: tokio::sync::Mutex<()>,
     client: PeerClient,
     relay: RelayPolicy,
     sync_config: SyncConfig,
@@ -221,7 +260,7 @@ fn cursor_key(peer: &NodeId) -> Vec<u8> {
 
 impl Federation {
     /// A handle that does no I/O until [`Federation::start`].
-    pub fn new(storage: Arc<dyn Storage>, key: Arc<NodeKey>, config: &Config) -> Self {
+    pub fn new(storage: Arc<dyn Storage>, keys: Arc<KeyRing>, config: &Config) -> Self {
         let settings = config.federation;
         let policy = AddressPolicy {
             allow_loopback: settings.allow_loopback_peers,
@@ -233,10 +272,12 @@ impl Federation {
         };
         Federation {
             inner: Arc::new(Inner {
-                node_id: key.node_id(),
-                client: PeerClient::new(Arc::clone(&key), policy),
+                client: PeerClient::new(Arc::clone(&keys), policy),
                 storage,
-                key,
+                keys,
+                key_path: config.key_path(),
+                rotating: tokio::sync::Mutex::new(()),
+                peer_rotations: tokio::sync::Mutex::new(()),
                 relay: if settings.relay_direct_only {
                     RelayPolicy::DirectOnly
                 } else {
@@ -254,8 +295,9 @@ impl Federation {
         }
     }
 
+    /// The id of the node's current key.
     pub fn node_id(&self) -> NodeId {
-        self.inner.node_id
+        self.inner.keys.node_id()
     }
 
     /// Loads peers, cursors, blocklist and nonces, starts a driver for each
@@ -345,7 +387,7 @@ impl Federation {
             });
         }
         let node_id = descriptor.value().node_id;
-        if node_id == self.inner.node_id {
+        if self.inner.keys.is_own(&node_id) {
             return Err(FederationError::SelfPeer);
         }
         self.upsert(node_id, Some(descriptor), LinkEvent::LocalApprove)
@@ -357,14 +399,15 @@ impl Federation {
     async fn send_link_request(&self, node_id: NodeId) -> Result<(), FederationError> {
         let own = self.own_descriptor()?;
         let base_url = self.base_url(&node_id)?;
+        let key = self.inner.keys.current();
         let request = LinkRequest {
-            from: self.inner.node_id,
+            from: key.node_id(),
             to: node_id,
             descriptor: EmbeddedSigned::from_signed(&own),
             requested_at: now_timestamp(),
             note: String::new(),
         };
-        let signed = Signed::sign(&self.inner.key, request).map_err(|e| {
+        let signed = Signed::sign(&key, request).map_err(|e| {
             FederationError::BadRequest(format!("cannot sign the link request: {e}"))
         })?;
         let body = serde_json::to_vec(&signed.to_wire()).expect("wire form serialises");
@@ -417,18 +460,7 @@ impl Federation {
         if !self.inner.peers.lock().expect("lock").contains_key(node_id) {
             return Err(FederationError::UnknownPeer(*node_id));
         }
-        let purged_before = self
-            .inner
-            .purge_blocks
-            .lock()
-            .expect("lock")
-            .contains(node_id);
-        if purged_before {
-            self.check_no_index_purge_pending(node_id).await?;
-            // The purge blocked the peer's records; approving it again means
-            // taking them back (its cursor restarts from zero).
-            self.unblock_origin(node_id).await?;
-        }
+        self.lift_purge_blocks(node_id).await?;
         self.upsert(*node_id, None, LinkEvent::LocalApprove).await?;
         if let Err(error) = self.send_accept(*node_id).await {
             // The peer learns of the approval at its next link request.
@@ -490,7 +522,7 @@ impl Federation {
         origin: &NodeId,
         reason: BlockReason,
     ) -> Result<(), FederationError> {
-        if *origin == self.inner.node_id {
+        if self.inner.keys.is_own(origin) {
             return Err(FederationError::BadRequest(
                 "a node cannot block its own records".into(),
             ));
@@ -617,13 +649,23 @@ impl Federation {
     /// How this node relates to the origin of a record it holds: the flag
     /// the records API shows beside received records.
     pub fn origin_link(&self, origin: &NodeId) -> OriginLink {
-        if *origin == self.inner.node_id {
+        if self.inner.keys.is_own(origin) {
             return OriginLink::Local;
         }
         if self.is_blocked(origin) {
             return OriginLink::Blocked;
         }
-        match self.link(origin).and_then(|link| link.state()) {
+        // A peer's records stay under the ids it had before a key rotation.
+        let link = self
+            .inner
+            .peers
+            .lock()
+            .expect("lock")
+            .iter()
+            .find_map(|(id, peer)| {
+                (id == origin || peer.former_ids.contains(origin)).then_some(peer.link)
+            });
+        match link.and_then(|link| link.state()) {
             Some(LinkState::Active) => OriginLink::Active,
             Some(LinkState::Requested) => OriginLink::Requested,
             Some(LinkState::Pending) => OriginLink::Pending,
@@ -671,21 +713,15 @@ async fn upsert(
                     cursor: 0,
                     sync: SyncStatus::default(),
                     driver: None,
+                    former_ids: Vec::new(),
+                    pending_rotation: None,
                 })
             }
         };
         peer.link = peer.link.on(event);
         peer.stored()
     };
-    let value = serde_json::to_vec(&stored).expect("peer serialises");
-    inner
-        .storage
-        .kv_write(
-            Space::Peers,
-            vec![(node_id.as_bytes().to_vec(), Some(value))],
-        )
-        .wait()
-        .await?;
+    inner.write_peer(&node_id, &stored).await?;
     tracing::info!(peer = %node_id, state = ?stored.link.state(), "peer link changed");
     refresh_driver(inner, &node_id).await?;
     Ok(())
@@ -784,6 +820,12 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
                     ..SyncStatus::default()
                 },
                 driver: None,
+                pending_rotation: stored
+                    .pending_rotation
+                    .as_ref()
+                    .map(rotation::PendingRotationState::load)
+                    .transpose()?,
+                former_ids: stored.former_ids,
             },
         );
     }
@@ -923,7 +965,12 @@ impl Inner {
             )
             .wait()
             .await?;
-        let value = serde_json::to_vec(&stored).expect("peer serialises");
+        self.write_peer(node_id, &stored).await
+    }
+
+    /// Stores one peer durably under its node id.
+    async fn write_peer(&self, node_id: &NodeId, stored: &StoredPeer) -> Result<(), StorageError> {
+        let value = serde_json::to_vec(stored).expect("peer serialises");
         self.storage
             .kv_write(
                 Space::Peers,

@@ -129,23 +129,34 @@ pub(super) fn finish_interrupted(
 }
 
 impl Federation {
-    /// Revokes the link with `node_id` and removes that origin's records
-    /// from storage (steps 1 to 3 above). The caller then lets the search
-    /// index drop them (step 4).
+    /// The origins of a peer's records: its id and the ids it had before
+    /// approved key rotations.
+    fn peer_origins(&self, node_id: &NodeId) -> Vec<NodeId> {
+        let peers = self.inner.peers.lock().expect("lock");
+        let mut origins = vec![*node_id];
+        if let Some(peer) = peers.get(node_id) {
+            origins.extend(peer.former_ids.iter().copied());
+        }
+        origins
+    }
+
+    /// Revokes the link with `node_id` and removes the records of its
+    /// origins (its id and former ids) from storage (steps 1 to 3 above).
+    /// The caller then lets the search index drop each returned origin
+    /// (step 4).
     pub async fn revoke_and_purge(
         &self,
         node_id: &NodeId,
-    ) -> Result<(PeerEntry, Purged), FederationError> {
+    ) -> Result<(PeerEntry, Purged, Vec<NodeId>), FederationError> {
         self.revoke(node_id).await?;
-        let storage = &self.inner.storage;
-        write_marker(storage.as_ref(), node_id, PHASE_STORAGE)
-            .wait()
-            .await?;
-        {
-            let _exclusive = self.inner.apply_gate.write().await;
-            self.store_block(node_id, super::BlockReason::Purge).await?;
+        let origins = self.peer_origins(node_id);
+        let mut total = Purged::default();
+        for origin in &origins {
+            let purged = self.purge_origin_records(origin).await?;
+            total.records += purged.records;
+            total.changes += purged.changes;
         }
-        let purged = storage.purge_origin(*node_id).wait().await?;
+        let storage = &self.inner.storage;
         storage
             .kv_write(Space::Cursors, vec![(cursor_key(node_id), None)])
             .wait()
@@ -154,32 +165,59 @@ impl Federation {
             peer.cursor = 0;
             peer.sync = crate::sync::SyncStatus::default();
         }
-        write_marker(storage.as_ref(), node_id, PHASE_INDEX)
-            .wait()
-            .await?;
+        for origin in &origins {
+            write_marker(storage.as_ref(), origin, PHASE_INDEX)
+                .wait()
+                .await?;
+        }
         tracing::warn!(
             peer = %node_id,
-            records = purged.records,
-            changes = purged.changes,
+            origins = origins.len(),
+            records = total.records,
+            changes = total.changes,
             "peer revoked and its records purged; its sync cursor restarts from zero if it is approved again"
         );
-        Ok((self.entry(node_id)?, purged))
+        Ok((self.entry(node_id)?, total, origins))
     }
 
-    /// Refuses a new approval while the search index still has to drop a
-    /// purged origin (it would drop the records that come back).
-    pub(super) async fn check_no_index_purge_pending(
-        &self,
-        node_id: &NodeId,
-    ) -> Result<(), FederationError> {
-        let storage = std::sync::Arc::clone(&self.inner.storage);
-        let key = marker_key(node_id);
-        let marker = tokio::task::spawn_blocking(move || storage.kv_get(Space::Meta, &key))
-            .await
-            .map_err(|e| StorageError::Io(format!("marker read failed: {e}")))??;
-        match marker {
-            None => Ok(()),
-            Some(_) => Err(FederationError::PurgeInProgress(*node_id)),
+    /// Steps 1 and 2 for one origin: marker, block, storage purge.
+    async fn purge_origin_records(&self, origin: &NodeId) -> Result<Purged, FederationError> {
+        let storage = &self.inner.storage;
+        write_marker(storage.as_ref(), origin, PHASE_STORAGE)
+            .wait()
+            .await?;
+        {
+            let _exclusive = self.inner.apply_gate.write().await;
+            self.store_block(origin, super::BlockReason::Purge).await?;
         }
+        Ok(storage.purge_origin(*origin).wait().await?)
+    }
+
+    /// On a new approval: lifts the blocks a purge of this peer set (its
+    /// cursor is gone, so its records come back from the start of its feed).
+    /// Refused while the search index still has to drop a purged origin (it
+    /// would drop the records that come back).
+    pub(super) async fn lift_purge_blocks(&self, node_id: &NodeId) -> Result<(), FederationError> {
+        let purged: Vec<NodeId> = {
+            let blocks = self.inner.purge_blocks.lock().expect("lock");
+            self.peer_origins(node_id)
+                .into_iter()
+                .filter(|origin| blocks.contains(origin))
+                .collect()
+        };
+        for origin in &purged {
+            let storage = std::sync::Arc::clone(&self.inner.storage);
+            let key = marker_key(origin);
+            let marker = tokio::task::spawn_blocking(move || storage.kv_get(Space::Meta, &key))
+                .await
+                .map_err(|e| StorageError::Io(format!("marker read failed: {e}")))??;
+            if marker.is_some() {
+                return Err(FederationError::PurgeInProgress(*origin));
+            }
+        }
+        for origin in &purged {
+            self.unblock_origin(origin).await?;
+        }
+        Ok(())
     }
 }
