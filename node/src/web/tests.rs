@@ -260,3 +260,27 @@ async fn a_wrong_token_gets_401_and_a_message_in_the_browser_language() {
     assert!(html.contains("Acest token nu este valid"));
     assert!(!cookies.iter().any(|c| c.starts_with("seednet_session=")));
 }
+
+#[tokio::test]
+async fn an_origin_filter_with_multibyte_characters_is_shown_not_a_crash() {
+    let (app, _) = app();
+    // five euro signs: 15 bytes, 5 characters (the label was cut at byte 8)
+    let (status, _, html) = send(
+        &app,
+        get("/?origin=%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC", ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("€€€€€"), "short values are shown whole");
+    let long = "ș".repeat(20);
+    let (status, _, html) = send(
+        &app,
+        get(&format!("/?origin={}", super::pages::url_encode(&long)), ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!("{}…", "ș".repeat(8))),
+        "long values are cut after 8 characters"
+    );
+}
