@@ -379,6 +379,35 @@ async fn the_index_is_rebuilt_after_deletion_and_by_reindex_and_the_cli_searches
         text.contains("[co-progettazione]") || text.contains("[Co-progettazione]"),
         "{text}"
     );
+    // The origin facet lists full node ids, which --origin takes back.
+    let own = node.tokens.node_id.as_str();
+    assert!(text.contains(&format!("origin: {own} (1)\n")), "{text}");
+    for (origin, total) in [
+        (own.to_string(), "2 records"),
+        (
+            seednet_protocol::testing::test_key(9).node_id().to_hex(),
+            "0 records",
+        ),
+    ] {
+        let output = seednet(
+            &node.dir,
+            &[
+                "--node",
+                &server.base,
+                "search",
+                "co-progettazione",
+                "--origin",
+                &origin,
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).starts_with(total), "{}", stdout(&output));
+    }
+    let help = stdout(&seednet(&node.dir, &["search", "--help"]));
+    assert!(
+        help.contains("--origin") && help.contains("origin facet"),
+        "{help}"
+    );
     // A bad parameter is a clear CLI error naming it.
     let output = seednet(
         &node.dir,
