@@ -283,6 +283,8 @@ async fn bad_parameters_get_a_400_naming_the_parameter() {
     let node = new_node();
     let server = Server::start(&node.dir);
     let long_query = format!("q={}", "a".repeat(501));
+    // more parameters than SEARCH_PARAMS_COUNT_MAX: the whole query is at fault
+    let too_many = vec!["lang=it"; 65].join("&");
     let cases = [
         ("q=x&colour=red", "colour"),
         ("country=XX", "country"),
@@ -297,6 +299,7 @@ async fn bad_parameters_get_a_400_naming_the_parameter() {
         ("offset=1001", "offset"),
         ("origin=nobody", "origin"),
         (long_query.as_str(), "q"),
+        (too_many.as_str(), "query"),
     ];
     for (query, field) in cases {
         let (status, body) = search(&server, query).await;
