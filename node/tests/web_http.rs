@@ -354,3 +354,56 @@ async fn a_delete_without_the_confirmation_box_says_so_and_deletes_nothing() {
         .unwrap();
     assert_eq!(still_there.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_web_session_ends_when_its_token_is_revoked() {
+    let node = Node::start("Centre", "SI", "sl");
+    let client = client();
+    let session = sign_in(&client, &node, &node.editor_token).await;
+    let editor = |session: String| {
+        let client = client.clone();
+        let url = format!("{}/editor", node.url);
+        async move {
+            client
+                .get(url)
+                .header(COOKIE, session)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(editor(session.clone()).await.status(), StatusCode::OK);
+
+    let tokens: serde_json::Value = client
+        .get(format!("{}/api/v1/tokens", node.url))
+        .bearer_auth(&node.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let editor_id = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|token| token["role"] == "editor")
+        .expect("the editor token is listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = client
+        .delete(format!("{}/api/v1/tokens/{editor_id}", node.url))
+        .bearer_auth(&node.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+
+    let after = editor(session).await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert!(after.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/signin"));
+}

@@ -23,6 +23,8 @@ struct ScriptedBackend {
     node_id: NodeId,
     federation: FederationView,
     actions: Mutex<Vec<String>>,
+    /// Ids of tokens revoked since the test started.
+    revoked: Mutex<Vec<String>>,
 }
 
 impl WebBackend for ScriptedBackend {
@@ -35,10 +37,25 @@ impl WebBackend for ScriptedBackend {
             languages: vec![LanguageTag::parse("sl").unwrap()],
         }
     }
-    async fn authenticate(&self, token: &str) -> Option<Role> {
-        match token {
-            "admin-token" => Some(Role::Admin),
-            "editor-token" => Some(Role::Editor),
+    async fn authenticate(&self, token: &str) -> Option<Grant> {
+        let (role, token_id) = match token {
+            "admin-token" => (Role::Admin, "admin"),
+            "editor-token" => (Role::Editor, "editor"),
+            _ => return None,
+        };
+        self.token_role(token_id).await?;
+        Some(Grant {
+            role,
+            token_id: token_id.into(),
+        })
+    }
+    async fn token_role(&self, token_id: &str) -> Option<Role> {
+        if self.revoked.lock().unwrap().iter().any(|id| id == token_id) {
+            return None;
+        }
+        match token_id {
+            "admin" => Some(Role::Admin),
+            "editor" => Some(Role::Editor),
             _ => None,
         }
     }
@@ -108,6 +125,7 @@ fn app() -> (Router, Arc<ScriptedBackend>) {
             blocked: Vec::new(),
         },
         actions: Mutex::new(Vec::new()),
+        revoked: Mutex::new(Vec::new()),
     });
     (
         router(
@@ -283,4 +301,22 @@ async fn an_origin_filter_with_multibyte_characters_is_shown_not_a_crash() {
         html.contains(&format!("{}…", "ș".repeat(8))),
         "long values are cut after 8 characters"
     );
+}
+
+#[tokio::test]
+async fn revoking_a_token_ends_the_sessions_started_with_it() {
+    let (app, backend) = app();
+    let editor = sign_in(&app, "editor-token").await;
+    let admin = sign_in(&app, "admin-token").await;
+    let (status, _, _) = send(&app, get("/editor", &editor)).await;
+    assert_eq!(status, StatusCode::OK);
+    backend.revoked.lock().unwrap().push("editor".into());
+    let (status, _, location) = send(&app, get("/editor", &editor)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/signin"), "{location}");
+    // the session stays gone, and other tokens' sessions are untouched
+    let (status, _, _) = send(&app, get("/editor", &editor)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = send(&app, get("/admin", &admin)).await;
+    assert_eq!(status, StatusCode::OK);
 }
