@@ -14,9 +14,13 @@
 //!   releases the folder).
 //! - Startup: `open_or_create`; a fresh or rebuilt index replays the change
 //!   log from the start, a reused one resumes after its last indexed seq.
-//! - The indexer thread reads change-log pages, decodes each version, stages
-//!   it (`upsert`, tombstones included) and commits once per page; it sleeps
-//!   on the storage's head-sequence channel when caught up. The bytes come
+//! - The indexer thread reads change-log pages, decodes each version and
+//!   stages it (`upsert`, tombstones included); it sleeps on the storage's
+//!   head-sequence channel when caught up. Staged changes are committed once
+//!   [`INDEXER_BATCH_RECORDS_MAX`] of them wait, once the oldest has waited
+//!   [`INDEXER_COMMIT_INTERVAL_MS`], or at once when a search is waiting for
+//!   them; so bulk replication, which wakes the indexer for every small
+//!   batch it applies, costs about one tantivy commit a second. The bytes come
 //!   from this node's own storage, which verified every signature when the
 //!   version was applied, so they are decoded without a second verification.
 //! - On the same pass it keeps the reverse "adapted from" relations in
@@ -42,8 +46,10 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use seednet_protocol::{NodeId, Record, RecordKey, RelationType};
-use seednet_search::{OpenState, SearchIndex, INDEXER_BATCH_RECORDS_MAX};
-use tokio::sync::watch;
+use seednet_search::{
+    OpenState, SearchIndex, INDEXER_BATCH_RECORDS_MAX, INDEXER_COMMIT_INTERVAL_MS,
+};
+use tokio::sync::{watch, Notify};
 
 use crate::api::AppState;
 use crate::federation::purge;
@@ -104,6 +110,35 @@ impl AdaptedMap {
     }
 }
 
+/// How far the indexer has staged the change log, and what is not yet
+/// committed. Guarded by [`LiveIndex::pass`].
+#[derive(Default)]
+struct PassState {
+    /// Change-log position up to which every change is staged.
+    staged_through: u64,
+    /// Changes staged since the last commit.
+    uncommitted: usize,
+    /// When the oldest uncommitted change was staged.
+    uncommitted_since: Option<Instant>,
+}
+
+impl PassState {
+    fn commit_due(&self) -> bool {
+        self.uncommitted >= INDEXER_BATCH_RECORDS_MAX
+            || self.uncommitted_since.is_some_and(|since| {
+                since.elapsed() >= Duration::from_millis(INDEXER_COMMIT_INTERVAL_MS)
+            })
+    }
+}
+
+/// What one indexing pass left behind.
+struct PassOutcome {
+    /// More changes are waiting in the change log.
+    more: bool,
+    /// When the oldest still uncommitted change was staged.
+    uncommitted_since: Option<Instant>,
+}
+
 /// The index and how far it has caught up with the change log.
 pub struct LiveIndex {
     pub index: SearchIndex,
@@ -115,7 +150,13 @@ pub struct LiveIndex {
     adapted: Mutex<AdaptedMap>,
     /// Held by each indexing pass and by [`LiveIndex::forget_origin`], so a
     /// page read before a purge is never indexed after it.
-    pass: Mutex<()>,
+    pass: Mutex<PassState>,
+    /// Set by a search that waits for changes not yet committed.
+    fresh_wanted: std::sync::atomic::AtomicBool,
+    /// Wakes the indexer thread for such a search.
+    wake: Arc<Notify>,
+    /// Tantivy commits made by the indexer since the index was opened.
+    commits: AtomicU64,
 }
 
 impl LiveIndex {
@@ -161,7 +202,10 @@ impl LiveIndex {
             index_resume_after: resume_after,
             indexed_through: AtomicU64::new(0),
             adapted: Mutex::new(AdaptedMap::default()),
-            pass: Mutex::new(()),
+            pass: Mutex::new(PassState::default()),
+            fresh_wanted: std::sync::atomic::AtomicBool::new(false),
+            wake: Arc::new(Notify::new()),
+            commits: AtomicU64::new(0),
         });
         // Purges the node finished in storage but not here (a crash, or an
         // index that could not open at the time).
@@ -172,9 +216,10 @@ impl LiveIndex {
         }
         let worker = Arc::downgrade(&live);
         let head = live.storage.subscribe_head();
+        let wake = Arc::clone(&live.wake);
         std::thread::Builder::new()
             .name("search-indexer".into())
-            .spawn(move || LiveIndex::run(worker, head))
+            .spawn(move || LiveIndex::run(worker, head, wake))
             .map_err(|error| {
                 IndexerError::Storage(crate::storage::StorageError::Io(format!(
                     "cannot start the indexer thread: {error}"
@@ -183,20 +228,42 @@ impl LiveIndex {
         Ok(live)
     }
 
-    /// Indexes one change-log page; `true` when more changes are waiting.
-    fn index_page(&self) -> Result<bool, IndexerError> {
-        let _pass = self.pass.lock().expect("indexing pass lock");
-        let cursor = self.indexed_through.load(Ordering::SeqCst);
+    /// Stages one change-log page and commits what is staged if a commit is
+    /// due (see the module documentation).
+    fn index_page(&self) -> Result<PassOutcome, IndexerError> {
+        let mut pass = self.pass.lock().expect("indexing pass lock");
+        let cursor = pass.staged_through;
         let page = self.storage.changes_since(
             cursor,
             INDEXER_BATCH_RECORDS_MAX,
             INDEXER_PAGE_BYTES_MAX,
         )?;
-        if page.next_seq <= cursor {
-            return Ok(false);
+        let more = page.next_seq > cursor && page.next_seq < page.head_seq;
+        if page.next_seq > cursor {
+            self.stage(&mut pass, &page.changes)?;
+            pass.staged_through = page.next_seq;
         }
-        let mut staged = false;
-        for change in &page.changes {
+        let fresh_wanted = !more && self.fresh_wanted.swap(false, Ordering::SeqCst);
+        if pass.commit_due() || fresh_wanted {
+            self.commit_staged(&mut pass)?;
+        } else if pass.uncommitted == 0 {
+            // nothing staged waits: everything read is already searchable
+            self.indexed_through
+                .store(pass.staged_through, Ordering::SeqCst);
+        }
+        Ok(PassOutcome {
+            more,
+            uncommitted_since: pass.uncommitted_since,
+        })
+    }
+
+    /// Stages one page of changes (and keeps the relation map current).
+    fn stage(
+        &self,
+        pass: &mut PassState,
+        changes: &[crate::storage::Change],
+    ) -> Result<(), IndexerError> {
+        for change in changes {
             let record: Record = serde_json::from_slice(&change.bytes)
                 .map_err(|error| IndexerError::Decode(format!("{}: {error}", change.key)))?;
             let targets = record
@@ -216,17 +283,32 @@ impl LiveIndex {
                 .set(&record.key, targets);
             if change.seq > self.index_resume_after {
                 self.index.upsert(&record, change.seq)?;
-                staged = true;
+                pass.uncommitted += 1;
+                pass.uncommitted_since.get_or_insert_with(Instant::now);
             }
         }
-        if staged {
-            self.index.commit()?;
-        }
-        self.indexed_through.store(page.next_seq, Ordering::SeqCst);
-        Ok(page.next_seq < page.head_seq)
+        Ok(())
     }
 
-    fn run(live: Weak<LiveIndex>, mut head: watch::Receiver<u64>) {
+    /// Commits whatever is staged; everything staged is then searchable.
+    fn commit_staged(&self, pass: &mut PassState) -> Result<(), IndexerError> {
+        self.index.commit()?;
+        if pass.uncommitted > 0 {
+            self.commits.fetch_add(1, Ordering::SeqCst);
+        }
+        pass.uncommitted = 0;
+        pass.uncommitted_since = None;
+        self.indexed_through
+            .store(pass.staged_through, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Tantivy commits the indexer has made since the index was opened.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
+    }
+
+    fn run(live: Weak<LiveIndex>, mut head: watch::Receiver<u64>, wake: Arc<Notify>) {
         let waiter = match tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -245,16 +327,26 @@ impl LiveIndex {
             let indexed = this.index_page();
             drop(this);
             match indexed {
-                Ok(true) => continue,
-                Ok(false) => {
-                    let woke = waiter.block_on(async {
-                        tokio::time::timeout(
-                            Duration::from_millis(INDEXER_IDLE_MS_MAX),
-                            head.changed(),
-                        )
-                        .await
+                Ok(PassOutcome { more: true, .. }) => continue,
+                Ok(PassOutcome {
+                    more: false,
+                    uncommitted_since,
+                }) => {
+                    // caught up: sleep until a new change, a search that
+                    // wants the staged changes, or the commit falls due
+                    let sleep = match uncommitted_since {
+                        Some(since) => Duration::from_millis(INDEXER_COMMIT_INTERVAL_MS)
+                            .saturating_sub(since.elapsed()),
+                        None => Duration::from_millis(INDEXER_IDLE_MS_MAX),
+                    };
+                    let closed = waiter.block_on(async {
+                        tokio::select! {
+                            changed = head.changed() => changed.is_err(),
+                            () = wake.notified() => false,
+                            () = tokio::time::sleep(sleep) => false,
+                        }
                     });
-                    if let Ok(Err(_closed)) = woke {
+                    if closed {
                         tracing::info!("storage closed; search indexer stops");
                         return;
                     }
@@ -270,9 +362,9 @@ impl LiveIndex {
     /// Removes every record of `origin` from the index and the relation map
     /// and commits, after storage purged them. Blocking.
     pub fn forget_origin(&self, origin: &NodeId) -> Result<(), IndexerError> {
-        let _pass = self.pass.lock().expect("indexing pass lock");
+        let mut pass = self.pass.lock().expect("indexing pass lock");
         self.index.remove_origin(origin)?;
-        self.index.commit()?;
+        self.commit_staged(&mut pass)?;
         let mut adapted = self.adapted.lock().expect("adapted map lock");
         let sources: Vec<RecordKey> = adapted
             .targets_by_source
@@ -300,6 +392,11 @@ impl LiveIndex {
     /// searchable. Blocking.
     pub fn wait_until_fresh(&self) {
         let target = self.storage.head_seq();
+        if self.indexed_through.load(Ordering::SeqCst) >= target {
+            return;
+        }
+        self.fresh_wanted.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
         let deadline = Instant::now() + Duration::from_millis(SEARCH_FRESHNESS_WAIT_MS_MAX);
         while self.indexed_through.load(Ordering::SeqCst) < target && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -491,6 +588,41 @@ mod tests {
         assert!(purge::pending(storage.as_ref(), purge::PHASE_INDEX)
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn a_stream_of_small_writes_is_committed_in_batches_and_stays_searchable() {
+        use seednet_protocol::testing::{sample_content, sign_sample};
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(crate::storage::SledStorage::open(&dir.path().join("db")).unwrap());
+        let live = LiveIndex::start(Arc::clone(&storage), dir.path()).unwrap();
+        let started = Instant::now();
+        // replication applies records a few at a time; every write wakes the indexer
+        let records = 600;
+        for n in 0..records {
+            let record = sign_sample(
+                &test_key(2),
+                &format!("rec-{n}"),
+                1,
+                sample_content("it", "IT", &format!("Pratica {n}")),
+            );
+            storage.apply(record).wait_blocking().unwrap();
+        }
+        live.wait_until_fresh();
+        assert_eq!(live.index.record_count(), records);
+        let elapsed_secs = started.elapsed().as_secs();
+        // one commit per commit interval, one per full batch, one for the search
+        assert!(
+            live.commits() <= elapsed_secs + 3,
+            "{} commits in {elapsed_secs} s for {records} records",
+            live.commits()
+        );
+        // a single publish is searchable at once for a search that waits for it
+        let record = sign_sample(&test_key(2), "late", 1, sample_content("en", "IE", "Late"));
+        storage.apply(record).wait_blocking().unwrap();
+        live.wait_until_fresh();
+        assert_eq!(live.index.record_count(), records + 1);
     }
 
     #[test]

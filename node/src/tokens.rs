@@ -145,6 +145,20 @@ pub fn revoke(storage: &dyn Storage, id: &str) -> Result<Pending<()>, TokenError
     Ok(storage.kv_write(Space::Tokens, vec![(id.as_bytes().to_vec(), None)]))
 }
 
+fn stored(storage: &dyn Storage, id: &str) -> Result<Option<StoredToken>, StorageError> {
+    let Some(value) = storage.kv_get(Space::Tokens, id.as_bytes())? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&value)
+        .map(Some)
+        .map_err(|e| StorageError::Corrupt(format!("stored token: {e}")))
+}
+
+/// The entry of token `id` while it is not revoked. Blocking.
+pub fn lookup(storage: &dyn Storage, id: &str) -> Result<Option<TokenInfo>, StorageError> {
+    Ok(stored(storage, id)?.map(|stored| stored.info))
+}
+
 /// The token's entry if `presented` is a valid, unrevoked token. Blocking.
 pub fn authenticate(
     storage: &dyn Storage,
@@ -159,11 +173,9 @@ pub fn authenticate(
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
-    let Some(value) = storage.kv_get(Space::Tokens, id.as_bytes())? else {
+    let Some(stored) = stored(storage, id)? else {
         return Ok(None);
     };
-    let stored: StoredToken = serde_json::from_slice(&value)
-        .map_err(|e| StorageError::Corrupt(format!("stored token: {e}")))?;
     let mut expected = [0u8; 32];
     if hex::decode_to_slice(&stored.sha256, &mut expected).is_err() {
         return Err(StorageError::Corrupt("stored token hash".into()));

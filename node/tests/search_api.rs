@@ -283,6 +283,8 @@ async fn bad_parameters_get_a_400_naming_the_parameter() {
     let node = new_node();
     let server = Server::start(&node.dir);
     let long_query = format!("q={}", "a".repeat(501));
+    // more parameters than SEARCH_PARAMS_COUNT_MAX: the whole query is at fault
+    let too_many = vec!["lang=it"; 65].join("&");
     let cases = [
         ("q=x&colour=red", "colour"),
         ("country=XX", "country"),
@@ -297,6 +299,7 @@ async fn bad_parameters_get_a_400_naming_the_parameter() {
         ("offset=1001", "offset"),
         ("origin=nobody", "origin"),
         (long_query.as_str(), "q"),
+        (too_many.as_str(), "query"),
     ];
     for (query, field) in cases {
         let (status, body) = search(&server, query).await;
@@ -378,6 +381,35 @@ async fn the_index_is_rebuilt_after_deletion_and_by_reindex_and_the_cli_searches
     assert!(
         text.contains("[co-progettazione]") || text.contains("[Co-progettazione]"),
         "{text}"
+    );
+    // The origin facet lists full node ids, which --origin takes back.
+    let own = node.tokens.node_id.as_str();
+    assert!(text.contains(&format!("origin: {own} (1)\n")), "{text}");
+    for (origin, total) in [
+        (own.to_string(), "2 records"),
+        (
+            seednet_protocol::testing::test_key(9).node_id().to_hex(),
+            "0 records",
+        ),
+    ] {
+        let output = seednet(
+            &node.dir,
+            &[
+                "--node",
+                &server.base,
+                "search",
+                "co-progettazione",
+                "--origin",
+                &origin,
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).starts_with(total), "{}", stdout(&output));
+    }
+    let help = stdout(&seednet(&node.dir, &["search", "--help"]));
+    assert!(
+        help.contains("--origin") && help.contains("origin facet"),
+        "{help}"
     );
     // A bad parameter is a clear CLI error naming it.
     let output = seednet(

@@ -276,3 +276,134 @@ async fn record_text_is_escaped_everywhere_it_is_shown() {
         .unwrap();
     assert!(html.contains("\\u003cscript\\u003ealert"));
 }
+
+/// Signs in through the web form with `token`; returns the session cookie pair.
+async fn sign_in(client: &reqwest::Client, node: &Node, token: &str) -> String {
+    let form = client
+        .get(format!("{}/signin", node.url))
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = set_cookie(&form, "seednet_csrf").expect("csrf cookie");
+    let csrf = hidden_csrf(&form.text().await.unwrap());
+    let signed_in = client
+        .post(format!("{}/signin", node.url))
+        .header(COOKIE, cookie_pair(&csrf_cookie))
+        .form(&[("csrf", csrf.as_str()), ("token", token), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    cookie_pair(&set_cookie(&signed_in, "seednet_session").expect("session cookie"))
+}
+
+async fn page(client: &reqwest::Client, node: &Node, path: &str, session: &str) -> String {
+    client
+        .get(format!("{}{path}", node.url))
+        .header(COOKIE, session)
+        .header(reqwest::header::ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_delete_without_the_confirmation_box_says_so_and_deletes_nothing() {
+    let node = Node::start("Centre", "IT", "it");
+    let content = web_support::content("it", "IT", "Da non cancellare", "Resta.", &["co-design"]);
+    let record = node.publish(&content).await;
+    let id = record.rsplit('/').next().unwrap();
+    let client = client();
+    let session = sign_in(&client, &node, &node.editor_token).await;
+    let edit = format!("/editor/records/{id}/edit");
+    let html = page(&client, &node, &edit, &session).await;
+    assert!(
+        !html.contains("Nothing was deleted"),
+        "no message before a submit"
+    );
+    let version_marker = "name=\"expected_version\" value=\"";
+    let start = html.find(version_marker).expect("delete form") + version_marker.len();
+    let version: String = html[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let refused = client
+        .post(format!("{}/editor/records/{id}/delete", node.url))
+        .header(COOKIE, &session)
+        .form(&[
+            ("csrf", hidden_csrf(&html).as_str()),
+            ("expected_version", version.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+    let back = refused.headers()[LOCATION].to_str().unwrap().to_string();
+    let html = page(&client, &node, &back, &session).await;
+    assert!(
+        html.contains("Nothing was deleted: tick “Yes, delete this record” first."),
+        "{back}: {html}"
+    );
+    let still_there = client
+        .get(format!("{}{record}", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still_there.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_web_session_ends_when_its_token_is_revoked() {
+    let node = Node::start("Centre", "SI", "sl");
+    let client = client();
+    let session = sign_in(&client, &node, &node.editor_token).await;
+    let editor = |session: String| {
+        let client = client.clone();
+        let url = format!("{}/editor", node.url);
+        async move {
+            client
+                .get(url)
+                .header(COOKIE, session)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(editor(session.clone()).await.status(), StatusCode::OK);
+
+    let tokens: serde_json::Value = client
+        .get(format!("{}/api/v1/tokens", node.url))
+        .bearer_auth(&node.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let editor_id = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|token| token["role"] == "editor")
+        .expect("the editor token is listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = client
+        .delete(format!("{}/api/v1/tokens/{editor_id}", node.url))
+        .bearer_auth(&node.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+
+    let after = editor(session).await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert!(after.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/signin"));
+}

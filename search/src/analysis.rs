@@ -14,7 +14,7 @@
 //! | it | stop words (tantivy's Italian list plus elided articles), Snowball Italian |
 //! | en | stop words (tantivy's English list), Snowball English |
 //! | el | our Greek stop words, Snowball Greek |
-//! | ro | our Romanian stop words, Snowball Romanian |
+//! | ro | our Romanian stop words, Snowball Romanian (fed the cedilla spelling it expects, stem mapped back to comma-below) |
 //! | sl | our Slovenian stop words, our light stemmer ([`crate::slovenian`]) |
 //! | any other (hr, ...) | generic: normalisation only |
 //! | folded (all languages) | normalisation, then every diacritic removed, no stop words, no stemming |
@@ -155,7 +155,9 @@ fn build_analyzer(lang: AnalyzerLang, config: AnalysisConfig) -> TextAnalyzer {
             .build(),
         AnalyzerLang::Ro => base
             .filter_dynamic(StopWordFilter::remove(normalized(ROMANIAN_STOP_WORDS)))
+            .filter_dynamic(MapTokens(romanian_to_stemmer_spelling))
             .filter_dynamic(Stemmer::new(Language::Romanian))
+            .filter_dynamic(MapTokens(romanian_from_stemmer_spelling))
             .build(),
         AnalyzerLang::Sl => {
             let with_stop_words =
@@ -243,6 +245,39 @@ pub fn normalize_token(token: &mut String) -> bool {
         }
     }
     !token.is_empty()
+}
+
+/// The Snowball Romanian stemmer (rust-stemmers) only knows the old cedilla
+/// letters ş ţ: a word written with comma-below ș ț (which [`normalize_token`]
+/// produces) would keep endings such as "-ățile" or "-ației". The `ro` chain
+/// therefore hands the stemmer the cedilla spelling and maps the stem back.
+fn romanian_to_stemmer_spelling(token: &mut String) -> bool {
+    replace_chars(token, &[('ș', 'ş'), ('ț', 'ţ')]);
+    true
+}
+
+/// The inverse of [`romanian_to_stemmer_spelling`], so index terms keep the
+/// comma-below spelling every other chain uses.
+fn romanian_from_stemmer_spelling(token: &mut String) -> bool {
+    replace_chars(token, &[('ş', 'ș'), ('ţ', 'ț')]);
+    !token.is_empty()
+}
+
+fn replace_chars(token: &mut String, pairs: &[(char, char)]) {
+    if token
+        .chars()
+        .any(|c| pairs.iter().any(|&(from, _)| from == c))
+    {
+        *token = token
+            .chars()
+            .map(|c| {
+                pairs
+                    .iter()
+                    .find(|&&(from, _)| from == c)
+                    .map_or(c, |&(_, to)| to)
+            })
+            .collect();
+    }
 }
 
 /// Greek lowercase letter without tonos or dialytika, final sigma as sigma.
@@ -575,6 +610,33 @@ mod tests {
         assert_eq!(comma, cedilla);
         assert_eq!(comma, upper);
         assert!(!comma.iter().any(|t| t == "si" || t == "și"), "{comma:?}");
+    }
+
+    #[test]
+    fn romanian_words_with_comma_below_letters_are_stemmed() {
+        // Snowball strips "-ățile" only when it sees the cedilla spelling;
+        // comma-below text must reach the same stem as its other inflections.
+        for (inflected, base) in [
+            ("comunitățile", "comunitate"),
+            ("specializați", "specializată"),
+            ("educației", "educaţie"),
+        ] {
+            assert_eq!(
+                terms(AnalyzerLang::Ro, inflected),
+                terms(AnalyzerLang::Ro, base),
+                "{inflected} / {base}"
+            );
+        }
+        assert_eq!(terms(AnalyzerLang::Ro, "comunitățile"), vec!["comun"]);
+        assert_eq!(
+            terms(
+                AnalyzerLang::Ro,
+                "evaluarea impactului social al organizațiilor"
+            ),
+            terms(AnalyzerLang::Ro, "evaluare impact sociale organizaţie")
+        );
+        // stems that keep the letter keep the comma-below spelling
+        assert_eq!(terms(AnalyzerLang::Ro, "ţărilor"), vec!["țăr"]);
     }
 
     #[test]

@@ -42,7 +42,7 @@ use crate::SearchError;
 
 /// Bumped whenever the schema or the meaning of a field changes; an index
 /// with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// The stamp file beside tantivy's files.
 pub const STAMP_FILE: &str = "seednet-search-schema";
 /// Memory the tantivy writer may use before it flushes a segment.

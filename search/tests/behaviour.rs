@@ -166,6 +166,23 @@ fn accentless_and_cedilla_queries_find_romanian_text() {
 }
 
 #[test]
+fn romanian_inflections_with_comma_below_letters_meet_either_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = indexed(dir.path(), &corpus());
+    // the record says "comunitățile" (comma-below); other inflections, typed
+    // with comma-below, cedilla or without the letter at all, find it
+    for q in [
+        "comunitate",
+        "comunităților",
+        "comunităţilor",
+        "comunităţile",
+    ] {
+        let response = search(&index, SearchRequest::new(q));
+        assert_eq!(ids(&response), vec!["ro-coop"], "{q}");
+    }
+}
+
+#[test]
 fn greek_final_sigma_and_tonos_do_not_matter() {
     let dir = tempfile::tempdir().unwrap();
     let index = indexed(dir.path(), &corpus());

@@ -49,7 +49,8 @@ pub struct SearchArgs {
     /// Only records up to this year.
     #[arg(long)]
     year_to: Option<i64>,
-    /// Only records published by this origin node (node id).
+    /// Only records published by these origin nodes (node ids, 64 hex digits,
+    /// comma-separated; the origin facet lists them).
     #[arg(long)]
     origin: Option<String>,
     /// The language of the query, when detection guesses wrong.
@@ -167,7 +168,7 @@ pub async fn search(
 
 /// A readable rendering: one block per hit (title, badges, how it matched,
 /// snippet with matched words in bold on a terminal, else in brackets),
-/// then the facets.
+/// then the facets (origins as full node ids, the values `--origin` takes).
 pub fn render(results: &SearchResults, offset: usize, terminal: bool) -> String {
     let mut out = format!("{} records ({} ms)\n", results.total, results.took_ms);
     for (rank, hit) in results.hits.iter().enumerate() {
@@ -193,6 +194,7 @@ pub fn render(results: &SearchResults, offset: usize, terminal: bool) -> String 
         ("theme", &results.facets.theme),
         ("target_group", &results.facets.target_group),
         ("year", &results.facets.year),
+        ("origin", &results.facets.origin),
     ];
     out.push('\n');
     for (name, counts) in facets {
@@ -286,6 +288,35 @@ pub async fn reindex(data_dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_origin_facet_is_printed_with_full_node_ids() {
+        use seednet_node::api::search::{FacetCount, SearchFacets};
+        let origin = "ab".repeat(32);
+        let counts = |value: &str| {
+            vec![FacetCount {
+                value: value.to_string(),
+                count: 2,
+            }]
+        };
+        let results = SearchResults {
+            total: 2,
+            took_ms: 1,
+            hits: Vec::new(),
+            facets: SearchFacets {
+                country: counts("IT"),
+                lang: counts("it"),
+                kind: counts("practice"),
+                theme: counts("co-design"),
+                target_group: counts("youth"),
+                year: counts("2022"),
+                origin: counts(&origin),
+            },
+        };
+        let text = render(&results, 0, false);
+        assert!(text.contains("country: IT (2)\n"), "{text}");
+        assert!(text.contains(&format!("origin: {origin} (2)\n")), "{text}");
+    }
 
     #[test]
     fn snippets_mark_matches_and_decode_entities() {

@@ -35,6 +35,14 @@ impl Role {
     }
 }
 
+/// What a valid token grants: a role, and the token's id (not its secret),
+/// by which a session stays tied to the token it was started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub role: Role,
+    pub token_id: String,
+}
+
 /// The identity of this node, shown on the admin and network pages.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -329,9 +337,13 @@ pub trait WebBackend: Send + Sync + 'static {
     /// This node's identity.
     fn node_info(&self) -> NodeInfo;
 
-    /// The role a token grants, or `None` for an unknown or revoked token.
+    /// What a token grants, or `None` for an unknown or revoked token.
     /// Implementations compare in constant time and never log the token.
-    fn authenticate(&self, token: &str) -> impl Future<Output = Option<Role>> + Send;
+    fn authenticate(&self, token: &str) -> impl Future<Output = Option<Grant>> + Send;
+
+    /// The role the token with id `token_id` grants now; `None` once it is
+    /// revoked (or cannot be checked). Asked on every request of a session.
+    fn token_role(&self, token_id: &str) -> impl Future<Output = Option<Role>> + Send;
 
     fn search(
         &self,

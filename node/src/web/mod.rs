@@ -38,6 +38,10 @@ mod tests;
 
 use std::sync::Arc;
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
@@ -93,6 +97,8 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
         sessions: session::Sessions::default(),
         config,
     });
+    let session_check =
+        axum::middleware::from_fn_with_state(Arc::clone(&state), end_revoked_sessions::<B>);
     Router::new()
         .route("/", get(pages::search::page::<B>))
         .route("/records/{origin}/{id}", get(pages::record::page::<B>))
@@ -127,7 +133,33 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
             post(pages::admin::unblock::<B>),
         )
         .route("/assets/{version}/{name}", get(assets::serve))
+        .layer(session_check)
         .layer(DefaultBodyLimit::max(WEB_FORM_BYTES_MAX))
         .layer(axum::middleware::map_response(security::add_headers))
         .with_state(state)
+}
+
+/// Ends the request's session before any page sees it if the token it was
+/// started with has been revoked since: revoking a token signs out every
+/// browser that signed in with it.
+async fn end_revoked_sessions<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let session_id = request
+        .headers()
+        .get(axum::http::header::COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|cookies| session::cookie_value(cookies, session::SESSION_COOKIE))
+        .map(str::to_string);
+    if let Some(session_id) = session_id {
+        if let Some(session) = state.sessions.get(&session_id) {
+            if state.backend.token_role(&session.token_id).await != Some(session.role) {
+                tracing::info!(token_id = %session.token_id, "web session ended: its token is revoked");
+                state.sessions.remove(&session_id);
+            }
+        }
+    }
+    next.run(request).await
 }

@@ -28,9 +28,9 @@ use tower::ServiceExt;
 
 use super::backend::{
     AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary, FacetCounts,
-    FacetField, FacetValue, FederationView, MatchedVia, NodeInfo, PeerView, Published, RecordPage,
-    RecordSummary, Role, SearchHit, SearchRequest, SearchResults, SnippetPart, WebBackend,
-    WriteError,
+    FacetField, FacetValue, FederationView, Grant, MatchedVia, NodeInfo, PeerView, Published,
+    RecordPage, RecordSummary, Role, SearchHit, SearchRequest, SearchResults, SnippetPart,
+    WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
 use super::search_index::LiveIndex;
@@ -201,6 +201,27 @@ fn scan(
     }
 }
 
+/// What a token check found, as the web sees it; a failed check grants
+/// nothing (and is logged).
+fn token_grant<E: std::fmt::Display>(
+    info: Result<Option<crate::tokens::TokenInfo>, E>,
+) -> Option<Grant> {
+    match info {
+        Ok(Some(info)) => Some(Grant {
+            role: match info.role {
+                crate::tokens::Role::Admin => Role::Admin,
+                crate::tokens::Role::Editor => Role::Editor,
+            },
+            token_id: info.id,
+        }),
+        Ok(None) => None,
+        Err(error) => {
+            tracing::error!(error = %error, "token check failed");
+            None
+        }
+    }
+}
+
 impl WebBackend for NodeBackend {
     fn node_info(&self) -> NodeInfo {
         let config = &self.state.config;
@@ -213,22 +234,20 @@ impl WebBackend for NodeBackend {
         }
     }
 
-    async fn authenticate(&self, token: &str) -> Option<Role> {
+    async fn authenticate(&self, token: &str) -> Option<Grant> {
         let token = token.to_string();
         let info = self
             .blocking(move |storage| crate::tokens::authenticate(storage, &token))
             .await;
-        match info {
-            Ok(Some(info)) => Some(match info.role {
-                crate::tokens::Role::Admin => Role::Admin,
-                crate::tokens::Role::Editor => Role::Editor,
-            }),
-            Ok(None) => None,
-            Err(error) => {
-                tracing::error!(error = %error, "token check failed");
-                None
-            }
-        }
+        token_grant(info)
+    }
+
+    async fn token_role(&self, token_id: &str) -> Option<Role> {
+        let token_id = token_id.to_string();
+        let info = self
+            .blocking(move |storage| crate::tokens::lookup(storage, &token_id))
+            .await;
+        token_grant(info).map(|grant| grant.role)
     }
 
     async fn search(&self, request: SearchRequest) -> Result<SearchResults, BackendError> {

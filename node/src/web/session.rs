@@ -6,7 +6,9 @@
 //! sits in the browser. Sessions live in memory on purpose: a restart signs
 //! everybody out, which is the safe direction. The map is bounded
 //! ([`SESSIONS_MAX`], oldest evicted) and sessions expire after
-//! [`SESSION_IDLE_SECS_MAX`] without use.
+//! [`SESSION_IDLE_SECS_MAX`] without use. A session remembers the id of the
+//! token it was started with, and the router ends it as soon as that token is
+//! revoked (see `web::end_revoked_sessions`).
 //!
 //! CSRF: every form carries a token. For a signed-in person it is the
 //! session's own token; for the sign-in form (no session yet) it is the value
@@ -21,7 +23,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::backend::Role;
+use super::backend::{Grant, Role};
 
 pub const SESSION_COOKIE: &str = "seednet_session";
 pub const CSRF_COOKIE: &str = "seednet_csrf";
@@ -38,11 +40,14 @@ pub const COOKIE_HEADER_BYTES_MAX: usize = 8 * 1024;
 pub struct SessionView {
     pub role: Role,
     pub csrf: String,
+    /// The id of the token the session was started with.
+    pub token_id: String,
 }
 
 struct Session {
     role: Role,
     csrf: String,
+    token_id: String,
     last_used: Instant,
 }
 
@@ -64,12 +69,14 @@ fn table_key(session_id: &str) -> [u8; 32] {
 }
 
 impl Sessions {
-    /// Starts a session; returns the id for the cookie.
-    pub fn create(&self, role: Role) -> String {
+    /// Starts a session for what a token granted; returns the id for the
+    /// cookie.
+    pub fn create(&self, grant: &Grant) -> String {
         let session_id = random_token();
         let session = Session {
-            role,
+            role: grant.role,
             csrf: random_token(),
+            token_id: grant.token_id.clone(),
             last_used: Instant::now(),
         };
         let mut table = self.table.lock().expect("session table lock");
@@ -101,6 +108,7 @@ impl Sessions {
         Some(SessionView {
             role: session.role,
             csrf: session.csrf.clone(),
+            token_id: session.token_id.clone(),
         })
     }
 
@@ -145,9 +153,13 @@ mod tests {
     #[test]
     fn sessions_are_found_by_id_and_removed() {
         let sessions = Sessions::default();
-        let id = sessions.create(Role::Editor);
+        let id = sessions.create(&Grant {
+            role: Role::Editor,
+            token_id: "0123456789abcdef".into(),
+        });
         let view = sessions.get(&id).expect("session exists");
         assert_eq!(view.role, Role::Editor);
+        assert_eq!(view.token_id, "0123456789abcdef");
         assert_eq!(view.csrf.len(), 64);
         assert!(sessions.get("not-a-session").is_none());
         sessions.remove(&id);

@@ -23,6 +23,8 @@ struct ScriptedBackend {
     node_id: NodeId,
     federation: FederationView,
     actions: Mutex<Vec<String>>,
+    /// Ids of tokens revoked since the test started.
+    revoked: Mutex<Vec<String>>,
 }
 
 impl WebBackend for ScriptedBackend {
@@ -35,10 +37,25 @@ impl WebBackend for ScriptedBackend {
             languages: vec![LanguageTag::parse("sl").unwrap()],
         }
     }
-    async fn authenticate(&self, token: &str) -> Option<Role> {
-        match token {
-            "admin-token" => Some(Role::Admin),
-            "editor-token" => Some(Role::Editor),
+    async fn authenticate(&self, token: &str) -> Option<Grant> {
+        let (role, token_id) = match token {
+            "admin-token" => (Role::Admin, "admin"),
+            "editor-token" => (Role::Editor, "editor"),
+            _ => return None,
+        };
+        self.token_role(token_id).await?;
+        Some(Grant {
+            role,
+            token_id: token_id.into(),
+        })
+    }
+    async fn token_role(&self, token_id: &str) -> Option<Role> {
+        if self.revoked.lock().unwrap().iter().any(|id| id == token_id) {
+            return None;
+        }
+        match token_id {
+            "admin" => Some(Role::Admin),
+            "editor" => Some(Role::Editor),
             _ => None,
         }
     }
@@ -113,6 +130,7 @@ fn app() -> (Router, Arc<ScriptedBackend>) {
             blocked: Vec::new(),
         },
         actions: Mutex::new(Vec::new()),
+        revoked: Mutex::new(Vec::new()),
     });
     (
         router(
@@ -288,4 +306,46 @@ async fn a_wrong_token_gets_401_and_a_message_in_the_browser_language() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(html.contains("Acest token nu este valid"));
     assert!(!cookies.iter().any(|c| c.starts_with("seednet_session=")));
+}
+
+#[tokio::test]
+async fn an_origin_filter_with_multibyte_characters_is_shown_not_a_crash() {
+    let (app, _) = app();
+    // five euro signs: 15 bytes, 5 characters (the label was cut at byte 8)
+    let (status, _, html) = send(
+        &app,
+        get("/?origin=%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC", ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("€€€€€"), "short values are shown whole");
+    let long = "ș".repeat(20);
+    let (status, _, html) = send(
+        &app,
+        get(&format!("/?origin={}", super::pages::url_encode(&long)), ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!("{}…", "ș".repeat(8))),
+        "long values are cut after 8 characters"
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_token_ends_the_sessions_started_with_it() {
+    let (app, backend) = app();
+    let editor = sign_in(&app, "editor-token").await;
+    let admin = sign_in(&app, "admin-token").await;
+    let (status, _, _) = send(&app, get("/editor", &editor)).await;
+    assert_eq!(status, StatusCode::OK);
+    backend.revoked.lock().unwrap().push("editor".into());
+    let (status, _, location) = send(&app, get("/editor", &editor)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/signin"), "{location}");
+    // the session stays gone, and other tokens' sessions are untouched
+    let (status, _, _) = send(&app, get("/editor", &editor)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = send(&app, get("/admin", &admin)).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -248,6 +248,7 @@ pub async fn edit_form<B: WebBackend>(
     State(state): State<Arc<WebState<B>>>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, &format!("/editor/records/{id}/edit"));
     let session = match require_editor(&ctx) {
@@ -284,11 +285,16 @@ pub async fn edit_form<B: WebBackend>(
         );
     };
     let form = RecordForm::from_content(content, record.version);
+    let delete_unconfirmed =
+        pair(&parse_pairs(uri.query().unwrap_or("")), "confirm") == Some("needed");
     render_form(
         &ctx,
         &session,
         &form,
-        FormMode::Edit(key),
+        FormMode::Edit {
+            key,
+            delete_unconfirmed,
+        },
         &[],
         None,
         StatusCode::OK,
@@ -332,7 +338,10 @@ pub async fn edit_submit<B: WebBackend>(
         );
     };
     let form = RecordForm::from_pairs(&pairs);
-    let mode = FormMode::Edit(key.clone());
+    let mode = FormMode::Edit {
+        key: key.clone(),
+        delete_unconfirmed: false,
+    };
     let content = match form.to_content(Some(&base), ctx.lang) {
         Ok(content) => content,
         Err(errors) => {
@@ -433,7 +442,12 @@ pub async fn delete_submit<B: WebBackend>(
 #[derive(Clone)]
 enum FormMode {
     New,
-    Edit(RecordKey),
+    /// `delete_unconfirmed`: a deletion was just submitted without ticking
+    /// the confirmation box, so the delete form says what is missing.
+    Edit {
+        key: RecordKey,
+        delete_unconfirmed: bool,
+    },
 }
 
 fn field_id(name: &str) -> String {
@@ -555,7 +569,7 @@ fn render_form(
             "/editor/new".to_string(),
             "editor.publish",
         ),
-        FormMode::Edit(key) => (
+        FormMode::Edit { key, .. } => (
             ctx.t("editor.edit_heading"),
             format!("/editor/records/{}/edit", key.id),
             "editor.save",
@@ -657,7 +671,7 @@ fn render_form(
                 (field(ctx, errors, "contact.url", "field.contact_url", None, text_input("contact.url", &form.contact_url, false)))
             }
             (field(ctx, errors, "license", "field.license", Some("field.license_help"), text_input("license", &form.license, false)))
-            @if matches!(mode, FormMode::Edit(_)) {
+            @if matches!(mode, FormMode::Edit { .. }) {
                 p class="help" { (ctx.t("form.kept")) }
             }
             div class="form-actions" {
@@ -665,11 +679,14 @@ fn render_form(
                 button type="submit" name="action" value="publish" class="button button-primary" { (ctx.t(submit_key)) }
             }
         }
-        @if let FormMode::Edit(key) = &mode {
+        @if let FormMode::Edit { key, delete_unconfirmed } = &mode {
             @if let Some(version) = form.expected_version {
                 form id="delete" class="danger-zone stack" method="post" action=(format!("/editor/records/{}/delete", key.id)) {
                     h2 { (ctx.t("editor.delete_heading")) }
                     p { (ctx.t("editor.delete_help")) }
+                    @if *delete_unconfirmed {
+                        p class="notice notice-error" role="alert" { (ctx.t("editor.delete_unconfirmed")) }
+                    }
                     input type="hidden" name="csrf" value=(session.csrf);
                     input type="hidden" name="expected_version" value=(version);
                     div class="checkbox" {

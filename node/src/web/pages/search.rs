@@ -206,7 +206,11 @@ fn facet_value_label(ctx: &Ctx, field: FacetField, value: &str, label: Option<&s
         FacetField::Lang => LanguageTag::parse(value)
             .map(|lang| lang_label(ctx, &lang))
             .unwrap_or_else(|| value.to_string()),
-        FacetField::Origin if value.len() > 12 => format!("{}…", &value[..8]),
+        // node ids are 64 hex digits; a value from the URL may be anything,
+        // so cut by characters, never by bytes
+        FacetField::Origin if value.chars().count() > 12 => {
+            format!("{}…", value.chars().take(8).collect::<String>())
+        }
         _ => value.to_string(),
     }
 }

@@ -136,12 +136,12 @@ pub async fn submit<B: WebBackend>(
             &headers,
         );
     }
-    let role = if token.chars().count() > TOKEN_CHARS_MAX {
+    let grant = if token.chars().count() > TOKEN_CHARS_MAX {
         None
     } else {
         state.backend.authenticate(token).await
     };
-    let Some(role) = role else {
+    let Some(grant) = grant else {
         tracing::info!("web sign-in refused: unknown token");
         return render(
             &state,
@@ -155,10 +155,10 @@ pub async fn submit<B: WebBackend>(
     if let Some(old) = cookie_value(header_text(&headers, COOKIE), SESSION_COOKIE) {
         state.sessions.remove(old);
     }
-    let session_id = state.sessions.create(role);
-    tracing::info!(role = ?role, "web sign-in");
+    let session_id = state.sessions.create(&grant);
+    tracing::info!(role = ?grant.role, token_id = %grant.token_id, "web sign-in");
     let destination = if next == "/" {
-        if role.can_administer() {
+        if grant.role.can_administer() {
             "/admin".to_string()
         } else {
             "/editor".to_string()
