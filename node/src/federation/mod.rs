@@ -15,6 +15,7 @@ pub mod client;
 pub mod driver;
 pub mod http;
 pub mod nonces;
+pub mod repair;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, PEERS_MAX};
 use seednet_protocol::federation::wire::{
-    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, PeerEntry,
+    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, PeerEntry, RepairReport,
 };
 use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,8 @@ pub enum FederationError {
     Storage(#[from] StorageError),
     #[error("federation is not started")]
     NotStarted,
+    #[error("the link with peer {0} is not active")]
+    NotActive(NodeId),
 }
 
 /// A peer as stored on disk (JSON in [`Space::Peers`]).
@@ -75,6 +78,8 @@ struct StoredPeer {
     equivocations: u64,
     last_error: Option<String>,
     last_sync_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_repair: Option<RepairReport>,
 }
 
 /// A peer in memory: what is stored plus the live sync status and driver.
@@ -85,6 +90,7 @@ pub(crate) struct Peer {
     equivocations: u64,
     last_error: Option<String>,
     last_sync_at: Option<Timestamp>,
+    last_repair: Option<RepairReport>,
     cursor: u64,
     sync: SyncStatus,
     driver: Option<driver::DriverHandle>,
@@ -99,6 +105,7 @@ impl Peer {
             equivocations: self.equivocations,
             last_error: self.last_error.clone(),
             last_sync_at: self.last_sync_at,
+            last_repair: self.last_repair.clone(),
         }
     }
 
@@ -121,6 +128,7 @@ impl Peer {
                 .saturating_sub(self.cursor.max(self.sync.cursor)),
             last_error: self.sync.last_error.clone().or(self.last_error.clone()),
             equivocations: self.equivocations,
+            last_repair: self.last_repair.clone(),
         })
     }
 }
@@ -137,6 +145,7 @@ pub(crate) struct Inner {
     nonces: Mutex<Option<StoredNonceCache>>,
     descriptor: Mutex<Option<Signed<NodeDescriptor>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    repairs: repair::RepairLocks,
 }
 
 /// The federation handle kept in the app state. Cheap to clone.
@@ -167,6 +176,7 @@ impl Federation {
         };
         let sync_config = SyncConfig {
             interval_ms: settings.sync_interval_ms,
+            repair_interval_ms: settings.repair_interval_ms,
             ..SyncConfig::default()
         };
         Federation {
@@ -186,6 +196,7 @@ impl Federation {
                 nonces: Mutex::new(None),
                 descriptor: Mutex::new(None),
                 tasks: Mutex::new(Vec::new()),
+                repairs: repair::RepairLocks::default(),
             }),
         }
     }
@@ -383,6 +394,16 @@ impl Federation {
             .ok_or(FederationError::UnknownPeer(*node_id))
     }
 
+    /// `peer repair NODE_ID`: one repair pass with an active peer now
+    /// (after any pass already running with it); its counts.
+    pub async fn repair(&self, node_id: &NodeId) -> Result<RepairReport, FederationError> {
+        match self.link(node_id) {
+            None => Err(FederationError::UnknownPeer(*node_id)),
+            Some(link) if !link.pulls() => Err(FederationError::NotActive(*node_id)),
+            Some(_) => Ok(repair::run_now(&self.inner, *node_id).await),
+        }
+    }
+
     /// The link with a peer, if known.
     pub fn link(&self, node_id: &NodeId) -> Option<Link> {
         self.inner
@@ -512,6 +533,12 @@ impl Federation {
         self.inner.blocked.lock().expect("lock").contains(origin)
     }
 
+    /// Whether this node serves records of `origin` to its peers (the feed
+    /// and the fetch by item apply the same rule).
+    pub(crate) fn serves_origin(&self, origin: &NodeId) -> bool {
+        !self.is_blocked(origin)
+    }
+
     pub(crate) fn inner(&self) -> &Arc<Inner> {
         &self.inner
     }
@@ -544,6 +571,7 @@ async fn upsert(
                     equivocations: 0,
                     last_error: None,
                     last_sync_at: None,
+                    last_repair: None,
                     cursor: 0,
                     sync: SyncStatus::default(),
                     driver: None,
@@ -653,6 +681,7 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
                 equivocations: stored.equivocations,
                 last_error: stored.last_error,
                 last_sync_at: stored.last_sync_at,
+                last_repair: stored.last_repair,
                 cursor,
                 sync: SyncStatus {
                     cursor,
@@ -788,7 +817,11 @@ impl Inner {
             )
             .wait()
             .await?;
-        let value = serde_json::to_vec(&stored).expect("peer serialises");
+        self.store_peer(node_id, &stored).await
+    }
+
+    async fn store_peer(&self, node_id: &NodeId, stored: &StoredPeer) -> Result<(), StorageError> {
+        let value = serde_json::to_vec(stored).expect("peer serialises");
         self.storage
             .kv_write(
                 Space::Peers,
@@ -796,6 +829,21 @@ impl Inner {
             )
             .wait()
             .await
+    }
+
+    /// Keeps the last repair pass in the peer status, durably.
+    pub(crate) async fn record_repair(&self, node_id: &NodeId, report: RepairReport) {
+        let stored = {
+            let mut peers = self.peers.lock().expect("lock");
+            let Some(peer) = peers.get_mut(node_id) else {
+                return;
+            };
+            peer.last_repair = Some(report);
+            peer.stored()
+        };
+        if let Err(error) = self.store_peer(node_id, &stored).await {
+            tracing::warn!(peer = %node_id, %error, "cannot store the repair status");
+        }
     }
 
     pub(crate) fn update_peer(&self, node_id: &NodeId, update: impl FnOnce(&mut PeerProgress<'_>)) {
