@@ -26,7 +26,9 @@ fn indexed(storage: &SledStorage) -> Vec<Item> {
     };
     let mut items = Vec::new();
     source
-        .for_each_in(&Bound::ZERO, &Bound::Infinity, &mut |item| items.push(*item))
+        .for_each_in(&Bound::ZERO, &Bound::Infinity, &mut |item| {
+            items.push(*item)
+        })
         .unwrap();
     items
 }
@@ -151,7 +153,12 @@ fn items_index_follows_every_record_write_purge_reopen_and_rebuild() {
             .unwrap()
             .is_none());
         storage
-            .apply(sign_sample(&other, "rec-c", 1, sample_content("el", "GR", "C")))
+            .apply(sign_sample(
+                &other,
+                "rec-c",
+                1,
+                sample_content("el", "GR", "C"),
+            ))
             .wait_blocking()
             .unwrap();
         assert_consistent(&storage, 2);
@@ -164,7 +171,10 @@ fn items_index_follows_every_record_write_purge_reopen_and_rebuild() {
         storage.shutdown().unwrap();
     }
     let storage = open(&dir);
-    assert!(storage.kv_get(Space::Meta, meta::ITEMS_INDEX).unwrap().is_some());
+    assert!(storage
+        .kv_get(Space::Meta, meta::ITEMS_INDEX)
+        .unwrap()
+        .is_some());
     assert_consistent(&storage, 2);
 }
 

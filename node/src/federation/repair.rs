@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use reqwest::Method;
 use seednet_protocol::federation::limits::{
     RECONCILE_FETCH_ITEMS_MAX, RECONCILE_MESSAGE_BYTES_MAX, SYNC_PAGE_BODY_BYTES_MAX,
 };
@@ -19,7 +20,6 @@ use seednet_protocol::federation::reconcile::{
     item_id_of, Item, ReconcileConfig, ReconcileError, Reconciler,
 };
 use seednet_protocol::federation::wire::{ItemsRequest, ItemsResponse, RepairReport};
-use reqwest::Method;
 use seednet_protocol::{NodeId, RecordId, RecordKey, SignedWire};
 use serde::Deserialize;
 
@@ -131,10 +131,7 @@ fn active_base_url(inner: &Inner, peer: &NodeId) -> Result<String, RepairError> 
 async fn step<T: Send + 'static>(
     inner: &Arc<Inner>,
     mut reconciler: Reconciler,
-    work: impl FnOnce(
-            &mut Reconciler,
-            &StoredItems<'_>,
-        ) -> Result<T, ReconcileError<StorageError>>
+    work: impl FnOnce(&mut Reconciler, &StoredItems<'_>) -> Result<T, ReconcileError<StorageError>>
         + Send
         + 'static,
 ) -> Result<(Reconciler, T), RepairError> {
@@ -177,8 +174,10 @@ async fn reconcile_and_fetch(
             )
             .await?;
         report.bytes_received += reply.len() as u64;
-        let (next_reconciler, next) =
-            step(inner, reconciler, move |r, source| r.reconcile(source, &reply)).await?;
+        let (next_reconciler, next) = step(inner, reconciler, move |r, source| {
+            r.reconcile(source, &reply)
+        })
+        .await?;
         reconciler = next_reconciler;
         match next {
             Some(next) => message = next,

@@ -431,15 +431,16 @@ impl ItemSource for StoredItems<'_> {
                 .storage
                 .for_each_item(lower, upper, &mut |item, _| visit(item));
         }
-        self.storage.for_each_item(lower, upper, &mut |item, origin| {
-            let skipped = self
-                .skip_origins
-                .iter()
-                .any(|blocked| blocked.as_bytes() == origin);
-            if !skipped {
-                visit(item);
-            }
-        })
+        self.storage
+            .for_each_item(lower, upper, &mut |item, origin| {
+                let skipped = self
+                    .skip_origins
+                    .iter()
+                    .any(|blocked| blocked.as_bytes() == origin);
+                if !skipped {
+                    visit(item);
+                }
+            })
     }
 }
 

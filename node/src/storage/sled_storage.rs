@@ -227,7 +227,10 @@ fn ensure_items_index(
         let record_key = decode_record_key(&key)?;
         let current = decode_record_value(&value)?.current()?;
         let item_key = ItemKey::new(item_id_of(&record_key), current.version);
-        batch.insert(item_key.0.as_slice(), encode_item_value(&current.hash, &key));
+        batch.insert(
+            item_key.0.as_slice(),
+            encode_item_value(&current.hash, &key),
+        );
         count += 1;
         if count % ITEMS_REBUILD_BATCH_MAX == 0 {
             items.apply_batch(std::mem::take(&mut batch))?;
