@@ -232,7 +232,7 @@ fn ensure_items_index(
             encode_item_value(&current.hash, &key),
         );
         count += 1;
-        if count % ITEMS_REBUILD_BATCH_MAX == 0 {
+        if count.is_multiple_of(ITEMS_REBUILD_BATCH_MAX) {
             items.apply_batch(std::mem::take(&mut batch))?;
         }
     }
