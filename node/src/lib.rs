@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod federation;
 pub mod keyfile;
+pub mod keyring;
 pub mod metrics;
 pub mod node;
 pub mod search_index;

@@ -11,6 +11,7 @@ use seednet_protocol::{NodeDescriptor, NodeKey, Signed, Timestamp};
 
 use crate::config::Config;
 use crate::keyfile::{self, KeyFileError};
+use crate::keyring::KeyRing;
 use crate::service::Publisher;
 use crate::storage::{self, SledStorage, Storage, StorageError};
 
@@ -24,10 +25,11 @@ pub enum OpenError {
     Descriptor(String),
 }
 
-/// An open data dir: storage, key, publisher.
+/// An open data dir: storage, keys, publisher.
 pub struct OpenNode {
     pub storage: Arc<dyn Storage>,
-    pub key: Arc<NodeKey>,
+    /// The current key and the ids retired by earlier rotations.
+    pub keys: Arc<KeyRing>,
     pub publisher: Publisher,
     pub descriptor: Signed<NodeDescriptor>,
 }
@@ -37,10 +39,26 @@ pub fn open(config: &Config) -> Result<OpenNode, OpenError> {
     let key = Arc::new(keyfile::load(&config.key_path())?);
     let storage: Arc<dyn Storage> = Arc::new(SledStorage::open(&config.db_dir())?);
     let descriptor = ensure_descriptor(storage.as_ref(), &key, config)?;
-    let publisher = Publisher::new(Arc::clone(&key), Arc::clone(&storage));
+    // Ids of earlier keys: from the rotations this node signed, and from the
+    // retired key files kept beside the key (a data dir restored from an
+    // export has the files but not the statements). A statement stored by a
+    // rotation that crashed before its key file was replaced names the
+    // current key as old: it is not retired.
+    let mut retired: Vec<_> = storage::load_own_rotations(storage.as_ref())?
+        .iter()
+        .map(|rotation| rotation.value().old_node_id)
+        .collect();
+    for id in keyfile::retired_ids(&config.key_path())? {
+        if !retired.contains(&id) {
+            retired.push(id);
+        }
+    }
+    retired.retain(|id| *id != key.node_id());
+    let keys = Arc::new(KeyRing::new(key, retired));
+    let publisher = Publisher::with_keys(Arc::clone(&keys), Arc::clone(&storage));
     Ok(OpenNode {
         storage,
-        key,
+        keys,
         publisher,
         descriptor,
     })

@@ -46,6 +46,7 @@ use seednet_search::{OpenState, SearchIndex, INDEXER_BATCH_RECORDS_MAX};
 use tokio::sync::watch;
 
 use crate::api::AppState;
+use crate::federation::purge;
 use crate::storage::Storage;
 
 /// Folder of the index inside the node's data dir.
@@ -162,6 +163,13 @@ impl LiveIndex {
             adapted: Mutex::new(AdaptedMap::default()),
             pass: Mutex::new(()),
         });
+        // Purges the node finished in storage but not here (a crash, or an
+        // index that could not open at the time).
+        for origin in purge::pending(live.storage.as_ref(), purge::PHASE_INDEX)? {
+            live.forget_origin(&origin)?;
+            purge::index_done(live.storage.as_ref(), &origin)?;
+            tracing::info!(origin = %origin, "search index dropped the records of a purged origin");
+        }
         let worker = Arc::downgrade(&live);
         let head = live.storage.subscribe_head();
         std::thread::Builder::new()
@@ -344,6 +352,21 @@ impl NodeSearchIndex {
 
 /// Opens the node's index in the background, so that a missing or outdated
 /// index is rebuilt at start-up rather than on the first search.
+/// Drops a purged origin from the index and clears the purge marker (step
+/// 4 of `crate::federation::purge`). On failure the marker stays and the next
+/// opening of the index finishes the job; the error says why.
+pub async fn forget_purged(state: &AppState, origin: NodeId) -> Result<(), String> {
+    let live = state.search_index.get(state).await?;
+    tokio::task::spawn_blocking(move || {
+        live.forget_origin(&origin)?;
+        purge::index_done(live.storage.as_ref(), &origin)?;
+        Ok::<(), IndexerError>(())
+    })
+    .await
+    .map_err(|error| format!("index task failed: {error}"))?
+    .map_err(|error| error.to_string())
+}
+
 pub fn open_in_background(state: &AppState) {
     let state = state.clone();
     tokio::spawn(async move {
@@ -401,6 +424,10 @@ pub fn rebuild(
         }
     }
     index.commit()?;
+    // A rebuilt index holds exactly what storage holds: no purge is left.
+    for origin in purge::pending(storage, purge::PHASE_INDEX)? {
+        purge::index_done(storage, &origin)?;
+    }
     Ok(RebuildSummary {
         changes,
         records: index.record_count(),
@@ -418,6 +445,52 @@ mod tests {
             origin: test_key(n).node_id(),
             id: RecordId::parse(id).unwrap(),
         }
+    }
+
+    #[test]
+    fn an_index_purge_left_pending_is_finished_when_the_index_opens() {
+        use crate::storage::SledStorage;
+        use seednet_protocol::testing::{sample_content, sign_sample};
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(SledStorage::open(&dir.path().join("db")).unwrap());
+        let index_dir = dir.path().join(INDEX_DIR_NAME);
+        let (kept, gone) = (test_key(1), test_key(2));
+        storage
+            .apply_many(vec![
+                sign_sample(
+                    &kept,
+                    "kept",
+                    1,
+                    sample_content("en", "IT", "Kept practice"),
+                ),
+                sign_sample(
+                    &gone,
+                    "gone",
+                    1,
+                    sample_content("en", "GR", "Purged practice"),
+                ),
+            ])
+            .wait_blocking()
+            .unwrap();
+        let live = LiveIndex::open(Arc::clone(&storage), &index_dir).unwrap();
+        live.wait_until_fresh();
+        assert_eq!(live.index.record_count(), 2);
+        drop(live);
+        // The node purged `gone` from storage and stopped before the index
+        // dropped it: only the marker remembers.
+        storage
+            .purge_origin(gone.node_id())
+            .wait_blocking()
+            .unwrap();
+        purge::write_marker(storage.as_ref(), &gone.node_id(), purge::PHASE_INDEX)
+            .wait_blocking()
+            .unwrap();
+        let live = LiveIndex::open(Arc::clone(&storage), &index_dir).unwrap();
+        assert_eq!(live.index.record_count(), 1);
+        assert!(purge::pending(storage.as_ref(), purge::PHASE_INDEX)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn serve(
             source,
         })?;
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, node = %state.node_id, "listening");
+    tracing::info!(addr = %local, node = %state.node_id(), "listening");
     {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on http://{local}");

@@ -14,6 +14,7 @@ use seednet_protocol::{
     ValidationErrors,
 };
 
+use crate::keyring::KeyRing;
 use crate::storage::{CurrentVersion, PublishRefusal, Published, Storage, StorageError};
 
 /// Why a publish did not happen.
@@ -23,42 +24,51 @@ pub enum PublishError {
     Invalid(#[from] ValidationErrors),
     #[error("record {key} belongs to another node; only its origin can change it")]
     NotOwn { key: RecordKey },
+    #[error("record {key} was published under this node's retired key; records keep their origin and are never re-signed, so it is read-only since the key rotation")]
+    RetiredOrigin { key: RecordKey },
     #[error(transparent)]
     Refused(#[from] PublishRefusal),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-/// Signs and stores the node's own records.
+/// Signs and stores the node's own records, with the key that is current
+/// when the version is built (see [`KeyRing`]).
 #[derive(Clone)]
 pub struct Publisher {
-    key: Arc<NodeKey>,
+    keys: Arc<KeyRing>,
     storage: Arc<dyn Storage>,
 }
 
 impl Publisher {
+    /// A publisher for a node that never rotated its key.
     pub fn new(key: Arc<NodeKey>, storage: Arc<dyn Storage>) -> Self {
-        Publisher { key, storage }
+        Self::with_keys(Arc::new(KeyRing::new(key, Vec::new())), storage)
     }
 
-    /// The node key (federation signs its requests with it).
-    pub fn key(&self) -> &Arc<NodeKey> {
-        &self.key
+    pub fn with_keys(keys: Arc<KeyRing>, storage: Arc<dyn Storage>) -> Self {
+        Publisher { keys, storage }
     }
 
+    /// The node's keys (federation signs its requests with the current one).
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.keys
+    }
+
+    /// The id of the current key: the origin of records published now.
     pub fn node_id(&self) -> NodeId {
-        self.key.node_id()
+        self.keys.node_id()
     }
 
     /// Publishes `content` as version 1 of a new record with a fresh ULID id.
     pub async fn create(&self, content: RecordContent) -> Result<Published, PublishError> {
         content.validate()?;
         let id = RecordId::parse(&ulid::Ulid::new().to_string()).expect("a ULID is a record id");
+        let signer = self.keys.current();
         let key = RecordKey {
-            origin: self.node_id(),
+            origin: signer.node_id(),
             id,
         };
-        let signer = Arc::clone(&self.key);
         let build_key = key.clone();
         let build = Box::new(move |current: Option<CurrentVersion>| {
             if current.is_some() {
@@ -92,12 +102,16 @@ impl Publisher {
             .await
     }
 
-    /// Refuses keys of other origins (checked before any write).
+    /// Refuses keys of other origins, and of this node's retired keys
+    /// (checked before any write).
     pub fn check_own(&self, key: &RecordKey) -> Result<(), PublishError> {
-        if key.origin != self.node_id() {
-            return Err(PublishError::NotOwn { key: key.clone() });
+        if key.origin == self.node_id() {
+            return Ok(());
         }
-        Ok(())
+        if self.keys.is_own(&key.origin) {
+            return Err(PublishError::RetiredOrigin { key: key.clone() });
+        }
+        Err(PublishError::NotOwn { key: key.clone() })
     }
 
     async fn next_version(
@@ -106,11 +120,12 @@ impl Publisher {
         expected_version: Option<u64>,
         body: RecordBody,
     ) -> Result<Published, PublishError> {
+        let signer = self.keys.current();
+        let key_id = id.clone();
         let key = RecordKey {
-            origin: self.node_id(),
+            origin: signer.node_id(),
             id,
         };
-        let signer = Arc::clone(&self.key);
         let build_key = key.clone();
         let build = Box::new(move |current: Option<CurrentVersion>| {
             let current = current.ok_or(PublishRefusal::NotFound)?;
@@ -129,7 +144,34 @@ impl Publisher {
             }
             sign(&signer, build_key, current.version + 1, body)
         });
-        Ok(self.storage.publish(key, build).wait().await??)
+        match self.storage.publish(key, build).wait().await? {
+            Err(PublishRefusal::NotFound) => Err(self.not_found_or_retired(key_id).await),
+            result => Ok(result?),
+        }
+    }
+
+    /// The error for an own record id that is not found under the current
+    /// key: [`PublishError::RetiredOrigin`] when a retired key published it,
+    /// so the editor learns why it cannot be changed.
+    async fn not_found_or_retired(&self, id: RecordId) -> PublishError {
+        let retired = self.keys.retired();
+        let storage = Arc::clone(&self.storage);
+        let found = tokio::task::spawn_blocking(move || {
+            retired.into_iter().rev().find_map(|origin| {
+                let key = RecordKey {
+                    origin,
+                    id: id.clone(),
+                };
+                matches!(storage.current_version(&key), Ok(Some(_))).then_some(key)
+            })
+        })
+        .await
+        .ok()
+        .flatten();
+        match found {
+            Some(key) => PublishError::RetiredOrigin { key },
+            None => PublishError::Refused(PublishRefusal::NotFound),
+        }
     }
 }
 

@@ -440,3 +440,71 @@ fn export_formats_and_restore_from_a_backup() {
         &["signed: signature does not verify", "nothing imported"],
     );
 }
+
+#[test]
+fn key_rotate_switches_the_running_node_to_a_new_key_and_keeps_the_old_one() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = data_dir(&temp);
+    let tokens = init(&dir);
+    let json_file = write(
+        temp.path(),
+        "record.json",
+        &content("Laboratorio urbano").to_string(),
+    );
+    let added = ok(&dir, &["record", "add", &json_file, "--json"]);
+    let wire: SignedWire = serde_json::from_str(added.trim()).unwrap();
+    let old_key = Signed::<Record>::from_wire(&wire)
+        .unwrap()
+        .value()
+        .key
+        .clone();
+    let old_id = old_key.origin.to_hex();
+
+    let server = Server::start(&dir);
+    let run = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(["--node", &server.base, "--token", &tokens.admin_token])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["key", "rotate", "--reason", "scheduled", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["old_node_id"], old_id.as_str());
+    let new_id = report["new_node_id"].as_str().unwrap().to_string();
+    assert_ne!(new_id, old_id);
+    assert_eq!(report["peers"], serde_json::json!([]));
+    let status: Value = serde_json::from_slice(&run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        status["node_id"],
+        new_id.as_str(),
+        "the running node switched"
+    );
+    let output = run(&["peer", "approve-rotation", &old_id]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("404 unknown_peer"),
+        "{}",
+        stderr(&output)
+    );
+    server.stop();
+
+    // The old key is kept beside the new one, private; the node restarts
+    // with the new key; the old record keeps its origin and is read-only.
+    let retired = dir.join(format!("node.key.retired-{old_id}"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&retired).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let status: Value = serde_json::from_str(&ok(&dir, &["status", "--json"])).unwrap();
+    assert_eq!(status["node_id"], new_id.as_str());
+    let got = ok(&dir, &["record", "get", &old_key.to_string()]);
+    assert!(got.contains("Laboratorio urbano"), "{got}");
+    fails(
+        &dir,
+        &["record", "update", &old_key.id.to_string(), &json_file],
+        &["retired key", "read-only"],
+    );
+    assert!(ok(&dir, &["record", "add", &json_file]).contains(&new_id));
+}

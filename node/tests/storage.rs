@@ -283,3 +283,61 @@ fn listing_by_origin_pages_within_that_origin() {
         .unwrap();
     assert_eq!(page.records.len(), 5);
 }
+
+#[test]
+fn purging_an_origin_removes_its_records_versions_and_log_entries_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kept, gone) = (test_key(6), test_key(7));
+    {
+        let storage = open(&dir);
+        for n in 0..3 {
+            let id = format!("k{n}");
+            apply(
+                &storage,
+                &sign_sample(&kept, &id, 1, sample_content("sl", "SI", "Ostane")),
+            );
+            apply(
+                &storage,
+                &sign_sample(&gone, &id, 1, sample_content("ro", "RO", "Pleacă")),
+            );
+            apply(
+                &storage,
+                &sign_sample(&gone, &id, 2, sample_content("ro", "RO", "Pleacă 2")),
+            );
+        }
+        let purged = storage
+            .purge_origin(gone.node_id())
+            .wait_blocking()
+            .unwrap();
+        // Both versions of each purged record had a change-log entry.
+        assert_eq!((purged.records, purged.changes), (3, 6));
+        storage.shutdown().unwrap();
+    }
+    // After a reopen: nothing of the purged origin, the other one intact.
+    let storage = open(&dir);
+    let all = storage
+        .list(&ListQuery {
+            limit: 100,
+            include_deleted: true,
+            ..ListQuery::default()
+        })
+        .unwrap();
+    assert_eq!(all.records.len(), 3);
+    assert!(all
+        .records
+        .iter()
+        .all(|r| r.signed.value().key.origin == kept.node_id()));
+    let page = storage.changes_since(0, 100, 1 << 20).unwrap();
+    assert_eq!(page.changes.len(), 3);
+    assert!(page.changes.iter().all(|c| c.key.origin == kept.node_id()));
+    assert!(!storage
+        .stats()
+        .records_by_origin
+        .contains_key(&gone.node_id()));
+    // The purged records can be received again, as new.
+    let again = sign_sample(&gone, "k0", 2, sample_content("ro", "RO", "Pleacă 2"));
+    assert!(matches!(
+        apply(&storage, &again),
+        ApplyOutcome::Applied { .. }
+    ));
+}

@@ -192,6 +192,9 @@ impl From<PublishError> for ApiError {
             PublishError::NotOwn { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "not_own_record", error.to_string())
             }
+            PublishError::RetiredOrigin { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "retired_origin", error.to_string())
+            }
             PublishError::Refused(refusal) => ApiError::from(refusal),
             PublishError::Storage(error) => ApiError::from(error),
         }

@@ -48,7 +48,6 @@ use error::{ApiError, ErrorCode};
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub publisher: Publisher,
-    pub node_id: NodeId,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     /// The node's search index, shared with the web (see `crate::search_index`).
@@ -66,10 +65,9 @@ impl AppState {
         metrics: Arc<Metrics>,
     ) -> Self {
         let federation =
-            Federation::new(Arc::clone(&storage), Arc::clone(publisher.key()), &config);
+            Federation::new(Arc::clone(&storage), Arc::clone(publisher.keys()), &config);
         AppState {
             federation,
-            node_id: publisher.node_id(),
             storage,
             publisher,
             config,
@@ -77,6 +75,11 @@ impl AppState {
             search_index: Default::default(),
             shutting_down: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The id of the node's current key (it changes when the key rotates).
+    pub fn node_id(&self) -> NodeId {
+        self.publisher.node_id()
     }
 
     /// Runs blocking storage work off the async runtime.

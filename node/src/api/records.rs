@@ -14,11 +14,13 @@ use seednet_protocol::{
     CountryCode, Kind, LanguageTag, NodeId, RecordContent, RecordId, RecordKey, SignedWire, Theme,
 };
 use serde::Serialize;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Editor, JsonBytes};
 use super::AppState;
+use crate::federation::OriginLink;
 use crate::storage::{ListQuery, Published, LIST_PAGE_RECORDS_MAX};
 
 /// Page size when the client names none.
@@ -54,7 +56,15 @@ pub struct RecordPage {
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// For each origin on the page, its relation to this node (`local`,
+    /// `active`, `requested`, `pending`, `revoked`, `relayed`, `blocked`):
+    /// records of a revoked or blocked origin are kept until purged.
+    #[schema(value_type = std::collections::BTreeMap<String, OriginLink>)]
+    pub origin_links: BTreeMap<NodeId, OriginLink>,
 }
+
+/// Header naming the origin's relation to this node on a single record.
+pub const ORIGIN_LINK_HEADER: &str = "seednet-origin-link";
 
 /// Cursor text of a record key: `<origin>.<id>` (ids never contain dots).
 pub fn cursor_text(key: &RecordKey) -> String {
@@ -190,7 +200,12 @@ pub async fn get_record(
         signed: stored.signed,
         seq: stored.seq,
     };
-    Ok(signed_response(StatusCode::OK, &published, false))
+    let mut response = signed_response(StatusCode::OK, &published, false);
+    response.headers_mut().insert(
+        ORIGIN_LINK_HEADER,
+        HeaderValue::from_static(state.federation.origin_link(&key.origin).as_str()),
+    );
+    Ok(response)
 }
 
 /// Publish a new version of one of this node's records (editor).
@@ -285,6 +300,14 @@ pub async fn list_records(
             .map(|stored| stored.signed.to_wire())
             .collect(),
         next_cursor: page.next.as_ref().map(cursor_text),
+        origin_links: page
+            .records
+            .iter()
+            .map(|stored| {
+                let origin = stored.signed.value().key.origin;
+                (origin, state.federation.origin_link(&origin))
+            })
+            .collect(),
     }))
 }
 

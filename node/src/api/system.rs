@@ -121,7 +121,7 @@ pub async fn status(
     _admin: Admin,
 ) -> Result<Json<NodeStatus>, ApiError> {
     let config = state.config.clone();
-    let node_id = state.node_id;
+    let node_id = state.node_id();
     let status = state
         .blocking(move |storage| node_status(storage, node_id, &config.name, &config.public_url))
         .await?;

@@ -5,6 +5,7 @@
 //! locks the directory) or against a running node with `--node URL --token T`.
 //! Both paths go through [`Target`], so a command is written once.
 
+mod key;
 mod peer;
 mod remote;
 mod search;
@@ -101,6 +102,9 @@ enum Command {
     /// Manage the origin blocklist on the running node.
     #[command(subcommand)]
     Block(peer::BlockCommand),
+    /// Rotate the running node's key (peers' admins approve the new key).
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Start four linked demo nodes (IT, GR, RO, SI) on 127.0.0.1 and sync them.
     Demo(peer::DemoArgs),
     /// Search a running node's records across languages (--node URL, else the data dir's listen address).
@@ -280,6 +284,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
+        Command::Key(command) => {
+            init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
+            key::key(
+                &peer::AdminTarget::new(&cli.data_dir, cli.node, cli.token)?,
+                command,
+            )
+            .await
+        }
         command => {
             init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
             let target = Target::connect(&cli.data_dir, cli.node, cli.token).await?;
@@ -302,6 +314,7 @@ async fn run_on_target(target: &Target, command: Command) -> Result<()> {
         | Command::Demo(_)
         | Command::Peer(_)
         | Command::Block(_)
+        | Command::Key(_)
         | Command::Search(_)
         | Command::Reindex => unreachable!("handled in run"),
     }

@@ -31,13 +31,26 @@ pub enum PeerCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a link at once, both directions (records already received are kept).
+    /// Revoke a link at once, both directions. Records already received are
+    /// kept (flagged `revoked` in the records API) unless --purge is given.
+    /// A new `peer approve` reverses it.
     Revoke {
+        node_id: String,
+        /// Also remove every record whose origin is that peer, from storage
+        /// and search, and refuse its records from any relay until the peer
+        /// is approved again (which then pulls them back from zero).
+        #[arg(long)]
+        purge: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve the key rotation a peer announced: pin its new key (its node id now, 64 hex digits).
+    ApproveRotation {
         node_id: String,
         #[arg(long)]
         json: bool,
     },
-    /// List peers: state, last sync, records received, lag, last error.
+    /// List peers: state, last sync, records received, lag, last error, pending key rotation.
     List {
         #[arg(long)]
         json: bool,
@@ -93,12 +106,12 @@ impl AdminTarget {
                 Config::load(dir, &config::process_env(), &Overrides::default())?.public_url
             }
             (None, None) => bail!(
-                "peer and block commands talk to the running node: pass --node URL (or --data-dir)"
+                "peer, block and key commands talk to the running node: pass --node URL (or --data-dir)"
             ),
         };
         let token = token.ok_or_else(|| {
             anyhow!(
-                "peer and block commands need an admin token: pass --token or set SEEDNET_TOKEN"
+                "peer, block and key commands need an admin token: pass --token or set SEEDNET_TOKEN"
             )
         })?;
         let client = reqwest::Client::builder()
@@ -112,7 +125,12 @@ impl AdminTarget {
         })
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -166,6 +184,16 @@ fn print_entry(entry: &PeerEntry) {
             .map(|e| format!(", last error: {e}"))
             .unwrap_or_default()
     );
+    if !entry.former_node_ids.is_empty() {
+        let former: Vec<String> = entry.former_node_ids.iter().map(|id| id.to_hex()).collect();
+        println!("    former node ids: {}", former.join(", "));
+    }
+    if let Some(rotation) = &entry.pending_rotation {
+        println!(
+            "    PENDING KEY ROTATION to {} (signed {}, reason: {:?}); approve with: seednet peer approve-rotation {}",
+            rotation.new_node_id, rotation.rotated_at, rotation.reason, entry.node_id
+        );
+    }
     if let Some(report) = &entry.last_repair {
         println!(
             "    last repair {}: {}",
@@ -228,11 +256,37 @@ pub async fn peer(target: &AdminTarget, command: PeerCommand) -> Result<()> {
                 .await?;
             show(value, json)
         }
-        PeerCommand::Revoke { node_id, json } => {
+        PeerCommand::Revoke {
+            node_id,
+            purge,
+            json,
+        } => {
+            let body = purge.then(|| serde_json::json!({ "purge": true }));
             let value = target
                 .call(
                     Method::POST,
                     &format!("/api/v1/peers/{node_id}/revoke"),
+                    body,
+                )
+                .await?;
+            if !purge || json {
+                return show(value, json);
+            }
+            show(value["peer"].clone(), false)?;
+            println!(
+                "purged {} records ({} change-log entries) of origin {node_id}",
+                value["purged"]["records"], value["purged"]["changes"]
+            );
+            if let Some(pending) = value["index_pending"].as_str() {
+                println!("the search index drops them when it next opens: {pending}");
+            }
+            Ok(())
+        }
+        PeerCommand::ApproveRotation { node_id, json } => {
+            let value = target
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/peers/{node_id}/rotation/approve"),
                     None,
                 )
                 .await?;

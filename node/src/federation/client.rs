@@ -19,6 +19,8 @@ use seednet_protocol::federation::http_signature::{
 };
 use seednet_protocol::{NodeDescriptor, NodeKey, Signed, SignedWire};
 
+use crate::keyring::KeyRing;
+
 use crate::sync::address::{check_peer_address, check_peer_url, AddressError, AddressPolicy};
 
 /// Time to establish a connection to a peer.
@@ -72,16 +74,16 @@ impl Resolve for CheckedResolver {
     }
 }
 
-/// The client for peer requests, signed with the node key.
+/// The client for peer requests, signed with the node's current key.
 #[derive(Clone)]
 pub struct PeerClient {
     http: reqwest::Client,
-    key: Arc<NodeKey>,
+    keys: Arc<KeyRing>,
     policy: AddressPolicy,
 }
 
 impl PeerClient {
-    pub fn new(key: Arc<NodeKey>, policy: AddressPolicy) -> Self {
+    pub fn new(keys: Arc<KeyRing>, policy: AddressPolicy) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would resolve peer names itself, past the address check.
@@ -92,7 +94,7 @@ impl PeerClient {
             .user_agent(crate::SOFTWARE)
             .build()
             .expect("the peer client configuration is valid");
-        PeerClient { http, key, policy }
+        PeerClient { http, keys, policy }
     }
 
     /// Checks a URL's text and, for an IP literal, its address (names are
@@ -138,7 +140,31 @@ impl PeerClient {
         body: Vec<u8>,
         response_bytes_max: usize,
     ) -> Result<Vec<u8>, ClientError> {
+        let key = self.keys.current();
         self.signed_as(
+            &key,
+            method,
+            base_url,
+            path_and_query,
+            body,
+            response_bytes_max,
+        )
+        .await
+    }
+
+    /// [`PeerClient::signed`] with a given key instead of the current one
+    /// (a key rotation statement is sent signed by the old key).
+    pub async fn signed_as(
+        &self,
+        key: &NodeKey,
+        method: Method,
+        base_url: &str,
+        path_and_query: &str,
+        body: Vec<u8>,
+        response_bytes_max: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.send(
+            key,
             method,
             base_url,
             path_and_query,
@@ -157,7 +183,9 @@ impl PeerClient {
         body: Vec<u8>,
         response_bytes_max: usize,
     ) -> Result<Vec<u8>, ClientError> {
-        self.signed_as(
+        let key = self.keys.current();
+        self.send(
+            &key,
             Method::POST,
             base_url,
             path_and_query,
@@ -167,8 +195,9 @@ impl PeerClient {
         .await
     }
 
-    async fn signed_as(
+    async fn send(
         &self,
+        key: &NodeKey,
         method: Method,
         base_url: &str,
         path_and_query: &str,
@@ -180,7 +209,7 @@ impl PeerClient {
         let nonce = hex::encode(rand::random::<[u8; 16]>());
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let headers = sign_request(
-            &self.key,
+            key,
             &RequestParts {
                 method: method.as_str(),
                 target_uri: &target,

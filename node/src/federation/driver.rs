@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::client::ClientError;
 use super::{DriverMessage, Inner, Peer, DRIVER_QUEUE_MAX};
 use crate::storage::ApplyOutcome;
-use crate::sync::policy::{admit, Admission};
+use crate::sync::policy::{admit_from, Admission};
 use crate::sync::{Action, Event, FetchError, PeerSync, RequestId};
 
 /// A running driver.
@@ -302,8 +302,11 @@ pub(crate) async fn apply_records(
     peer: &NodeId,
     records: Vec<SignedWire>,
 ) -> Result<BatchCounts, String> {
-    let local = inner.node_id;
+    let own = inner.keys.own_ids();
+    let peer_ids = inner.peer_ids(peer);
     let relay = inner.relay;
+    // Shared until the write is queued (see `Inner::apply_gate`).
+    let gate = inner.apply_gate.read().await;
     let blocked = inner.blocked.lock().expect("lock").clone();
     let peer = *peer;
     let (admitted, mut counts) = tokio::task::spawn_blocking(move || {
@@ -315,7 +318,7 @@ pub(crate) async fn apply_records(
             match result {
                 Ok(record) => {
                     let origin = record.value().key.origin;
-                    match admit(&origin, &peer, &local, relay, &blocked) {
+                    match admit_from(&origin, &peer_ids, &own, relay, &blocked) {
                         Admission::Admit => admitted.push(record),
                         Admission::OwnRecord => counts.already_have += 1,
                         Admission::BlockedOrigin | Admission::NotDirect => {
@@ -336,12 +339,9 @@ pub(crate) async fn apply_records(
     if admitted.is_empty() {
         return Ok(counts);
     }
-    let outcomes = inner
-        .storage
-        .apply_many(admitted)
-        .wait()
-        .await
-        .map_err(|e| e.to_string())?;
+    let queued = inner.storage.apply_many(admitted);
+    drop(gate);
+    let outcomes = queued.wait().await.map_err(|e| e.to_string())?;
     for outcome in outcomes {
         match outcome {
             ApplyOutcome::Applied { .. } => counts.applied += 1,

@@ -26,7 +26,7 @@ use seednet_protocol::federation::limits::{
 };
 use seednet_protocol::federation::reconcile::{respond, ReconcileConfig, ReconcileError};
 use seednet_protocol::federation::wire::{
-    ChangesQuery, ItemsRequest, ItemsResponse, LinkRequest, NotifyHint, PageBuilder,
+    ChangesQuery, ItemsRequest, ItemsResponse, KeyRotation, LinkRequest, NotifyHint, PageBuilder,
     ITEMS_REQUEST_BODY_BYTES_MAX,
 };
 use seednet_protocol::{NodeId, Signed, SignedWire};
@@ -58,6 +58,13 @@ pub fn routes() -> Router<AppState> {
             get(list_blocked).post(block_origin),
         )
         .route("/api/v1/blocked-origins/{node_id}", delete(unblock_origin))
+        .route("/federation/v1/rotations", post(rotation_statement))
+        .route("/api/v1/node/key/rotate", post(rotate_key))
+        .route("/api/v1/node/key/rotations/resend", post(resend_rotations))
+        .route(
+            "/api/v1/peers/{node_id}/rotation/approve",
+            post(approve_rotation),
+        )
 }
 
 impl From<FederationError> for ApiError {
@@ -92,9 +99,24 @@ impl From<FederationError> for ApiError {
             FederationError::NotActive(_) => {
                 ApiError::new(StatusCode::CONFLICT, "link_not_active", message)
             }
-            FederationError::Storage(_) | FederationError::NotStarted => {
-                ApiError::internal(message)
+            FederationError::PurgeInProgress(_) => {
+                ApiError::new(StatusCode::CONFLICT, "purge_in_progress", message)
             }
+            FederationError::RotationRefused(_) => {
+                ApiError::bad_request("rotation_refused", "body", message)
+            }
+            FederationError::RotationDescriptor(_) => {
+                ApiError::bad_request("rotation_descriptor_unavailable", "new_node_id", message)
+            }
+            FederationError::NoPendingRotation(_) => {
+                ApiError::new(StatusCode::CONFLICT, "no_pending_rotation", message)
+            }
+            FederationError::RotationConflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "rotation_conflict", message)
+            }
+            FederationError::Storage(_)
+            | FederationError::NotStarted
+            | FederationError::KeyFile(_) => ApiError::internal(message),
         }
     }
 }
@@ -240,7 +262,7 @@ async fn link_request(
             "the link request is not from the request's signer",
         ));
     }
-    if value.to != state.node_id {
+    if value.to != state.node_id() {
         return Err(ApiError::bad_request(
             "bad_request",
             "to",
@@ -481,13 +503,46 @@ async fn approve_peer(
     Ok(Json(state.federation.approve(&node_id).await?).into_response())
 }
 
+/// Body of `POST /api/v1/peers/{node_id}/revoke` (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokePeer {
+    /// Also remove the records whose origin is that peer.
+    #[serde(default)]
+    purge: bool,
+}
+
+/// Revokes a link; with `{"purge": true}` also removes that origin's
+/// records (answering a [`super::purge::PurgeReport`] instead of the entry).
 async fn revoke_peer(
     State(state): State<AppState>,
     _admin: Admin,
     Path(node_id): Path<String>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let node_id = path_node_id(&node_id)?;
-    Ok(Json(state.federation.revoke(&node_id).await?).into_response())
+    let request: RevokePeer = if body.is_empty() {
+        RevokePeer::default()
+    } else {
+        json_body(&body)?
+    };
+    if !request.purge {
+        return Ok(Json(state.federation.revoke(&node_id).await?).into_response());
+    }
+    let (peer, purged, origins) = state.federation.revoke_and_purge(&node_id).await?;
+    let mut index_pending = None;
+    for origin in origins {
+        if let Err(error) = crate::search_index::forget_purged(&state, origin).await {
+            index_pending = Some(error);
+        }
+    }
+    Ok(Json(super::purge::PurgeReport {
+        peer,
+        purged,
+        index_purged: index_pending.is_none(),
+        index_pending,
+    })
+    .into_response())
 }
 
 async fn repair_peer(
@@ -528,4 +583,81 @@ async fn unblock_origin(
             "origin {origin} is not blocked"
         )))
     }
+}
+
+// ------------------------------------------------------------ key rotation
+
+/// A signed object in a federation body, decoded and verified (section 3).
+fn signed_body<T: seednet_protocol::Signable>(
+    body: &Bytes,
+    what: &str,
+) -> Result<Signed<T>, ApiError> {
+    let wire: SignedWire = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("bad_request", "body", format!("not a signed {what}: {e}"))
+    })?;
+    Signed::<T>::from_wire(&wire).map_err(|e| {
+        ApiError::bad_request(
+            "bad_request",
+            "body",
+            format!("{what} does not verify: {e}"),
+        )
+    })
+}
+
+/// `POST /federation/v1/rotations` from an active peer (9.9): checked and
+/// stored as pending for the admin; 202.
+async fn rotation_statement(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    small_body(&body)?;
+    let signer = verify_signed(&state, Endpoint::Peer, &method, &uri, &headers, &body).await?;
+    let statement = signed_body::<KeyRotation>(&body, "key rotation")?;
+    state.federation.on_rotation(signer, statement).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateKey {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/v1/node/key/rotate` (admin): `seednet key rotate`.
+async fn rotate_key(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: RotateKey = if body.is_empty() {
+        RotateKey::default()
+    } else {
+        json_body(&body)?
+    };
+    let report = state.federation.rotate_key(request.reason).await?;
+    Ok(Json(report).into_response())
+}
+
+/// `POST /api/v1/node/key/rotations/resend` (admin): `seednet key
+/// resend-rotation`.
+async fn resend_rotations(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Response, ApiError> {
+    let reports = state.federation.resend_rotations().await?;
+    Ok(Json(serde_json::json!({ "rotations": reports })).into_response())
+}
+
+/// `POST /api/v1/peers/{node_id}/rotation/approve` (admin).
+async fn approve_rotation(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(node_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let node_id = path_node_id(&node_id)?;
+    Ok(Json(state.federation.approve_rotation(&node_id).await?).into_response())
 }

@@ -15,7 +15,9 @@ pub mod client;
 pub mod driver;
 pub mod http;
 pub mod nonces;
+pub mod purge;
 pub mod repair;
+pub mod rotation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -23,12 +25,14 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, PEERS_MAX};
 use seednet_protocol::federation::wire::{
-    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, PeerEntry, RepairReport,
+    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, LinkState, PeerEntry, RepairReport,
 };
-use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
+use seednet_protocol::{NodeDescriptor, NodeId, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::keyfile::KeyFileError;
+use crate::keyring::KeyRing;
 use crate::storage::{self, Space, Storage, StorageError};
 use crate::sync::address::AddressPolicy;
 use crate::sync::policy::RelayPolicy;
@@ -67,6 +71,18 @@ pub enum FederationError {
     NotStarted,
     #[error("the link with peer {0} is not active")]
     NotActive(NodeId),
+    #[error("the search index has not yet dropped the records purged from {0}; it does so when it opens (restart the node or run `seednet reindex`), then approve again")]
+    PurgeInProgress(NodeId),
+    #[error("key rotation refused: {0}")]
+    RotationRefused(String),
+    #[error("the new descriptor of the rotating peer cannot be fetched: {0}")]
+    RotationDescriptor(ClientError),
+    #[error("peer {0} has no pending key rotation")]
+    NoPendingRotation(NodeId),
+    #[error("the new key {0} is already a peer or this node itself")]
+    RotationConflict(NodeId),
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
 }
 
 /// A peer as stored on disk (JSON in [`Space::Peers`]).
@@ -80,6 +96,63 @@ struct StoredPeer {
     last_sync_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_repair: Option<RepairReport>,
+    /// Ids of the peer before approved key rotations (section 9.9).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    former_ids: Vec<NodeId>,
+    /// A rotation announced by the peer, waiting for the admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_rotation: Option<rotation::StoredPendingRotation>,
+}
+
+/// A record origin's relation to this node (see [`Federation::origin_link`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OriginLink {
+    /// This node's own records.
+    Local,
+    /// A direct peer with an active link.
+    Active,
+    /// A direct peer this node asked; it has not approved yet.
+    Requested,
+    /// A direct peer that asked; this node's admin has not approved yet.
+    Pending,
+    /// A direct peer whose link was revoked (its records are kept).
+    Revoked,
+    /// Not a direct peer: its records arrived through peers.
+    Relayed,
+    /// Refused from now on (kept records stay until purged).
+    Blocked,
+}
+
+impl OriginLink {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginLink::Local => "local",
+            OriginLink::Active => "active",
+            OriginLink::Requested => "requested",
+            OriginLink::Pending => "pending",
+            OriginLink::Revoked => "revoked",
+            OriginLink::Relayed => "relayed",
+            OriginLink::Blocked => "blocked",
+        }
+    }
+}
+
+/// Why an origin is blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockReason {
+    /// `seednet block add`: stays until `block remove`.
+    Admin,
+    /// `peer revoke --purge`: lifted by a new approval of that peer.
+    Purge,
+}
+
+/// A blocked origin as stored (JSON in [`Space::BlockedOrigins`]).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredBlock {
+    blocked_at: Timestamp,
+    #[serde(default)]
+    by_purge: bool,
 }
 
 /// A peer in memory: what is stored plus the live sync status and driver.
@@ -94,6 +167,8 @@ pub(crate) struct Peer {
     cursor: u64,
     sync: SyncStatus,
     driver: Option<driver::DriverHandle>,
+    former_ids: Vec<NodeId>,
+    pending_rotation: Option<rotation::PendingRotationState>,
 }
 
 impl Peer {
@@ -106,6 +181,11 @@ impl Peer {
             last_error: self.last_error.clone(),
             last_sync_at: self.last_sync_at,
             last_repair: self.last_repair.clone(),
+            former_ids: self.former_ids.clone(),
+            pending_rotation: self
+                .pending_rotation
+                .as_ref()
+                .map(rotation::PendingRotationState::stored),
         }
     }
 
@@ -129,19 +209,40 @@ impl Peer {
             last_error: self.sync.last_error.clone().or(self.last_error.clone()),
             equivocations: self.equivocations,
             last_repair: self.last_repair.clone(),
+            pending_rotation: self
+                .pending_rotation
+                .as_ref()
+                .map(rotation::PendingRotationState::entry),
+            former_node_ids: self.former_ids.clone(),
         })
     }
 }
 
 pub(crate) struct Inner {
     storage: Arc<dyn Storage>,
-    key: Arc<NodeKey>,
-    node_id: NodeId,
+    /// The node's current key and retired ids (rotation switches it live).
+    keys: Arc<KeyRing>,
+    /// Where the current key file is (a rotation replaces it).
+    key_path: std::path::PathBuf,
+    /// Held while this node rotates its own key (one rotation at a time).
+    rotating: tokio::sync::Mutex<()>,
+    /// Held while a peer's pending rotation is stored or approved, so an
+    /// approval moves exactly the rotation it checked. Never held across a
+    /// network call.
+    peer_rotations: tokio::sync::Mutex<()>,
     client: PeerClient,
     relay: RelayPolicy,
     sync_config: SyncConfig,
     peers: Mutex<BTreeMap<NodeId, Peer>>,
     blocked: Mutex<BTreeSet<NodeId>>,
+    /// Blocked origins that a purge blocked (a new approval of that peer
+    /// lifts the block; a block an admin asked for stays).
+    purge_blocks: Mutex<BTreeSet<NodeId>>,
+    /// Held shared by every apply of received records from its blocklist
+    /// snapshot until the write is queued, and exclusively while an origin
+    /// is blocked for a purge: no batch admitted before the block can be
+    /// written after the purge.
+    apply_gate: tokio::sync::RwLock<()>,
     nonces: Mutex<Option<StoredNonceCache>>,
     descriptor: Mutex<Option<Signed<NodeDescriptor>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -168,7 +269,7 @@ fn cursor_key(peer: &NodeId) -> Vec<u8> {
 
 impl Federation {
     /// A handle that does no I/O until [`Federation::start`].
-    pub fn new(storage: Arc<dyn Storage>, key: Arc<NodeKey>, config: &Config) -> Self {
+    pub fn new(storage: Arc<dyn Storage>, keys: Arc<KeyRing>, config: &Config) -> Self {
         let settings = config.federation;
         let policy = AddressPolicy {
             allow_loopback: settings.allow_loopback_peers,
@@ -181,10 +282,12 @@ impl Federation {
         };
         Federation {
             inner: Arc::new(Inner {
-                node_id: key.node_id(),
-                client: PeerClient::new(Arc::clone(&key), policy),
+                client: PeerClient::new(Arc::clone(&keys), policy),
                 storage,
-                key,
+                keys,
+                key_path: config.key_path(),
+                rotating: tokio::sync::Mutex::new(()),
+                peer_rotations: tokio::sync::Mutex::new(()),
                 relay: if settings.relay_direct_only {
                     RelayPolicy::DirectOnly
                 } else {
@@ -193,6 +296,8 @@ impl Federation {
                 sync_config,
                 peers: Mutex::new(BTreeMap::new()),
                 blocked: Mutex::new(BTreeSet::new()),
+                purge_blocks: Mutex::new(BTreeSet::new()),
+                apply_gate: tokio::sync::RwLock::new(()),
                 nonces: Mutex::new(None),
                 descriptor: Mutex::new(None),
                 tasks: Mutex::new(Vec::new()),
@@ -201,8 +306,9 @@ impl Federation {
         }
     }
 
+    /// The id of the node's current key.
     pub fn node_id(&self) -> NodeId {
-        self.inner.node_id
+        self.inner.keys.node_id()
     }
 
     /// Loads peers, cursors, blocklist and nonces, starts a driver for each
@@ -212,8 +318,18 @@ impl Federation {
         let loaded = tokio::task::spawn_blocking(move || load(&inner))
             .await
             .map_err(|e| StorageError::Io(format!("load task failed: {e}")))??;
-        let (peers, blocked, nonces, descriptor) = loaded;
-        *self.inner.blocked.lock().expect("lock") = blocked;
+        let Loaded {
+            peers,
+            blocked,
+            nonces,
+            descriptor,
+        } = loaded;
+        *self.inner.purge_blocks.lock().expect("lock") = blocked
+            .iter()
+            .filter(|(_, block)| block.by_purge)
+            .map(|(origin, _)| *origin)
+            .collect();
+        *self.inner.blocked.lock().expect("lock") = blocked.into_keys().collect();
         *self.inner.nonces.lock().expect("lock") = Some(nonces);
         *self.inner.descriptor.lock().expect("lock") = descriptor;
         {
@@ -282,7 +398,7 @@ impl Federation {
             });
         }
         let node_id = descriptor.value().node_id;
-        if node_id == self.inner.node_id {
+        if self.inner.keys.is_own(&node_id) {
             return Err(FederationError::SelfPeer);
         }
         self.upsert(node_id, Some(descriptor), LinkEvent::LocalApprove)
@@ -294,14 +410,15 @@ impl Federation {
     async fn send_link_request(&self, node_id: NodeId) -> Result<(), FederationError> {
         let own = self.own_descriptor()?;
         let base_url = self.base_url(&node_id)?;
+        let key = self.inner.keys.current();
         let request = LinkRequest {
-            from: self.inner.node_id,
+            from: key.node_id(),
             to: node_id,
             descriptor: EmbeddedSigned::from_signed(&own),
             requested_at: now_timestamp(),
             note: String::new(),
         };
-        let signed = Signed::sign(&self.inner.key, request).map_err(|e| {
+        let signed = Signed::sign(&key, request).map_err(|e| {
             FederationError::BadRequest(format!("cannot sign the link request: {e}"))
         })?;
         let body = serde_json::to_vec(&signed.to_wire()).expect("wire form serialises");
@@ -354,6 +471,7 @@ impl Federation {
         if !self.inner.peers.lock().expect("lock").contains_key(node_id) {
             return Err(FederationError::UnknownPeer(*node_id));
         }
+        self.lift_purge_blocks(node_id).await?;
         self.upsert(*node_id, None, LinkEvent::LocalApprove).await?;
         if let Err(error) = self.send_accept(*node_id).await {
             // The peer learns of the approval at its next link request.
@@ -416,13 +534,25 @@ impl Federation {
 
     /// Refuses records of `origin` from now on, whoever relays them.
     pub async fn block_origin(&self, origin: &NodeId) -> Result<(), FederationError> {
-        if *origin == self.inner.node_id {
+        self.store_block(origin, BlockReason::Admin).await
+    }
+
+    /// Stores a block durably, then applies it to every later batch.
+    async fn store_block(
+        &self,
+        origin: &NodeId,
+        reason: BlockReason,
+    ) -> Result<(), FederationError> {
+        if self.inner.keys.is_own(origin) {
             return Err(FederationError::BadRequest(
                 "a node cannot block its own records".into(),
             ));
         }
-        let value = serde_json::to_vec(&serde_json::json!({ "blocked_at": now_timestamp() }))
-            .expect("json");
+        let stored = StoredBlock {
+            blocked_at: now_timestamp(),
+            by_purge: reason == BlockReason::Purge,
+        };
+        let value = serde_json::to_vec(&stored).expect("json");
         self.inner
             .storage
             .kv_write(
@@ -432,7 +562,14 @@ impl Federation {
             .wait()
             .await?;
         self.inner.blocked.lock().expect("lock").insert(*origin);
-        tracing::info!(origin = %origin, "origin blocked");
+        let mut purge_blocks = self.inner.purge_blocks.lock().expect("lock");
+        if stored.by_purge {
+            purge_blocks.insert(*origin);
+        } else {
+            // An admin's own block outlives any later approval.
+            purge_blocks.remove(origin);
+        }
+        tracing::info!(origin = %origin, ?reason, "origin blocked");
         Ok(())
     }
 
@@ -449,6 +586,7 @@ impl Federation {
                 .wait()
                 .await?;
             self.inner.blocked.lock().expect("lock").remove(origin);
+            self.inner.purge_blocks.lock().expect("lock").remove(origin);
             tracing::info!(origin = %origin, "origin unblocked");
         }
         Ok(known)
@@ -529,6 +667,34 @@ impl Federation {
             .collect()
     }
 
+    /// How this node relates to the origin of a record it holds: the flag
+    /// the records API shows beside received records.
+    pub fn origin_link(&self, origin: &NodeId) -> OriginLink {
+        if self.inner.keys.is_own(origin) {
+            return OriginLink::Local;
+        }
+        if self.is_blocked(origin) {
+            return OriginLink::Blocked;
+        }
+        // A peer's records stay under the ids it had before a key rotation.
+        let link = self
+            .inner
+            .peers
+            .lock()
+            .expect("lock")
+            .iter()
+            .find_map(|(id, peer)| {
+                (id == origin || peer.former_ids.contains(origin)).then_some(peer.link)
+            });
+        match link.and_then(|link| link.state()) {
+            Some(LinkState::Active) => OriginLink::Active,
+            Some(LinkState::Requested) => OriginLink::Requested,
+            Some(LinkState::Pending) => OriginLink::Pending,
+            Some(LinkState::Revoked) => OriginLink::Revoked,
+            None => OriginLink::Relayed,
+        }
+    }
+
     pub(crate) fn is_blocked(&self, origin: &NodeId) -> bool {
         self.inner.blocked.lock().expect("lock").contains(origin)
     }
@@ -575,21 +741,15 @@ async fn upsert(
                     cursor: 0,
                     sync: SyncStatus::default(),
                     driver: None,
+                    former_ids: Vec::new(),
+                    pending_rotation: None,
                 })
             }
         };
         peer.link = peer.link.on(event);
         peer.stored()
     };
-    let value = serde_json::to_vec(&stored).expect("peer serialises");
-    inner
-        .storage
-        .kv_write(
-            Space::Peers,
-            vec![(node_id.as_bytes().to_vec(), Some(value))],
-        )
-        .wait()
-        .await?;
+    inner.write_peer(&node_id, &stored).await?;
     tracing::info!(peer = %node_id, state = ?stored.link.state(), "peer link changed");
     refresh_driver(inner, &node_id).await?;
     Ok(())
@@ -646,12 +806,13 @@ fn decode_cursor(value: Option<&[u8]>) -> Result<u64, StorageError> {
     }
 }
 
-type Loaded = (
-    BTreeMap<NodeId, Peer>,
-    BTreeSet<NodeId>,
-    StoredNonceCache,
-    Option<Signed<NodeDescriptor>>,
-);
+/// The federation state read at start.
+struct Loaded {
+    peers: BTreeMap<NodeId, Peer>,
+    blocked: BTreeMap<NodeId, StoredBlock>,
+    nonces: StoredNonceCache,
+    descriptor: Option<Signed<NodeDescriptor>>,
+}
 
 /// Reads the federation state from storage. Blocking.
 fn load(inner: &Inner) -> Result<Loaded, FederationError> {
@@ -688,11 +849,20 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
                     ..SyncStatus::default()
                 },
                 driver: None,
+                pending_rotation: stored
+                    .pending_rotation
+                    .as_ref()
+                    .map(rotation::PendingRotationState::load)
+                    .transpose()?,
+                former_ids: stored.former_ids,
             },
         );
     }
-    let mut blocked = BTreeSet::new();
-    for (key, _) in storage.kv_scan(Space::BlockedOrigins, b"")? {
+    let mut blocked = BTreeMap::new();
+    for (key, value) in storage.kv_scan(Space::BlockedOrigins, b"")? {
+        let Some(value) = value else { continue };
+        let block: StoredBlock = serde_json::from_slice(&value)
+            .map_err(|e| StorageError::Corrupt(format!("stored blocked origin: {e}")))?;
         let bytes: [u8; 32] = key
             .as_slice()
             .try_into()
@@ -700,11 +870,18 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
         blocked.insert(
             NodeId::from_bytes(bytes)
                 .map_err(|e| StorageError::Corrupt(format!("blocked origin: {e}")))?,
+            block,
         );
     }
+    purge::finish_interrupted(storage, &mut blocked)?;
     let nonces = StoredNonceCache::load(Arc::clone(&inner.storage), now_unix())?;
     let descriptor = storage::load_descriptor(storage)?;
-    Ok((peers, blocked, nonces, descriptor))
+    Ok(Loaded {
+        peers,
+        blocked,
+        nonces,
+        descriptor,
+    })
 }
 
 /// Interval at which link requests to peers that have not approved yet are
@@ -817,10 +994,11 @@ impl Inner {
             )
             .wait()
             .await?;
-        self.store_peer(node_id, &stored).await
+        self.write_peer(node_id, &stored).await
     }
 
-    async fn store_peer(&self, node_id: &NodeId, stored: &StoredPeer) -> Result<(), StorageError> {
+    /// Stores one peer durably under its node id.
+    async fn write_peer(&self, node_id: &NodeId, stored: &StoredPeer) -> Result<(), StorageError> {
         let value = serde_json::to_vec(stored).expect("peer serialises");
         self.storage
             .kv_write(
@@ -841,7 +1019,7 @@ impl Inner {
             peer.last_repair = Some(report);
             peer.stored()
         };
-        if let Err(error) = self.store_peer(node_id, &stored).await {
+        if let Err(error) = self.write_peer(node_id, &stored).await {
             tracing::warn!(peer = %node_id, %error, "cannot store the repair status");
         }
     }
@@ -875,7 +1053,9 @@ pub(crate) fn timestamp_now() -> Timestamp {
 
 /// Parses a node id given by an admin (64 hex characters).
 pub fn parse_node_id(text: &str) -> Result<NodeId, FederationError> {
-    text.parse::<NodeId>().map_err(|_| {
-        FederationError::BadRequest(format!("{text:?} is not a node id (64 hex characters)"))
+    text.parse::<NodeId>().map_err(|error| {
+        FederationError::BadRequest(format!(
+            "{text:?} is not a node id (the 64 hex digits of an ed25519 public key): {error}"
+        ))
     })
 }

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use seednet_protocol::federation::reconcile::{Bound as ItemBound, Item, ItemSource};
 
+use seednet_protocol::federation::wire::KeyRotation;
 use seednet_protocol::{CountryCode, SignatureBytes};
 use seednet_protocol::{
     Kind, LanguageTag, NodeDescriptor, NodeId, Record, RecordKey, Signed, SignedWire, Theme,
@@ -405,6 +406,9 @@ pub trait Storage: Send + Sync + 'static {
 pub mod meta {
     pub const SCHEMA_VERSION: &[u8] = b"schema_version";
     pub const DESCRIPTOR: &[u8] = b"descriptor";
+    /// The key rotations this node signed, oldest first (JSON array of
+    /// signed `KeyRotation` statements).
+    pub const OWN_ROTATIONS: &[u8] = b"own_key_rotations";
     /// Present once the items index is complete (see `sled_storage`).
     pub const ITEMS_INDEX: &[u8] = b"items_index_v1";
 }
@@ -459,6 +463,32 @@ pub fn load_descriptor(
 pub fn store_descriptor(storage: &dyn Storage, descriptor: &Signed<NodeDescriptor>) -> Pending<()> {
     let value = join_signed(descriptor.signature(), descriptor.bytes());
     storage.kv_write(Space::Meta, vec![(meta::DESCRIPTOR.to_vec(), Some(value))])
+}
+
+/// The key rotations this node signed, oldest first. Blocking.
+pub fn load_own_rotations(storage: &dyn Storage) -> Result<Vec<Signed<KeyRotation>>, StorageError> {
+    let Some(bytes) = storage.kv_get(Space::Meta, meta::OWN_ROTATIONS)? else {
+        return Ok(Vec::new());
+    };
+    let wires: Vec<SignedWire> = serde_json::from_slice(&bytes)
+        .map_err(|e| StorageError::Corrupt(format!("stored key rotations: {e}")))?;
+    wires
+        .iter()
+        .map(|wire| Signed::from_wire(wire).map_err(StorageError::Verify))
+        .collect()
+}
+
+/// Stores the list of key rotations this node signed, durably.
+pub fn store_own_rotations(
+    storage: &dyn Storage,
+    rotations: &[Signed<KeyRotation>],
+) -> Pending<()> {
+    let wires: Vec<SignedWire> = rotations.iter().map(Signed::to_wire).collect();
+    let value = serde_json::to_vec(&wires).expect("signed wires serialise");
+    storage.kv_write(
+        Space::Meta,
+        vec![(meta::OWN_ROTATIONS.to_vec(), Some(value))],
+    )
 }
 
 /// `signature (64 bytes) || bytes`: how signed objects are stored.

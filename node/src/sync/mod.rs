@@ -9,8 +9,8 @@
 //! (`sim`, tests only) over hundreds of seeds with drops, reordering,
 //! partitions and crashes.
 //!
-//! The driver (one tokio task per active peer, to be written with the HTTP
-//! client) maps actions to I/O and outcomes back to events:
+//! The driver (`crate::federation::driver`, one tokio task per active peer)
+//! maps actions to I/O and outcomes back to events:
 //!
 //! - `FetchPage` → signed `GET /federation/v1/changes`, body read up to
 //!   `SYNC_PAGE_BODY_BYTES_MAX`, `ChangesPage::decode` + `check_against`;
@@ -27,8 +27,8 @@
 //! - `ReportError` → `tracing::warn!` with `peer = %node_id` and the peer
 //!   status shown by `GET /api/v1/peers`.
 //!
-//! Notify handlers send `NotifyReceived`; approving and revoking a link send
-//! `LinkActivated` / `LinkRevoked` to the peer's task.
+//! Notify handlers send `NotifyReceived`. Approving a link starts the peer's
+//! task; revoking it aborts the task, so nothing is applied after it.
 
 pub mod address;
 pub mod machine;

@@ -112,13 +112,34 @@ pub fn admit(
     policy: RelayPolicy,
     blocked: &BTreeSet<NodeId>,
 ) -> Admission {
-    if origin == local {
+    admit_from(
+        origin,
+        std::slice::from_ref(peer),
+        std::slice::from_ref(local),
+        policy,
+        blocked,
+    )
+}
+
+/// [`admit`] for identities that rotated their key (`docs/PROTOCOL-federation.md`
+/// 9.9): `peer` holds the peer's current id and the former ids its rotations
+/// (approved by this node's admin) retired, `own` this node's current and
+/// retired ids. A record of any of them is direct from that peer, or this
+/// node's own.
+pub fn admit_from(
+    origin: &NodeId,
+    peer: &[NodeId],
+    own: &[NodeId],
+    policy: RelayPolicy,
+    blocked: &BTreeSet<NodeId>,
+) -> Admission {
+    if own.contains(origin) {
         return Admission::OwnRecord;
     }
     if blocked.contains(origin) {
         return Admission::BlockedOrigin;
     }
-    if policy == RelayPolicy::DirectOnly && origin != peer {
+    if policy == RelayPolicy::DirectOnly && !peer.contains(origin) {
         return Admission::NotDirect;
     }
     Admission::Admit
@@ -201,5 +222,22 @@ mod tests {
             admit(&local, &italy, &local, RelayPolicy::All, &none),
             Admission::OwnRecord
         );
+    }
+
+    #[test]
+    fn former_ids_of_a_peer_and_retired_ids_of_this_node_count_as_theirs() {
+        let (local, retired) = (test_key(1).node_id(), test_key(4).node_id());
+        let (italy, italy_before) = (test_key(2).node_id(), test_key(5).node_id());
+        let greece = test_key(3).node_id();
+        let none = BTreeSet::new();
+        let peer = [italy, italy_before];
+        let own = [local, retired];
+        let decide =
+            |origin: &NodeId| admit_from(origin, &peer, &own, RelayPolicy::DirectOnly, &none);
+        assert_eq!(decide(&italy_before), Admission::Admit);
+        assert_eq!(decide(&italy), Admission::Admit);
+        assert_eq!(decide(&greece), Admission::NotDirect);
+        assert_eq!(decide(&retired), Admission::OwnRecord);
+        assert_eq!(decide(&local), Admission::OwnRecord);
     }
 }

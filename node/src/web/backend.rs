@@ -275,6 +275,9 @@ pub struct PeerView {
     /// How many change-log entries the peer has that this node has not pulled.
     pub lag: Option<u64>,
     pub last_error: Option<String>,
+    /// The new key the peer announced in a key rotation, waiting for this
+    /// node's admin (`docs/PROTOCOL-federation.md` 9.9).
+    pub pending_rotation: Option<NodeId>,
 }
 
 #[derive(Debug, Clone)]
@@ -299,6 +302,8 @@ pub enum FederationView {
 pub enum AdminAction {
     ApprovePeer(NodeId),
     RevokePeer(NodeId),
+    /// Pin the new key a peer announced (the peer's current node id).
+    ApproveRotation(NodeId),
     BlockOrigin {
         origin: NodeId,
         reason: Option<String>,

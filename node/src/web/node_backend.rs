@@ -155,7 +155,7 @@ fn without_extensions(request: Request) -> Request {
 fn write_error(error: PublishError) -> WriteError {
     match error {
         PublishError::Invalid(errors) => WriteError::Invalid(errors),
-        PublishError::NotOwn { .. } => WriteError::NotOwn,
+        PublishError::NotOwn { .. } | PublishError::RetiredOrigin { .. } => WriteError::NotOwn,
         PublishError::Refused(PublishRefusal::VersionConflict { current, .. }) => {
             WriteError::Conflict { current }
         }
@@ -205,7 +205,7 @@ impl WebBackend for NodeBackend {
     fn node_info(&self) -> NodeInfo {
         let config = &self.state.config;
         NodeInfo {
-            node_id: self.state.node_id,
+            node_id: self.state.node_id(),
             name: config.name.clone(),
             country: config.country,
             base_url: config.public_url.clone(),
@@ -237,7 +237,15 @@ impl WebBackend for NodeBackend {
                 .blocking(move |storage| interim_search(storage, &request))
                 .await;
         };
-        let own = self.state.node_id.to_hex();
+        // Records under a key this node retired are its own too.
+        let own: Vec<String> = self
+            .state
+            .publisher
+            .keys()
+            .own_ids()
+            .iter()
+            .map(NodeId::to_hex)
+            .collect();
         let own_name = self.state.config.name.clone();
         tokio::task::spawn_blocking(move || {
             live.wait_until_fresh();
@@ -249,7 +257,7 @@ impl WebBackend for NodeBackend {
                 .search(&engine_request)
                 .map_err(|error| BackendError(error.to_string()))?;
             Ok(from_engine_response(response, |origin| {
-                (origin == own).then(|| own_name.clone())
+                own.iter().any(|id| *id == origin).then(|| own_name.clone())
             }))
         })
         .await
@@ -257,7 +265,7 @@ impl WebBackend for NodeBackend {
     }
 
     async fn record(&self, key: RecordKey) -> Result<Option<RecordPage>, BackendError> {
-        let own_id = self.state.node_id;
+        let own_ids = self.state.publisher.keys().own_ids();
         let own_name = CentreName {
             name: self.state.config.name.clone(),
             country: self.state.config.country,
@@ -268,7 +276,7 @@ impl WebBackend for NodeBackend {
             .federation
             .list_peers()
             .into_iter()
-            .find(|peer| peer.node_id == key.origin)
+            .find(|peer| peer.node_id == key.origin || peer.former_node_ids.contains(&key.origin))
             .map(|peer| CentreName {
                 name: peer.name,
                 country: peer.country,
@@ -302,7 +310,7 @@ impl WebBackend for NodeBackend {
                 }
                 None => adapted_by_scan(storage, &key)?,
             };
-            let origin = if key.origin == own_id {
+            let origin = if own_ids.contains(&key.origin) {
                 Some(own_name)
             } else {
                 peer_name
@@ -318,7 +326,7 @@ impl WebBackend for NodeBackend {
     }
 
     async fn own_records(&self, limit: usize) -> Result<Vec<RecordSummary>, BackendError> {
-        let origin = self.state.node_id;
+        let origin = self.state.node_id();
         self.blocking(move |storage| {
             let query = ListQuery {
                 origin: Some(origin),
@@ -380,16 +388,24 @@ impl WebBackend for NodeBackend {
     }
 
     async fn network(&self) -> Result<Vec<CentreSummary>, BackendError> {
-        let own = self.state.node_id;
+        let own = self.state.node_id();
+        let keys = self.state.publisher.keys();
         let name = self.state.config.name.clone();
         let country = self.state.config.country;
         let stats = self.state.storage.stats();
+        // A peer's records under its former ids (before a key rotation) are
+        // still that peer's.
         let peers: std::collections::HashMap<NodeId, (String, CountryCode)> = self
             .state
             .federation
             .list_peers()
             .into_iter()
-            .map(|peer| (peer.node_id, (peer.name, peer.country)))
+            .flat_map(|peer| {
+                let named = (peer.name, peer.country);
+                std::iter::once(peer.node_id)
+                    .chain(peer.former_node_ids)
+                    .map(move |id| (id, named.clone()))
+            })
             .collect();
         let mut centres: Vec<CentreSummary> = stats
             .records_by_origin
@@ -397,18 +413,18 @@ impl WebBackend for NodeBackend {
             .filter(|(_, counts)| counts.live > 0)
             .map(|(origin, counts)| CentreSummary {
                 origin: *origin,
-                name: if *origin == own {
+                name: if keys.is_own(origin) {
                     Some(name.clone())
                 } else {
                     peers.get(origin).map(|(peer_name, _)| peer_name.clone())
                 },
-                country: if *origin == own {
+                country: if keys.is_own(origin) {
                     Some(country)
                 } else {
                     peers.get(origin).map(|(_, peer_country)| *peer_country)
                 },
                 records: counts.live,
-                is_self: *origin == own,
+                is_self: keys.is_own(origin),
             })
             .collect();
         if !centres.iter().any(|centre| centre.is_self) {
@@ -438,6 +454,7 @@ impl WebBackend for NodeBackend {
                 records_received: peer.records_received,
                 lag: Some(peer.lag),
                 last_error: peer.last_error,
+                pending_rotation: peer.pending_rotation.map(|r| r.new_node_id),
             })
             .collect();
         let blocked = federation
@@ -456,6 +473,9 @@ impl WebBackend for NodeBackend {
         let outcome = match action {
             AdminAction::ApprovePeer(node_id) => federation.approve(&node_id).await.map(|_| ()),
             AdminAction::RevokePeer(node_id) => federation.revoke(&node_id).await.map(|_| ()),
+            AdminAction::ApproveRotation(node_id) => {
+                federation.approve_rotation(&node_id).await.map(|_| ())
+            }
             AdminAction::BlockOrigin { origin, .. } => federation.block_origin(&origin).await,
             AdminAction::UnblockOrigin(origin) => {
                 federation.unblock_origin(&origin).await.map(|_| ())

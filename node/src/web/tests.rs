@@ -75,6 +75,7 @@ impl WebBackend for ScriptedBackend {
         let text = match action {
             AdminAction::ApprovePeer(id) => format!("approve {id}"),
             AdminAction::RevokePeer(id) => format!("revoke {id}"),
+            AdminAction::ApproveRotation(id) => format!("approve-rotation {id}"),
             AdminAction::BlockOrigin { origin, reason } => format!("block {origin} {reason:?}"),
             AdminAction::UnblockOrigin(id) => format!("unblock {id}"),
         };
@@ -94,6 +95,7 @@ fn peer(n: u8, name: &str, state: PeerState) -> PeerView {
         records_received: 12,
         lag: Some(3),
         last_error: None,
+        pending_rotation: None,
     }
 }
 
@@ -103,7 +105,10 @@ fn app() -> (Router, Arc<ScriptedBackend>) {
         federation: FederationView::Available {
             peers: vec![
                 peer(2, "Κέντρο Ικανοτήτων Ελλάδας", PeerState::Pending),
-                peer(3, "Centro di competenza Italia", PeerState::Active),
+                PeerView {
+                    pending_rotation: Some(test_key(4).node_id()),
+                    ..peer(3, "Centro di competenza Italia", PeerState::Active)
+                },
             ],
             blocked: Vec::new(),
         },
@@ -219,6 +224,30 @@ async fn admin_sees_pending_peers_and_approves_with_the_form_token() {
     assert_eq!(
         *backend.actions.lock().unwrap(),
         vec![format!("approve {pending}")]
+    );
+}
+
+#[tokio::test]
+async fn admin_sees_a_pending_key_rotation_and_approves_it() {
+    let (app, backend) = app();
+    let session = sign_in(&app, "admin-token").await;
+    let (status, _, html) = send(&app, get("/admin", &session)).await;
+    assert_eq!(status, StatusCode::OK);
+    let peer = test_key(3).node_id().to_hex();
+    let new_key = test_key(4).node_id().to_hex();
+    assert!(
+        html.contains(&new_key),
+        "the full new key is shown to check"
+    );
+    let action = format!("/admin/peers/{peer}/approve-rotation");
+    assert!(html.contains(&format!("action=\"{action}\"")));
+    let body = format!("csrf={}", csrf_in(&html));
+    let (status, _, location) = send(&app, post(&action, &session, body)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/admin?notice=done");
+    assert_eq!(
+        *backend.actions.lock().unwrap(),
+        vec![format!("approve-rotation {peer}")]
     );
 }
 

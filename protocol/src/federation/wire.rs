@@ -588,6 +588,31 @@ pub struct PeerEntry {
     /// The last repair pass (set reconciliation) with this peer, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_repair: Option<RepairReport>,
+    /// A key rotation the peer announced (verified, its new descriptor
+    /// fetched) that waits for this node's admin. Nothing changes until the
+    /// admin approves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_rotation: Option<PendingRotation>,
+    /// Ids the peer signed with before rotations this node's admin approved,
+    /// oldest first: records of these origins stay valid and are still
+    /// accepted from this peer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub former_node_ids: Vec<NodeId>,
+}
+
+/// What an admin sees of a peer's announced key rotation before approving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingRotation {
+    /// The key the peer will sign with once approved.
+    pub new_node_id: NodeId,
+    /// When the peer signed the statement.
+    pub rotated_at: Timestamp,
+    /// The peer's reason (may be empty).
+    #[serde(default)]
+    pub reason: String,
+    /// When this node received and checked it.
+    pub received_at: Timestamp,
 }
 
 /// What one repair pass (set reconciliation with one peer, then the fetch

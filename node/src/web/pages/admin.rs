@@ -226,6 +226,13 @@ fn peers_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Markup
                                     td class="num" { (peer.lag.map(|l| l.to_string()).unwrap_or_else(|| "–".into())) }
                                     td { (peer.last_error.as_deref().unwrap_or("–")) }
                                     td {
+                                        @if let Some(new_key) = peer.pending_rotation {
+                                            p class="pending-rotation" {
+                                                (ctx.t("admin.rotation_pending")) " "
+                                                code class="node-id" { (new_key.to_hex()) }
+                                            }
+                                            (action_form(ctx, session, peer, "approve-rotation", "admin.approve_rotation", "button button-primary"))
+                                        }
                                         @match peer.state {
                                             PeerState::Revoked => { (action_form(ctx, session, peer, "approve", "admin.approve", "button")) }
                                             _ => { (action_form(ctx, session, peer, "revoke", "admin.revoke", "button button-danger")) }
@@ -289,6 +296,7 @@ pub async fn peer_action<B: WebBackend>(
     let action = match action.as_str() {
         "approve" => AdminAction::ApprovePeer(node_id),
         "revoke" => AdminAction::RevokePeer(node_id),
+        "approve-rotation" => AdminAction::ApproveRotation(node_id),
         _ => {
             return message_page(
                 &ctx,

@@ -407,3 +407,69 @@ fn items_request_round_trip_and_bounds() {
         Err(WireError::TooManyRecords { .. }) | Err(WireError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn peer_entry_rotation_members_are_optional_on_the_wire() {
+    let entry = PeerEntry {
+        node_id: test_key(1).node_id(),
+        name: "Italy".into(),
+        country: CountryCode::parse("IT").unwrap(),
+        base_url: "https://it.example".into(),
+        state: LinkState::Active,
+        link: Link::NEW
+            .on(LinkEvent::LocalApprove)
+            .on(LinkEvent::RemoteApprove),
+        last_sync_at: None,
+        records_received: 0,
+        cursor: 0,
+        head_seq: 0,
+        lag: 0,
+        last_error: None,
+        equivocations: 0,
+        pending_rotation: None,
+        former_node_ids: Vec::new(),
+        last_repair: None,
+    };
+    let mut value = serde_json::to_value(&entry).unwrap();
+    assert!(value.get("pending_rotation").is_none());
+    assert!(value.get("former_node_ids").is_none());
+    assert!(value.get("last_repair").is_none());
+    // An entry from a node without rotation support still decodes.
+    assert_eq!(
+        serde_json::from_value::<PeerEntry>(value.clone()).unwrap(),
+        entry
+    );
+    let rotated_at = Timestamp::from_unix_seconds(1_767_225_600).unwrap();
+    value["pending_rotation"] = serde_json::json!({
+        "new_node_id": test_key(2).node_id(),
+        "rotated_at": rotated_at,
+        "received_at": rotated_at,
+    });
+    value["former_node_ids"] = serde_json::json!([test_key(3).node_id()]);
+    let decoded: PeerEntry = serde_json::from_value(value).unwrap();
+    let pending = decoded.pending_rotation.unwrap();
+    assert_eq!(pending.new_node_id, test_key(2).node_id());
+    assert_eq!(pending.reason, "");
+    assert_eq!(decoded.former_node_ids, vec![test_key(3).node_id()]);
+}
+
+#[test]
+fn peer_entry_last_repair_is_optional_and_round_trips() {
+    let report = RepairReport {
+        finished_at: Some(Timestamp::from_unix_seconds(1_767_225_600).unwrap()),
+        rounds: 3,
+        bytes_sent: 1_100,
+        bytes_received: 900,
+        needed: 2,
+        fetched: 2,
+        applied: 2,
+        have: 1,
+        error: None,
+    };
+    let value = serde_json::to_value(&report).unwrap();
+    assert!(value.get("error").is_none());
+    assert_eq!(
+        serde_json::from_value::<RepairReport>(value).unwrap(),
+        report
+    );
+}

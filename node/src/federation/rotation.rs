@@ -1,0 +1,588 @@
+//! Key rotation (`docs/PROTOCOL-federation.md` 9.9) in the running node.
+//!
+//! **Own rotation** ([`Federation::rotate_key`]): a new key is generated; the
+//! statement "old now signs as new" is signed with the old key and stored;
+//! the old key file is kept as `node.key.retired-<old id>` and the new key
+//! replaces `node.key` (fsync + atomic rename); the new descriptor (next
+//! version, signed by the new key) is stored; the [`KeyRing`] switches, so
+//! every later signature (records, descriptor, requests) uses the new key;
+//! then the statement is sent to every active peer, signed with the old key.
+//!
+//! **A peer's rotation** ([`Federation::on_rotation`]): checked against the
+//! pinned key and the peer's new descriptor, then stored with the peer as
+//! *pending* and shown to the admin. Nothing else changes until
+//! [`Federation::approve_rotation`], which re-keys the peer entry (link,
+//! cursor and counters kept), remembers the old id as a former id (its
+//! records stay valid and are still accepted from the peer), and from then on
+//! only the new key may sign the peer's requests.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use seednet_protocol::federation::limits::FEDERATION_SMALL_BODY_BYTES_MAX;
+use seednet_protocol::federation::wire::{check_rotation, KeyRotation, PeerEntry, PendingRotation};
+use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    cursor_key, decode_cursor, now_timestamp, refresh_driver, Federation, FederationError, Inner,
+    Peer,
+};
+use crate::keyfile;
+use crate::keyring::KeyRing;
+use crate::storage::{self, Space, StorageError};
+use crate::sync::SyncStatus;
+
+/// A pending rotation as stored with its peer (JSON in the peer's entry).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StoredPendingRotation {
+    statement: SignedWire,
+    descriptor: SignedWire,
+    received_at: Timestamp,
+}
+
+/// A pending rotation in memory, verified.
+pub(crate) struct PendingRotationState {
+    statement: Signed<KeyRotation>,
+    descriptor: Signed<NodeDescriptor>,
+    received_at: Timestamp,
+}
+
+impl PendingRotationState {
+    pub(crate) fn stored(&self) -> StoredPendingRotation {
+        StoredPendingRotation {
+            statement: self.statement.to_wire(),
+            descriptor: self.descriptor.to_wire(),
+            received_at: self.received_at,
+        }
+    }
+
+    /// Verifies a stored pending rotation again (both signatures).
+    pub(crate) fn load(stored: &StoredPendingRotation) -> Result<Self, StorageError> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StorageError::Corrupt(format!("stored pending rotation {what}: {e}"))
+        };
+        Ok(PendingRotationState {
+            statement: Signed::from_wire(&stored.statement)
+                .map_err(|e| corrupt("statement", &e))?,
+            descriptor: Signed::from_wire(&stored.descriptor)
+                .map_err(|e| corrupt("descriptor", &e))?,
+            received_at: stored.received_at,
+        })
+    }
+
+    pub(crate) fn entry(&self) -> PendingRotation {
+        let statement = self.statement.value();
+        PendingRotation {
+            new_node_id: statement.new_node_id,
+            rotated_at: statement.rotated_at,
+            reason: statement.reason.clone(),
+            received_at: self.received_at,
+        }
+    }
+}
+
+/// What `seednet key rotate` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationReport {
+    pub old_node_id: NodeId,
+    pub new_node_id: NodeId,
+    /// The file that keeps the old key (back it up with the new one).
+    pub retired_key_file: String,
+    /// One line per active peer the statement was sent to.
+    pub peers: Vec<RotationDelivery>,
+}
+
+/// Whether one peer accepted the rotation statement (it then waits for its
+/// admin's approval).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationDelivery {
+    pub node_id: NodeId,
+    pub delivered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Federation {
+    /// `seednet key rotate`: replaces this node's key on the running node
+    /// (see the module documentation for the order of the durable steps).
+    pub async fn rotate_key(&self, reason: String) -> Result<RotationReport, FederationError> {
+        let _rotating = self.inner.rotating.lock().await;
+        let old = self.inner.keys.current();
+        let new = Arc::new(NodeKey::from_seed(rand::random()));
+        let now = now_timestamp();
+        let statement = Signed::sign(
+            &old,
+            KeyRotation {
+                old_node_id: old.node_id(),
+                new_node_id: new.node_id(),
+                rotated_at: now,
+                reason,
+            },
+        )
+        .map_err(|e| FederationError::BadRequest(format!("cannot sign the rotation: {e}")))?;
+        let current = self.own_descriptor()?;
+        let descriptor = Signed::sign(
+            &new,
+            NodeDescriptor {
+                node_id: new.node_id(),
+                version: current.value().version + 1,
+                signed_at: now,
+                ..current.value().clone()
+            },
+        )
+        .map_err(|e| FederationError::BadRequest(format!("cannot sign the descriptor: {e}")))?;
+        let retired_key_file = {
+            let storage = Arc::clone(&self.inner.storage);
+            let key_path = self.inner.key_path.clone();
+            let (old, new) = (Arc::clone(&old), Arc::clone(&new));
+            let (statement, descriptor) = (statement.clone(), descriptor.clone());
+            let keys = Arc::clone(&self.inner.keys);
+            tokio::task::spawn_blocking(move || -> Result<_, FederationError> {
+                // The statement first: a node restarted after the key file
+                // was replaced still knows which id it retired. A statement
+                // of a rotation that crashed before its key was installed
+                // names a new key this node never used: it is dropped.
+                let mut rotations = storage::load_own_rotations(storage.as_ref())?;
+                rotations.retain(|r| keys.is_own(&r.value().new_node_id));
+                rotations.push(statement);
+                storage::store_own_rotations(storage.as_ref(), &rotations).wait_blocking()?;
+                let retired = keyfile::replace_for_rotation(&key_path, &old, &new)?;
+                storage::store_descriptor(storage.as_ref(), &descriptor).wait_blocking()?;
+                Ok(retired)
+            })
+            .await
+            .map_err(|e| StorageError::Io(format!("rotation task failed: {e}")))??
+        };
+        self.inner.keys.rotate_to(Arc::clone(&new));
+        *self.inner.descriptor.lock().expect("lock") = Some(descriptor);
+        tracing::info!(old = %old.node_id(), new = %new.node_id(), "node key rotated");
+        let peers = self.send_rotation(&old, &statement).await;
+        Ok(RotationReport {
+            old_node_id: old.node_id(),
+            new_node_id: new.node_id(),
+            retired_key_file: retired_key_file.display().to_string(),
+            peers,
+        })
+    }
+
+    /// `seednet key resend-rotation`: sends every rotation this node signed
+    /// again, oldest first, each signed by its old key (read from its
+    /// retired key file), to every active peer: for a peer that missed a
+    /// statement (it was unreachable). A peer that already approved a
+    /// statement refuses it again with 401 `signature_unknown_key` (it no
+    /// longer pins that key), which the report shows.
+    pub async fn resend_rotations(&self) -> Result<Vec<RotationReport>, FederationError> {
+        let _rotating = self.inner.rotating.lock().await;
+        let storage = Arc::clone(&self.inner.storage);
+        let key_path = self.inner.key_path.clone();
+        let retired = self.inner.keys.retired();
+        let loaded = tokio::task::spawn_blocking(move || -> Result<_, FederationError> {
+            let mut loaded = Vec::new();
+            for statement in storage::load_own_rotations(storage.as_ref())? {
+                let old_id = statement.value().old_node_id;
+                // A statement whose rotation did not complete retired nothing.
+                if !retired.contains(&old_id) {
+                    continue;
+                }
+                let path = keyfile::retired_path(&key_path, &old_id);
+                let old = keyfile::load(&path)?;
+                if old.node_id() != old_id {
+                    return Err(FederationError::BadRequest(format!(
+                        "{} does not hold the key of {old_id}",
+                        path.display()
+                    )));
+                }
+                loaded.push((statement, old, path));
+            }
+            Ok(loaded)
+        })
+        .await
+        .map_err(|e| StorageError::Io(format!("rotation task failed: {e}")))??;
+        let mut reports = Vec::with_capacity(loaded.len());
+        for (statement, old, path) in loaded {
+            reports.push(RotationReport {
+                old_node_id: statement.value().old_node_id,
+                new_node_id: statement.value().new_node_id,
+                retired_key_file: path.display().to_string(),
+                peers: self.send_rotation(&old, &statement).await,
+            });
+        }
+        Ok(reports)
+    }
+
+    /// Sends the statement, signed by `old`, to every active peer.
+    async fn send_rotation(
+        &self,
+        old: &NodeKey,
+        statement: &Signed<KeyRotation>,
+    ) -> Vec<RotationDelivery> {
+        let body = serde_json::to_vec(&statement.to_wire()).expect("wire form serialises");
+        let targets: Vec<NodeId> = self
+            .inner
+            .peers
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, p)| p.link.pulls())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut deliveries = Vec::with_capacity(targets.len());
+        for node_id in targets {
+            let result = match self.base_url(&node_id) {
+                Ok(base_url) => self
+                    .inner
+                    .client
+                    .signed_as(
+                        old,
+                        Method::POST,
+                        &base_url,
+                        "/federation/v1/rotations",
+                        body.clone(),
+                        FEDERATION_SMALL_BODY_BYTES_MAX,
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(error) = &result {
+                tracing::warn!(peer = %node_id, %error, "key rotation not delivered");
+            }
+            deliveries.push(RotationDelivery {
+                node_id,
+                delivered: result.is_ok(),
+                error: result.err(),
+            });
+        }
+        deliveries
+    }
+
+    /// A verified rotation statement arrived from the active peer `signer`:
+    /// check it and its new descriptor, store it as pending. Never applied
+    /// here.
+    pub(crate) async fn on_rotation(
+        &self,
+        signer: NodeId,
+        statement: Signed<KeyRotation>,
+    ) -> Result<(), FederationError> {
+        let new_id = statement.value().new_node_id;
+        // The cheap checks before any fetch.
+        if statement.value().old_node_id != signer {
+            return Err(FederationError::RotationRefused(format!(
+                "the statement is signed by {}, but the pinned key of this peer is {signer}",
+                statement.value().old_node_id
+            )));
+        }
+        if self.inner.keys.is_own(&new_id) || self.link(&new_id).is_some() {
+            return Err(FederationError::RotationConflict(new_id));
+        }
+        let base_url = self.base_url(&signer)?;
+        let descriptor = self
+            .inner
+            .client
+            .descriptor(&base_url)
+            .await
+            .map_err(FederationError::RotationDescriptor)?;
+        check_rotation(&statement, &signer, &descriptor)
+            .map_err(|e| FederationError::RotationRefused(e.to_string()))?;
+        let claimed = descriptor.value().base_url.trim_end_matches('/');
+        if claimed != base_url {
+            return Err(FederationError::RotationRefused(format!(
+                "the new descriptor names {claimed} as its URL, the peer is at {base_url}"
+            )));
+        }
+        self.store_pending_rotation(
+            signer,
+            PendingRotationState {
+                statement,
+                descriptor,
+                received_at: now_timestamp(),
+            },
+        )
+        .await?;
+        tracing::info!(peer = %signer, new = %new_id, "key rotation received; waiting for the admin");
+        Ok(())
+    }
+
+    /// Stores a checked rotation with its peer, durably (it replaces an
+    /// earlier pending one).
+    async fn store_pending_rotation(
+        &self,
+        node_id: NodeId,
+        pending: PendingRotationState,
+    ) -> Result<(), FederationError> {
+        let _guard = self.inner.peer_rotations.lock().await;
+        let stored = {
+            let mut peers = self.inner.peers.lock().expect("lock");
+            let peer = peers
+                .get_mut(&node_id)
+                .ok_or(FederationError::UnknownPeer(node_id))?;
+            peer.pending_rotation = Some(pending);
+            peer.stored()
+        };
+        self.inner.write_peer(&node_id, &stored).await?;
+        Ok(())
+    }
+
+    /// `seednet peer approve-rotation NODE_ID`: pins the pending new key of
+    /// peer `old_id`. The entry moves to the new id with its link, cursor and
+    /// counters; the old id becomes a former id of the peer.
+    pub async fn approve_rotation(&self, old_id: &NodeId) -> Result<PeerEntry, FederationError> {
+        let _guard = self.inner.peer_rotations.lock().await;
+        let (new_id, driver) = {
+            let mut peers = self.inner.peers.lock().expect("lock");
+            let peer = peers
+                .get_mut(old_id)
+                .ok_or(FederationError::UnknownPeer(*old_id))?;
+            let new_id = peer
+                .pending_rotation
+                .as_ref()
+                .ok_or(FederationError::NoPendingRotation(*old_id))?
+                .statement
+                .value()
+                .new_node_id;
+            if self.inner.keys.is_own(&new_id) || peers.contains_key(&new_id) {
+                return Err(FederationError::RotationConflict(new_id));
+            }
+            let driver = peers.get_mut(old_id).and_then(|p| p.driver.take());
+            (new_id, driver)
+        };
+        // The driver writes the cursor: it must be gone before it moves.
+        if let Some(driver) = driver {
+            let _ = driver.abort().await;
+        }
+        if let Err(error) = self.move_peer(old_id, new_id).await {
+            // Nothing moved in memory: the old entry syncs on as before.
+            refresh_driver(&self.inner, old_id).await?;
+            return Err(error);
+        }
+        tracing::info!(old = %old_id, new = %new_id, "peer key rotation approved");
+        refresh_driver(&self.inner, &new_id).await?;
+        self.entry(&new_id)
+    }
+
+    /// Moves the stopped peer `old_id` (with a pending rotation to `new_id`)
+    /// to `new_id`: on disk first, then in memory.
+    async fn move_peer(&self, old_id: &NodeId, new_id: NodeId) -> Result<(), FederationError> {
+        let storage = Arc::clone(&self.inner.storage);
+        let old_key = cursor_key(old_id);
+        let cursor = tokio::task::spawn_blocking(move || storage.kv_get(Space::Cursors, &old_key))
+            .await
+            .map_err(|e| StorageError::Io(format!("cursor read failed: {e}")))??;
+        let stored_cursor = decode_cursor(cursor.as_deref())?;
+        let (cursor, stored) = {
+            let peers = self.inner.peers.lock().expect("lock");
+            let peer = peers
+                .get(old_id)
+                .ok_or(FederationError::UnknownPeer(*old_id))?;
+            // A cursor write the aborted driver queued may not be committed
+            // yet; its value is already in memory, and its batch is durable.
+            let cursor = stored_cursor.max(peer.cursor);
+            let pending = peer
+                .pending_rotation
+                .as_ref()
+                .ok_or(FederationError::NoPendingRotation(*old_id))?;
+            let mut stored = peer.stored();
+            stored.descriptor = pending.descriptor.to_wire();
+            stored.former_ids.push(*old_id);
+            stored.pending_rotation = None;
+            (cursor, stored)
+        };
+        // Durable order: the cursor under the new id, then the peer entry
+        // moved in one batch, then the old cursor removed. A crash in
+        // between leaves the old entry with its pending rotation (approve
+        // again) or an orphan cursor (harmless).
+        let write = |writes| self.inner.storage.kv_write(Space::Cursors, writes).wait();
+        write(vec![(
+            cursor_key(&new_id),
+            Some(cursor.to_be_bytes().to_vec()),
+        )])
+        .await?;
+        let value = serde_json::to_vec(&stored).expect("peer serialises");
+        self.inner
+            .storage
+            .kv_write(
+                Space::Peers,
+                vec![
+                    (new_id.as_bytes().to_vec(), Some(value)),
+                    (old_id.as_bytes().to_vec(), None),
+                ],
+            )
+            .wait()
+            .await?;
+        write(vec![(cursor_key(old_id), None)]).await?;
+        {
+            let mut peers = self.inner.peers.lock().expect("lock");
+            let old = peers
+                .remove(old_id)
+                .ok_or(FederationError::UnknownPeer(*old_id))?;
+            let pending = old
+                .pending_rotation
+                .ok_or(FederationError::NoPendingRotation(*old_id))?;
+            peers.insert(
+                new_id,
+                Peer {
+                    descriptor: pending.descriptor,
+                    link: old.link,
+                    records_received: old.records_received,
+                    equivocations: old.equivocations,
+                    last_error: old.last_error,
+                    last_sync_at: old.last_sync_at,
+                    last_repair: old.last_repair,
+                    cursor,
+                    sync: SyncStatus { cursor, ..old.sync },
+                    driver: None,
+                    former_ids: stored.former_ids,
+                    pending_rotation: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// This node's current and retired keys.
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.inner.keys
+    }
+}
+
+impl Inner {
+    /// A peer's current id followed by its former ids.
+    pub(crate) fn peer_ids(&self, node_id: &NodeId) -> Vec<NodeId> {
+        let mut ids = vec![*node_id];
+        if let Some(peer) = self.peers.lock().expect("lock").get(node_id) {
+            ids.extend(peer.former_ids.iter().copied());
+        }
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use seednet_protocol::federation::wire::LinkEvent;
+    use seednet_protocol::testing::test_key;
+
+    use super::*;
+    use crate::config::{Config, Overrides};
+    use crate::demo::local::init_node;
+    use crate::storage::Storage;
+
+    async fn federation(config: &Config, storage: &Arc<dyn Storage>) -> Federation {
+        let key = Arc::new(keyfile::load(&config.key_path()).unwrap());
+        let federation = Federation::new(
+            Arc::clone(storage),
+            Arc::new(KeyRing::new(key, Vec::new())),
+            config,
+        );
+        federation.start().await.unwrap();
+        federation
+    }
+
+    #[tokio::test]
+    async fn a_pending_rotation_survives_a_restart_and_approval_moves_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = init_node(&dir.path().join("b"), "b", "GR", &["en"], 600_000)
+            .await
+            .unwrap();
+        let config =
+            Config::load(&setup.data_dir, &Default::default(), &Overrides::default()).unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(crate::storage::SledStorage::open(&config.db_dir()).unwrap());
+        let (old, new) = (test_key(5), test_key(6));
+        let fed = federation(&config, &storage).await;
+        let template = fed.own_descriptor().unwrap().value().clone();
+        let descriptor_of = |key: &NodeKey, version| {
+            Signed::sign(
+                key,
+                NodeDescriptor {
+                    node_id: key.node_id(),
+                    base_url: "http://127.0.0.1:9".into(),
+                    version,
+                    ..template.clone()
+                },
+            )
+            .unwrap()
+        };
+        fed.upsert(
+            old.node_id(),
+            Some(descriptor_of(&old, 1)),
+            LinkEvent::RemoteApprove,
+        )
+        .await
+        .unwrap();
+        fed.inner.persist_progress(&old.node_id(), 7).await.unwrap();
+        let statement = Signed::sign(
+            &old,
+            KeyRotation {
+                old_node_id: old.node_id(),
+                new_node_id: new.node_id(),
+                rotated_at: now_timestamp(),
+                reason: "test".into(),
+            },
+        )
+        .unwrap();
+        fed.store_pending_rotation(
+            old.node_id(),
+            PendingRotationState {
+                statement,
+                descriptor: descriptor_of(&new, 2),
+                received_at: now_timestamp(),
+            },
+        )
+        .await
+        .unwrap();
+        fed.stop().await;
+
+        // After a restart: still pending, still under the old id.
+        let fed = federation(&config, &storage).await;
+        let entry = fed.entry(&old.node_id()).unwrap();
+        let pending = entry.pending_rotation.expect("pending after restart");
+        assert_eq!(pending.new_node_id, new.node_id());
+        assert_eq!(pending.reason, "test");
+        assert_eq!(entry.cursor, 7);
+        assert!(fed.entry(&new.node_id()).is_err());
+
+        let approved = fed.approve_rotation(&old.node_id()).await.unwrap();
+        assert_eq!(approved.node_id, new.node_id());
+        assert_eq!(approved.former_node_ids, vec![old.node_id()]);
+        assert_eq!(approved.link, entry.link);
+        assert_eq!(approved.cursor, 7);
+        assert!(approved.pending_rotation.is_none());
+        assert!(matches!(
+            fed.approve_rotation(&old.node_id()).await,
+            Err(FederationError::UnknownPeer(_))
+        ));
+        assert!(matches!(
+            fed.approve_rotation(&new.node_id()).await,
+            Err(FederationError::NoPendingRotation(_))
+        ));
+        assert_eq!(
+            fed.inner.peer_ids(&new.node_id()),
+            vec![new.node_id(), old.node_id()]
+        );
+        fed.stop().await;
+
+        // On disk: the entry and the cursor moved, nothing is left under the old id.
+        let old_key = old.node_id().as_bytes().to_vec();
+        assert!(storage.kv_get(Space::Peers, &old_key).unwrap().is_none());
+        assert!(storage.kv_get(Space::Cursors, &old_key).unwrap().is_none());
+        let fed = federation(&config, &storage).await;
+        let entry = fed.entry(&new.node_id()).unwrap();
+        assert_eq!(entry.former_node_ids, vec![old.node_id()]);
+        assert_eq!(entry.cursor, 7);
+        fed.stop().await;
+        storage.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_peer_stored_before_rotations_existed_still_loads() {
+        let stored = r#"{"descriptor":{"signed":{"a":1},"signature":"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"},"link":{"local":"approved","remote":"approved"},"records_received":3,"equivocations":0,"last_error":null,"last_sync_at":null}"#;
+        let peer: super::super::StoredPeer = serde_json::from_str(stored).unwrap();
+        assert!(peer.former_ids.is_empty());
+        assert!(peer.pending_rotation.is_none());
+        let text = serde_json::to_string(&peer).unwrap();
+        assert!(!text.contains("former_ids") && !text.contains("pending_rotation"));
+    }
+}
