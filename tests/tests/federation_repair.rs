@@ -3,7 +3,8 @@
 //! publishes records whose sequence numbers are at or below B's cursor in
 //! A's feed, so the feed never serves them to B. B gets them by repair (the
 //! admin trigger, the feed-regressed trigger, the periodic one), applies each
-//! version once and keeps its cursor. Also the 401/403/400 answers of the
+//! version once and keeps its cursor. A responder offers only what its feed
+//! serves (no blocked origins). Also the 401/403/400/413 answers of the
 //! reconcile and fetch-by-item endpoints.
 
 mod federation_common;
@@ -345,4 +346,52 @@ async fn signed_raw(
     let response = request.body(body).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repair_serves_only_what_the_feed_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "a", "IT", SLOW_INTERVAL_MS).await;
+    let b = node(dir.path(), "b", "GR", SLOW_INTERVAL_MS).await;
+    let c = node(dir.path(), "c", "SI", SLOW_INTERVAL_MS).await;
+    b.link_with(&c).await.unwrap();
+    let from_c = publish_ids(&c, &["from C"]).await;
+    eventually("B holds C's record", || async {
+        holds_all(&b, &from_c).await.then_some(())
+    })
+    .await;
+    // B blocks C (its records stay on B), then links with A.
+    b.admin(
+        "POST",
+        "/api/v1/blocked-origins",
+        Some(json!({ "node_id": c.node_id().to_hex() })),
+    )
+    .await
+    .unwrap();
+    let from_b = publish_ids(&b, &["from B"]).await;
+    a.link_with(&b).await.unwrap();
+    eventually("A holds B's record", || async {
+        holds_all(&a, &from_b).await.then_some(())
+    })
+    .await;
+    let report = a
+        .admin(
+            "POST",
+            &format!("/api/v1/peers/{}/repair", b.node_id()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report["error"], Value::Null, "{report}");
+    assert_eq!(
+        report["needed"], 0,
+        "B does not offer what it does not serve: {report}"
+    );
+    assert!(
+        !holds_all(&a, &from_c).await,
+        "a blocked origin's record was served"
+    );
+    for node in [a, b, c] {
+        node.stop().await.unwrap();
+    }
 }
