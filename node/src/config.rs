@@ -85,6 +85,10 @@ pub struct FederationSection {
     /// Pull interval per peer when nothing else triggers a pull.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_interval_ms: Option<u64>,
+    /// Interval of the repair pass (set reconciliation) per peer; the first
+    /// one comes after one to two intervals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_interval_ms: Option<u64>,
 }
 
 /// Resolved federation settings.
@@ -94,7 +98,13 @@ pub struct FederationSettings {
     pub allow_private_peers: bool,
     pub relay_direct_only: bool,
     pub sync_interval_ms: u64,
+    pub repair_interval_ms: u64,
 }
+
+/// Shortest accepted repair interval.
+pub const REPAIR_INTERVAL_MS_MIN: u64 = 1_000;
+/// Longest accepted repair interval.
+pub const REPAIR_INTERVAL_MS_LIMIT: u64 = 7 * 24 * 3_600_000;
 
 /// Shortest accepted pull interval.
 pub const SYNC_INTERVAL_MS_MIN: u64 = 1_000;
@@ -412,11 +422,22 @@ impl Config {
             SYNC_INTERVAL_MS_MIN,
             SYNC_INTERVAL_MS_LIMIT,
         )?;
+        let repair_interval_ms = file
+            .federation
+            .repair_interval_ms
+            .unwrap_or(crate::sync::machine::SYNC_REPAIR_INTERVAL_MS_DEFAULT);
+        check_range(
+            "federation.repair_interval_ms",
+            repair_interval_ms,
+            REPAIR_INTERVAL_MS_MIN,
+            REPAIR_INTERVAL_MS_LIMIT,
+        )?;
         let federation = FederationSettings {
             allow_loopback_peers: file.federation.allow_loopback_peers.unwrap_or(false),
             allow_private_peers: file.federation.allow_private_peers.unwrap_or(false),
             relay_direct_only,
             sync_interval_ms,
+            repair_interval_ms,
         };
 
         Ok(Config {

@@ -107,3 +107,58 @@ async fn peer_commands_list_revoke_purge_and_approve() {
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peer_repair_runs_one_pass_and_prints_its_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(dir.path(), "a", "IT").await;
+    let b = start(dir.path(), "b", "GR").await;
+    let c = start(dir.path(), "c", "RO").await;
+    a.link_with(&b).await.unwrap();
+    let content = serde_json::to_value(seednet_protocol::testing::sample_content(
+        "el",
+        "GR",
+        "Επισκευή",
+    ))
+    .unwrap();
+    b.publish(content).await.unwrap();
+    let b_hex = b.node_id().to_hex();
+    wait_for_record_at(&a, &b_hex).await;
+
+    let output = seednet(&a, &["peer", "repair", &b_hex]).await;
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains(&format!("repair with {b_hex}")), "{out}");
+    assert!(
+        out.contains("needed 0") && out.contains("applied 0"),
+        "{out}"
+    );
+    let output = seednet(&a, &["peer", "repair", &b_hex, "--json"]).await;
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "{err}");
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(report["rounds"].as_u64().unwrap() >= 1, "{report}");
+    // The pass shows in the peer list.
+    let (out, _) = text(&seednet(&a, &["peer", "list"]).await);
+    assert!(out.contains("last repair"), "{out}");
+
+    // Only an active peer can be repaired with; ids are checked.
+    c.admin(
+        "POST",
+        "/api/v1/peers",
+        Some(serde_json::json!({ "url": a.url() })),
+    )
+    .await
+    .unwrap();
+    let c_hex = c.node_id().to_hex();
+    let output = seednet(&a, &["peer", "repair", &c_hex]).await;
+    let (_, err) = text(&output);
+    assert!(!output.status.success());
+    assert!(err.contains("link_not_active"), "{err}");
+    let output = seednet(&a, &["peer", "repair", "not-a-node-id"]).await;
+    assert!(!output.status.success());
+    assert!(text(&output).1.contains("not a node id"));
+    for node in [a, b, c] {
+        node.stop().await.unwrap();
+    }
+}

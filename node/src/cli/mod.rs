@@ -96,7 +96,7 @@ enum Command {
     Token(TokenCommand),
     /// Show the node's id, record counts, change-log head and tokens.
     Status(JsonFlag),
-    /// Manage peer links on the running node (add, approve, revoke, list).
+    /// Manage peer links on the running node (add, approve, revoke, list, repair).
     #[command(subcommand)]
     Peer(peer::PeerCommand),
     /// Manage the origin blocklist on the running node.

@@ -10,7 +10,7 @@ use reqwest::Method;
 use seednet_node::config::{self, Config, Overrides};
 use seednet_node::demo::{self, DemoOptions};
 use seednet_node::server;
-use seednet_protocol::federation::wire::PeerEntry;
+use seednet_protocol::federation::wire::{PeerEntry, RepairReport};
 use serde_json::Value;
 
 /// Time limit of one admin call (adding a peer waits for the peer).
@@ -52,6 +52,12 @@ pub enum PeerCommand {
     },
     /// List peers: state, last sync, records received, lag, last error, pending key rotation.
     List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one repair pass (set reconciliation) with an active peer now and print its counts.
+    Repair {
+        node_id: String,
         #[arg(long)]
         json: bool,
     },
@@ -188,6 +194,33 @@ fn print_entry(entry: &PeerEntry) {
             rotation.new_node_id, rotation.rotated_at, rotation.reason, entry.node_id
         );
     }
+    if let Some(report) = &entry.last_repair {
+        println!(
+            "    last repair {}: {}",
+            report
+                .finished_at
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "-".into()),
+            repair_line(report)
+        );
+    }
+}
+
+fn repair_line(report: &RepairReport) -> String {
+    let mut line = format!(
+        "{} rounds, {} bytes sent, {} received; needed {}, fetched {}, applied {}; the peer lacks {}",
+        report.rounds,
+        report.bytes_sent,
+        report.bytes_received,
+        report.needed,
+        report.fetched,
+        report.applied,
+        report.have
+    );
+    if let Some(error) = &report.error {
+        line.push_str(&format!("; stopped: {error}"));
+    }
+    line
 }
 
 fn show(value: Value, json: bool) -> Result<()> {
@@ -258,6 +291,23 @@ pub async fn peer(target: &AdminTarget, command: PeerCommand) -> Result<()> {
                 )
                 .await?;
             show(value, json)
+        }
+        PeerCommand::Repair { node_id, json } => {
+            let value = target
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/peers/{node_id}/repair"),
+                    None,
+                )
+                .await?;
+            if json {
+                println!("{value}");
+                return Ok(());
+            }
+            let report: RepairReport =
+                serde_json::from_value(value).context("the node sent an unexpected report")?;
+            println!("repair with {node_id}: {}", repair_line(&report));
+            Ok(())
         }
         PeerCommand::List { json } => {
             let value = target.call(Method::GET, "/api/v1/peers", None).await?;

@@ -30,6 +30,9 @@ pub const PEER_REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// Largest descriptor or JSON error body read from a peer.
 pub const PEER_SMALL_RESPONSE_BYTES_MAX: usize = 64 * 1024;
 
+const CONTENT_TYPE_JSON: &str = "application/json";
+const CONTENT_TYPE_BINARY: &str = "application/octet-stream";
+
 /// Why a request to a peer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -160,6 +163,47 @@ impl PeerClient {
         body: Vec<u8>,
         response_bytes_max: usize,
     ) -> Result<Vec<u8>, ClientError> {
+        self.send(
+            key,
+            method,
+            base_url,
+            path_and_query,
+            (body, CONTENT_TYPE_JSON),
+            response_bytes_max,
+        )
+        .await
+    }
+
+    /// Like [`PeerClient::signed`], for a binary body
+    /// (`application/octet-stream`: reconciliation messages).
+    pub async fn signed_binary(
+        &self,
+        base_url: &str,
+        path_and_query: &str,
+        body: Vec<u8>,
+        response_bytes_max: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        let key = self.keys.current();
+        self.send(
+            &key,
+            Method::POST,
+            base_url,
+            path_and_query,
+            (body, CONTENT_TYPE_BINARY),
+            response_bytes_max,
+        )
+        .await
+    }
+
+    async fn send(
+        &self,
+        key: &NodeKey,
+        method: Method,
+        base_url: &str,
+        path_and_query: &str,
+        (body, content_type): (Vec<u8>, &'static str),
+        response_bytes_max: usize,
+    ) -> Result<Vec<u8>, ClientError> {
         let target = format!("{base_url}{path_and_query}");
         self.check_url(&target)?;
         let nonce = hex::encode(rand::random::<[u8; 16]>());
@@ -182,7 +226,7 @@ impl PeerClient {
         if let Some(digest) = headers.content_digest {
             request = request
                 .header(HEADER_CONTENT_DIGEST, digest)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body);
         }
         let response = request

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use seednet_protocol::federation::limits::SYNC_PAGE_BODY_BYTES_MAX;
-use seednet_protocol::federation::wire::{ChangesPage, ChangesQuery};
-use seednet_protocol::{verify_batch, NodeId, Record, Signed};
+use seednet_protocol::federation::wire::{signed_items, ChangesPage, ChangesQuery};
+use seednet_protocol::{verify_batch, NodeId, Record, Signed, SignedWire};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -70,6 +70,17 @@ impl Drop for InFlight {
     }
 }
 
+/// The driver's repair pass, aborted with the driver like its fetches.
+struct RepairTask(Option<JoinHandle<()>>);
+
+impl Drop for RepairTask {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
 enum Outcome {
     Fetched(RequestId, Result<ChangesPage, FetchError>, ChangesQuery),
     Applied(RequestId, Result<BatchCounts, String>),
@@ -110,6 +121,7 @@ async fn run(
     let far = Duration::from_secs(365 * 24 * 3600);
     let mut wake = Instant::now();
     let mut last_success = None;
+    let mut repair_task = RepairTask(None);
     loop {
         let event = tokio::select! {
             message = messages.recv() => match message {
@@ -217,10 +229,16 @@ async fn run(
                     tracing::warn!(peer = %peer, %error, "sync error");
                 }
                 Action::RequestRepair => {
-                    tracing::info!(
-                        peer = %peer,
-                        "repair requested; set reconciliation is not wired into the node yet"
-                    );
+                    // Its own task (a pass takes several round trips), aborted
+                    // with the driver; skipped while a pass is running.
+                    if repair_task.0.as_ref().is_none_or(JoinHandle::is_finished) {
+                        let inner = Arc::clone(&inner);
+                        repair_task.0 = Some(tokio::spawn(async move {
+                            super::repair::run_if_idle(&inner, peer).await;
+                        }));
+                    } else {
+                        tracing::debug!(peer = %peer, "repair requested while one runs");
+                    }
                 }
             }
         }
@@ -246,7 +264,7 @@ fn fetch_error(error: ClientError) -> FetchError {
     }
 }
 
-fn record_counts(inner: &Inner, peer: &NodeId, counts: BatchCounts) {
+pub(crate) fn record_counts(inner: &Inner, peer: &NodeId, counts: BatchCounts) {
     inner.update_peer(peer, |progress| {
         *progress.records_received += counts.applied;
         *progress.equivocations += counts.equivocations;
@@ -272,6 +290,18 @@ pub(crate) async fn apply_page(
     peer: &NodeId,
     page: ChangesPage,
 ) -> Result<BatchCounts, String> {
+    apply_records(inner, peer, page.records).await
+}
+
+/// The one apply path of records received from `peer` (feed pages and
+/// repair fetches): batch verification off the runtime, admission (own
+/// records, blocked origins, relay policy), then the storage apply rule
+/// (newer versions only, equivocations kept as evidence).
+pub(crate) async fn apply_records(
+    inner: &Arc<Inner>,
+    peer: &NodeId,
+    records: Vec<SignedWire>,
+) -> Result<BatchCounts, String> {
     let own = inner.keys.own_ids();
     let peer_ids = inner.peer_ids(peer);
     let relay = inner.relay;
@@ -280,7 +310,7 @@ pub(crate) async fn apply_page(
     let blocked = inner.blocked.lock().expect("lock").clone();
     let peer = *peer;
     let (admitted, mut counts) = tokio::task::spawn_blocking(move || {
-        let items = page.signed_items();
+        let items = signed_items(&records);
         let verified = verify_batch::<Record>(&items);
         let mut counts = BatchCounts::default();
         let mut admitted: Vec<Signed<Record>> = Vec::new();

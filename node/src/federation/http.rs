@@ -8,7 +8,7 @@
 //! logic runs before [`verify_signed`] has passed.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -20,9 +20,14 @@ use seednet_protocol::federation::http_signature::{
     verify_request, ReceivedHeaders, RequestParts, VerifyPolicy, HEADER_CONTENT_DIGEST,
     HEADER_SIGNATURE, HEADER_SIGNATURE_INPUT,
 };
-use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, SYNC_BATCH_BYTES_MAX};
+use seednet_protocol::federation::limits::{
+    FEDERATION_SMALL_BODY_BYTES_MAX, RECONCILE_MESSAGE_BYTES_MAX, SYNC_BATCH_BYTES_MAX,
+    SYNC_RECORD_OVERHEAD_BYTES,
+};
+use seednet_protocol::federation::reconcile::{respond, ReconcileConfig, ReconcileError};
 use seednet_protocol::federation::wire::{
-    ChangesQuery, KeyRotation, LinkRequest, NotifyHint, PageBuilder,
+    ChangesQuery, ItemsRequest, ItemsResponse, KeyRotation, LinkRequest, NotifyHint, PageBuilder,
+    ITEMS_REQUEST_BODY_BYTES_MAX,
 };
 use seednet_protocol::{NodeId, Signed, SignedWire};
 use serde::Deserialize;
@@ -31,6 +36,7 @@ use super::{parse_node_id, FederationError};
 use crate::api::error::ApiError;
 use crate::api::extract::Admin;
 use crate::api::AppState;
+use crate::storage::StoredItems;
 use crate::sync::policy::{authorize, Endpoint, Refusal};
 
 /// The federation and peer-management routes.
@@ -40,10 +46,13 @@ pub fn routes() -> Router<AppState> {
         .route("/federation/v1/links/accept", post(link_accept))
         .route("/federation/v1/changes", get(changes))
         .route("/federation/v1/notify", post(notify))
+        .route(super::repair::RECONCILE_PATH, post(reconcile))
+        .route(super::repair::RECORDS_BY_ITEM_PATH, post(records_by_item))
         .route("/api/v1/peers", get(list_peers).post(add_peer))
         .route("/api/v1/peers/{node_id}", get(get_peer))
         .route("/api/v1/peers/{node_id}/approve", post(approve_peer))
         .route("/api/v1/peers/{node_id}/revoke", post(revoke_peer))
+        .route("/api/v1/peers/{node_id}/repair", post(repair_peer))
         .route(
             "/api/v1/blocked-origins",
             get(list_blocked).post(block_origin),
@@ -86,6 +95,9 @@ impl From<FederationError> for ApiError {
             }
             FederationError::BadRequest(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+            }
+            FederationError::NotActive(_) => {
+                ApiError::new(StatusCode::CONFLICT, "link_not_active", message)
             }
             FederationError::PurgeInProgress(_) => {
                 ApiError::new(StatusCode::CONFLICT, "purge_in_progress", message)
@@ -197,11 +209,15 @@ async fn verify_signed(
 }
 
 fn small_body(body: &Bytes) -> Result<(), ApiError> {
-    if body.len() > FEDERATION_SMALL_BODY_BYTES_MAX {
+    body_at_most(body, FEDERATION_SMALL_BODY_BYTES_MAX)
+}
+
+fn body_at_most(body: &Bytes, max: usize) -> Result<(), ApiError> {
+    if body.len() > max {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("at most {FEDERATION_SMALL_BODY_BYTES_MAX} bytes"),
+            format!("at most {max} bytes"),
         ));
     }
     Ok(())
@@ -321,7 +337,7 @@ async fn changes(
                         exhausted = true;
                         break 'scan;
                     }
-                    let served = !federation.is_blocked(&change.key.origin);
+                    let served = federation.serves_origin(&change.key.origin);
                     let kept = if served {
                         builder.push(change.seq, change.to_wire())
                     } else {
@@ -356,6 +372,80 @@ async fn notify(
         .map_err(|e| ApiError::bad_request("bad_request", "body", e.to_string()))?;
     state.federation.on_notify(&signer, hint.head_seq);
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))).into_response())
+}
+
+/// `POST /federation/v1/reconcile`: answers one reconciliation message
+/// (9.8) from range scans of the items index, leaving out the origins this
+/// node does not serve. Stateless.
+async fn reconcile(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body_at_most(&body, RECONCILE_MESSAGE_BYTES_MAX)?;
+    let _signer = verify_signed(&state, Endpoint::Peer, &method, &uri, &headers, &body).await?;
+    let skip: BTreeSet<NodeId> = state.federation.blocked_origins().into_iter().collect();
+    let reply = state
+        .blocking(move |storage| {
+            let source = StoredItems {
+                storage,
+                skip_origins: &skip,
+            };
+            respond(&ReconcileConfig::default(), &source, &body).map_err(|error| match error {
+                ReconcileError::Source(error) => ApiError::internal(error.to_string()),
+                other => ApiError::bad_request("bad_request", "body", other.to_string()),
+            })
+        })
+        .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        reply,
+    )
+        .into_response())
+}
+
+/// `POST /federation/v1/records/by-item`: the current versions this node
+/// holds and serves for the item ids asked, in the order asked, bounded like
+/// a changes page (it stops early at the byte bound; at least one record).
+async fn records_by_item(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body_at_most(&body, ITEMS_REQUEST_BODY_BYTES_MAX)?;
+    let _signer = verify_signed(&state, Endpoint::Peer, &method, &uri, &headers, &body).await?;
+    let ids = ItemsRequest::decode(&body)
+        .map_err(|e| ApiError::bad_request("bad_request", "item_ids", e.to_string()))?;
+    let federation = state.federation.clone();
+    let response = state
+        .blocking(move |storage| -> Result<_, ApiError> {
+            let mut records = Vec::new();
+            let mut accounted = 0usize;
+            for id in &ids {
+                let Some(stored) = storage
+                    .get_by_item(id)
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+                else {
+                    continue;
+                };
+                if !federation.serves_origin(&stored.signed.value().key.origin) {
+                    continue;
+                }
+                let size = stored.signed.bytes().len() + SYNC_RECORD_OVERHEAD_BYTES;
+                if !records.is_empty() && accounted + size > SYNC_BATCH_BYTES_MAX {
+                    break;
+                }
+                accounted += size;
+                records.push(stored.signed.to_wire());
+            }
+            Ok(ItemsResponse { records })
+        })
+        .await?;
+    Ok(Json(response).into_response())
 }
 
 // ------------------------------------------------------------------ admin
@@ -453,6 +543,15 @@ async fn revoke_peer(
         index_pending,
     })
     .into_response())
+}
+
+async fn repair_peer(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(node_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let node_id = path_node_id(&node_id)?;
+    Ok(Json(state.federation.repair(&node_id).await?).into_response())
 }
 
 async fn list_blocked(State(state): State<AppState>, _admin: Admin) -> Response {

@@ -16,6 +16,7 @@ pub mod driver;
 pub mod http;
 pub mod nonces;
 pub mod purge;
+pub mod repair;
 pub mod rotation;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, PEERS_MAX};
 use seednet_protocol::federation::wire::{
-    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, LinkState, PeerEntry,
+    Approval, EmbeddedSigned, Link, LinkEvent, LinkRequest, LinkState, PeerEntry, RepairReport,
 };
 use seednet_protocol::{NodeDescriptor, NodeId, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,8 @@ pub enum FederationError {
     Storage(#[from] StorageError),
     #[error("federation is not started")]
     NotStarted,
+    #[error("the link with peer {0} is not active")]
+    NotActive(NodeId),
     #[error("the search index has not yet dropped the records purged from {0}; it does so when it opens (restart the node or run `seednet reindex`), then approve again")]
     PurgeInProgress(NodeId),
     #[error("key rotation refused: {0}")]
@@ -91,6 +94,8 @@ struct StoredPeer {
     equivocations: u64,
     last_error: Option<String>,
     last_sync_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_repair: Option<RepairReport>,
     /// Ids of the peer before approved key rotations (section 9.9).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     former_ids: Vec<NodeId>,
@@ -158,6 +163,7 @@ pub(crate) struct Peer {
     equivocations: u64,
     last_error: Option<String>,
     last_sync_at: Option<Timestamp>,
+    last_repair: Option<RepairReport>,
     cursor: u64,
     sync: SyncStatus,
     driver: Option<driver::DriverHandle>,
@@ -174,6 +180,7 @@ impl Peer {
             equivocations: self.equivocations,
             last_error: self.last_error.clone(),
             last_sync_at: self.last_sync_at,
+            last_repair: self.last_repair.clone(),
             former_ids: self.former_ids.clone(),
             pending_rotation: self
                 .pending_rotation
@@ -201,6 +208,7 @@ impl Peer {
                 .saturating_sub(self.cursor.max(self.sync.cursor)),
             last_error: self.sync.last_error.clone().or(self.last_error.clone()),
             equivocations: self.equivocations,
+            last_repair: self.last_repair.clone(),
             pending_rotation: self
                 .pending_rotation
                 .as_ref()
@@ -238,6 +246,7 @@ pub(crate) struct Inner {
     nonces: Mutex<Option<StoredNonceCache>>,
     descriptor: Mutex<Option<Signed<NodeDescriptor>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    repairs: repair::RepairLocks,
 }
 
 /// The federation handle kept in the app state. Cheap to clone.
@@ -268,6 +277,7 @@ impl Federation {
         };
         let sync_config = SyncConfig {
             interval_ms: settings.sync_interval_ms,
+            repair_interval_ms: settings.repair_interval_ms,
             ..SyncConfig::default()
         };
         Federation {
@@ -291,6 +301,7 @@ impl Federation {
                 nonces: Mutex::new(None),
                 descriptor: Mutex::new(None),
                 tasks: Mutex::new(Vec::new()),
+                repairs: repair::RepairLocks::default(),
             }),
         }
     }
@@ -501,6 +512,16 @@ impl Federation {
             .ok_or(FederationError::UnknownPeer(*node_id))
     }
 
+    /// `peer repair NODE_ID`: one repair pass with an active peer now
+    /// (after any pass already running with it); its counts.
+    pub async fn repair(&self, node_id: &NodeId) -> Result<RepairReport, FederationError> {
+        match self.link(node_id) {
+            None => Err(FederationError::UnknownPeer(*node_id)),
+            Some(link) if !link.pulls() => Err(FederationError::NotActive(*node_id)),
+            Some(_) => Ok(repair::run_now(&self.inner, *node_id).await),
+        }
+    }
+
     /// The link with a peer, if known.
     pub fn link(&self, node_id: &NodeId) -> Option<Link> {
         self.inner
@@ -678,6 +699,12 @@ impl Federation {
         self.inner.blocked.lock().expect("lock").contains(origin)
     }
 
+    /// Whether this node serves records of `origin` to its peers (the feed
+    /// and the fetch by item apply the same rule).
+    pub(crate) fn serves_origin(&self, origin: &NodeId) -> bool {
+        !self.is_blocked(origin)
+    }
+
     pub(crate) fn inner(&self) -> &Arc<Inner> {
         &self.inner
     }
@@ -710,6 +737,7 @@ async fn upsert(
                     equivocations: 0,
                     last_error: None,
                     last_sync_at: None,
+                    last_repair: None,
                     cursor: 0,
                     sync: SyncStatus::default(),
                     driver: None,
@@ -814,6 +842,7 @@ fn load(inner: &Inner) -> Result<Loaded, FederationError> {
                 equivocations: stored.equivocations,
                 last_error: stored.last_error,
                 last_sync_at: stored.last_sync_at,
+                last_repair: stored.last_repair,
                 cursor,
                 sync: SyncStatus {
                     cursor,
@@ -978,6 +1007,21 @@ impl Inner {
             )
             .wait()
             .await
+    }
+
+    /// Keeps the last repair pass in the peer status, durably.
+    pub(crate) async fn record_repair(&self, node_id: &NodeId, report: RepairReport) {
+        let stored = {
+            let mut peers = self.peers.lock().expect("lock");
+            let Some(peer) = peers.get_mut(node_id) else {
+                return;
+            };
+            peer.last_repair = Some(report);
+            peer.stored()
+        };
+        if let Err(error) = self.write_peer(node_id, &stored).await {
+            tracing::warn!(peer = %node_id, %error, "cannot store the repair status");
+        }
     }
 
     pub(crate) fn update_peer(&self, node_id: &NodeId, update: impl FnOnce(&mut PeerProgress<'_>)) {

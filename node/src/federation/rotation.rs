@@ -430,6 +430,7 @@ impl Federation {
                     equivocations: old.equivocations,
                     last_error: old.last_error,
                     last_sync_at: old.last_sync_at,
+                    last_repair: old.last_repair,
                     cursor,
                     sync: SyncStatus { cursor, ..old.sync },
                     driver: None,

@@ -20,7 +20,9 @@
 
 pub mod sled_storage;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use seednet_protocol::federation::reconcile::{Bound as ItemBound, Item, ItemSource};
 
 use seednet_protocol::federation::wire::KeyRotation;
 use seednet_protocol::{CountryCode, SignatureBytes};
@@ -366,6 +368,22 @@ pub trait Storage: Send + Sync + 'static {
     /// A wake-up channel carrying the head sequence number after each commit.
     fn subscribe_head(&self) -> watch::Receiver<u64>;
 
+    /// Calls `visit` with each item (`docs/PROTOCOL-federation.md` 9.8: one
+    /// per stored record, at its current version, tombstones included) whose
+    /// item key lies in `[lower, upper)`, in item-key order, with the 32
+    /// bytes of the record's origin. A range scan of the items index, kept in
+    /// the same transaction as the records. Blocking.
+    fn for_each_item(
+        &self,
+        lower: &ItemBound,
+        upper: &ItemBound,
+        visit: &mut dyn FnMut(&Item, &[u8; 32]),
+    ) -> Result<(), StorageError>;
+
+    /// The current version of the record whose item id is `item_id`,
+    /// verified. Blocking.
+    fn get_by_item(&self, item_id: &[u8; 32]) -> Result<Option<StoredRecord>, StorageError>;
+
     /// Signed versions refused as equivocations, for one record. Blocking.
     fn evidence(&self, key: &RecordKey) -> Result<Vec<Signed<Record>>, StorageError>;
 
@@ -391,6 +409,43 @@ pub mod meta {
     /// The key rotations this node signed, oldest first (JSON array of
     /// signed `KeyRotation` statements).
     pub const OWN_ROTATIONS: &[u8] = b"own_key_rotations";
+    /// Present once the items index is complete (see `sled_storage`).
+    pub const ITEMS_INDEX: &[u8] = b"items_index_v1";
+}
+
+/// A node's stored items as a reconciliation [`ItemSource`]: range scans of
+/// the items index, leaving out the records of `skip_origins` (a responder
+/// does not offer what it would not serve). Blocking, like every read.
+pub struct StoredItems<'a> {
+    pub storage: &'a dyn Storage,
+    pub skip_origins: &'a BTreeSet<NodeId>,
+}
+
+impl ItemSource for StoredItems<'_> {
+    type Error = StorageError;
+
+    fn for_each_in(
+        &self,
+        lower: &ItemBound,
+        upper: &ItemBound,
+        visit: &mut dyn FnMut(&Item),
+    ) -> Result<(), StorageError> {
+        if self.skip_origins.is_empty() {
+            return self
+                .storage
+                .for_each_item(lower, upper, &mut |item, _| visit(item));
+        }
+        self.storage
+            .for_each_item(lower, upper, &mut |item, origin| {
+                let skipped = self
+                    .skip_origins
+                    .iter()
+                    .any(|blocked| blocked.as_bytes() == origin);
+                if !skipped {
+                    visit(item);
+                }
+            })
+    }
 }
 
 /// Reads the signed node descriptor from [`Space::Meta`]. Blocking.

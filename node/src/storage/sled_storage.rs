@@ -8,6 +8,9 @@
 //! - `versions`: `record key | 0x00 | version u64` -> `hash [32]` (every applied
 //!   version, to recognise equivocations)
 //! - `evidence`: `record key | 0x00 | version u64 | hash [32]` -> `signature | bytes`
+//! - `items`: item key (`item id [32] | version u64`, `docs/PROTOCOL-federation.md`
+//!   9.8) -> `hash [32] | record key` (one entry per record, for its current
+//!   version: the set reconciliation answers from range scans of it)
 //! - one tree per [`Space`] (tokens, meta, ...)
 //!
 //! A record key is `origin [32] | id (ASCII)`; ids never contain 0x00, so the
@@ -16,8 +19,10 @@
 //! The writer thread is the only writer of the record trees. It reads the
 //! current state outside the transaction (nobody else can change it), plans
 //! the batch with an overlay for writes earlier in the same batch, commits the
-//! record writes in one transaction over `records`, `changes`, `versions` and
-//! `evidence`, flushes, and only then answers the waiters.
+//! record writes in one transaction over `records`, `changes`, `versions`,
+//! `evidence` and `items`, flushes, and only then answers the waiters. The
+//! `items` index is therefore never out of step with `records`; a data dir
+//! written before the index existed gets it built when it is opened.
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -26,6 +31,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use seednet_protocol::federation::reconcile::{
+    item_id_of, Bound as ItemBound, Item, ItemKey, ITEM_KEY_BYTES,
+};
 use seednet_protocol::{NodeId, Record, RecordId, RecordKey, Signed, VersionHash};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -59,6 +67,7 @@ struct Inner {
     changes: sled::Tree,
     versions: sled::Tree,
     evidence: sled::Tree,
+    items: sled::Tree,
     spaces: HashMap<Space, sled::Tree>,
     stats: Mutex<StorageStats>,
     head: watch::Sender<u64>,
@@ -106,11 +115,13 @@ impl SledStorage {
         let changes = db.open_tree("changes")?;
         let versions = db.open_tree("versions")?;
         let evidence = db.open_tree("evidence")?;
+        let items = db.open_tree("items")?;
         let mut spaces = HashMap::new();
         for space in Space::ALL {
             spaces.insert(*space, db.open_tree(space.tree_name())?);
         }
         check_schema(&spaces[&Space::Meta], &records)?;
+        ensure_items_index(&spaces[&Space::Meta], &records, &items)?;
         let head_seq = match changes.last()? {
             Some((key, _)) => decode_u64(&key)?,
             None => 0,
@@ -123,6 +134,7 @@ impl SledStorage {
             changes,
             versions,
             evidence,
+            items,
             spaces,
             stats: Mutex::new(stats),
             head,
@@ -194,6 +206,52 @@ fn check_schema(meta_tree: &sled::Tree, records: &sled::Tree) -> Result<(), Stor
     }
     Ok(())
 }
+
+/// Builds the `items` index from `records` unless the meta key says it is
+/// complete (a data dir from before the index, or a build interrupted by a
+/// crash: the index is cleared and built again).
+fn ensure_items_index(
+    meta_tree: &sled::Tree,
+    records: &sled::Tree,
+    items: &sled::Tree,
+) -> Result<(), StorageError> {
+    if meta_tree.get(meta::ITEMS_INDEX)?.is_some() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    items.clear()?;
+    let mut batch = sled::Batch::default();
+    let mut count = 0u64;
+    for entry in records.iter() {
+        let (key, value) = entry?;
+        let record_key = decode_record_key(&key)?;
+        let current = decode_record_value(&value)?.current()?;
+        let item_key = ItemKey::new(item_id_of(&record_key), current.version);
+        batch.insert(
+            item_key.0.as_slice(),
+            encode_item_value(&current.hash, &key),
+        );
+        count += 1;
+        if count.is_multiple_of(ITEMS_REBUILD_BATCH_MAX) {
+            items.apply_batch(std::mem::take(&mut batch))?;
+        }
+    }
+    items.apply_batch(batch)?;
+    items.flush()?;
+    meta_tree.insert(meta::ITEMS_INDEX, &1u64.to_be_bytes())?;
+    meta_tree.flush()?;
+    if count > 0 {
+        tracing::info!(
+            items = count,
+            seconds = started.elapsed().as_secs_f64(),
+            "items index built from the stored records (migration)"
+        );
+    }
+    Ok(())
+}
+
+/// Entries written per batch while the items index is rebuilt.
+const ITEMS_REBUILD_BATCH_MAX: u64 = 10_000;
 
 fn initial_stats(
     records: &sled::Tree,
@@ -328,6 +386,26 @@ impl RawRecord<'_> {
     }
 }
 
+/// `hash [32] | record key`: the value of an `items` entry.
+fn encode_item_value(hash: &VersionHash, key_bytes: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(32 + key_bytes.len());
+    value.extend_from_slice(&hash.0);
+    value.extend_from_slice(key_bytes);
+    value
+}
+
+fn decode_item_key(bytes: &[u8]) -> Result<ItemKey, StorageError> {
+    let array: [u8; ITEM_KEY_BYTES] = bytes
+        .try_into()
+        .map_err(|_| StorageError::Corrupt(format!("item key of {} bytes", bytes.len())))?;
+    Ok(ItemKey(array))
+}
+
+/// The 40-byte key of the item of a record at `version`.
+fn item_key_of(key: &RecordKey, version: u64) -> ItemKey {
+    ItemKey::new(item_id_of(key), version)
+}
+
 fn encode_change_value(version: u64, hash: &VersionHash, key_bytes: &[u8]) -> Vec<u8> {
     let mut value = Vec::with_capacity(40 + key_bytes.len());
     value.extend_from_slice(&version.to_be_bytes());
@@ -374,6 +452,9 @@ struct RecordWrite {
     change_value: Vec<u8>,
     version_key: Vec<u8>,
     hash: VersionHash,
+    /// The items index entry of this version, and of the version it replaces.
+    item_key: ItemKey,
+    previous_item_key: Option<ItemKey>,
     origin: NodeId,
     previous_deleted: Option<bool>,
     deleted: bool,
@@ -480,6 +561,8 @@ impl Plan {
             seq,
             version_key,
             hash,
+            item_key: item_key_of(&record.key, record.version),
+            previous_item_key: current.map(|c| item_key_of(&record.key, c.version)),
             origin: record.key.origin,
             previous_deleted: current.map(|c| c.deleted),
             deleted,
@@ -623,13 +706,26 @@ impl Inner {
 
     fn write_plan(&self, plan: &Plan) -> Result<(), StorageError> {
         if !plan.records.is_empty() || !plan.evidence.is_empty() {
-            (&self.records, &self.changes, &self.versions, &self.evidence)
-                .transaction(|(records, changes, versions, evidence)| {
+            (
+                &self.records,
+                &self.changes,
+                &self.versions,
+                &self.evidence,
+                &self.items,
+            )
+                .transaction(|(records, changes, versions, evidence, items)| {
                     for write in &plan.records {
                         records
                             .insert(write.key_bytes.as_slice(), write.record_value.as_slice())?;
                         changes.insert(&write.seq.to_be_bytes(), write.change_value.as_slice())?;
                         versions.insert(write.version_key.as_slice(), &write.hash.0)?;
+                        if let Some(previous) = &write.previous_item_key {
+                            items.remove(previous.0.as_slice())?;
+                        }
+                        items.insert(
+                            write.item_key.0.as_slice(),
+                            encode_item_value(&write.hash, &write.key_bytes),
+                        )?;
                     }
                     for (key, value) in &plan.evidence {
                         evidence.insert(key.as_slice(), value.as_slice())?;
@@ -662,8 +758,12 @@ impl Inner {
     fn purge_origin(&self, origin: NodeId) -> Result<Purged, StorageError> {
         let prefix = origin.as_bytes().to_vec();
         let mut record_keys = Vec::new();
+        let mut item_keys = Vec::new();
         for entry in self.records.scan_prefix(&prefix) {
-            record_keys.push(entry?.0);
+            let (key, value) = entry?;
+            let version = decode_record_value(&value)?.version;
+            item_keys.push(item_key_of(&decode_record_key(&key)?, version));
+            record_keys.push(key);
         }
         let mut version_keys = Vec::new();
         for entry in self.versions.scan_prefix(&prefix) {
@@ -678,10 +778,13 @@ impl Inner {
                 change_keys.push(seq);
             }
         }
-        (&self.records, &self.changes, &self.versions)
-            .transaction(|(records, changes, versions)| {
+        (&self.records, &self.changes, &self.versions, &self.items)
+            .transaction(|(records, changes, versions, items)| {
                 for key in &record_keys {
                     records.remove(key)?;
+                }
+                for key in &item_keys {
+                    items.remove(key.0.as_slice())?;
                 }
                 for key in &change_keys {
                     changes.remove(key)?;
@@ -995,6 +1098,54 @@ impl Storage for SledStorage {
 
     fn subscribe_head(&self) -> watch::Receiver<u64> {
         self.inner.head.subscribe()
+    }
+
+    fn for_each_item(
+        &self,
+        lower: &ItemBound,
+        upper: &ItemBound,
+        visit: &mut dyn FnMut(&Item, &[u8; 32]),
+    ) -> Result<(), StorageError> {
+        let Some(lower) = lower.scan_key() else {
+            return Ok(());
+        };
+        let upper = match upper.scan_key() {
+            Some(upper) if upper <= lower => return Ok(()),
+            Some(upper) => Bound::Excluded(upper.to_vec()),
+            None => Bound::Unbounded,
+        };
+        for entry in self
+            .inner
+            .items
+            .range::<Vec<u8>, _>((Bound::Included(lower.to_vec()), upper))
+        {
+            let (key, value) = entry?;
+            let item_key = decode_item_key(&key)?;
+            if value.len() < 32 + 32 {
+                return Err(StorageError::Corrupt("items entry too short".into()));
+            }
+            let origin: [u8; 32] = value[32..64].try_into().expect("32 bytes");
+            visit(&Item::new(item_key, decode_hash(&value)?), &origin);
+        }
+        Ok(())
+    }
+
+    fn get_by_item(&self, item_id: &[u8; 32]) -> Result<Option<StoredRecord>, StorageError> {
+        // One entry per record: the first one under the id is the current one
+        // (item ids of distinct records collide only if SHA-256 does).
+        let Some(entry) = self.inner.items.scan_prefix(item_id).next() else {
+            return Ok(None);
+        };
+        let (_, value) = entry?;
+        let key_bytes = value
+            .get(32..)
+            .ok_or_else(|| StorageError::Corrupt("items entry too short".into()))?;
+        match self.inner.records.get(key_bytes)? {
+            Some(value) => Ok(Some(decode_record_value(&value)?.verify()?)),
+            None => Err(StorageError::Corrupt(
+                "an items entry names a record that is not stored".into(),
+            )),
+        }
     }
 
     fn evidence(&self, key: &RecordKey) -> Result<Vec<Signed<Record>>, StorageError> {

@@ -157,10 +157,7 @@ impl ChangesPage {
     /// The records as `(signed bytes, signature)` pairs, the input of
     /// `verify_batch::<Record>`.
     pub fn signed_items(&self) -> Vec<(&[u8], SignatureBytes)> {
-        self.records
-            .iter()
-            .map(|wire| (wire.signed.get().as_bytes(), wire.signature))
-            .collect()
+        signed_items(&self.records)
     }
 
     /// Checks the page against the query it answers. Record signatures are
@@ -175,6 +172,15 @@ impl ChangesPage {
         check_summary(&summary, query.limit)?;
         Ok(summary)
     }
+}
+
+/// Signed records as `(signed bytes, signature)` pairs, the input of
+/// `verify_batch::<Record>` (feed pages and fetches by item alike).
+pub fn signed_items(records: &[SignedWire]) -> Vec<(&[u8], SignatureBytes)> {
+    records
+        .iter()
+        .map(|wire| (wire.signed.get().as_bytes(), wire.signature))
+        .collect()
 }
 
 /// The page rules on a summary (shared with the sync state machine's checks).
@@ -318,6 +324,22 @@ pub struct ItemsRequest {
 #[serde(deny_unknown_fields)]
 pub struct ItemsResponse {
     pub records: Vec<SignedWire>,
+}
+
+impl ItemsResponse {
+    /// Decodes a response body, bounded like a changes page
+    /// ([`SYNC_PAGE_BODY_BYTES_MAX`]); at most [`RECONCILE_FETCH_ITEMS_MAX`]
+    /// records.
+    pub fn decode(body: &[u8]) -> Result<Self, WireError> {
+        let response: ItemsResponse = decode_json(body, SYNC_PAGE_BODY_BYTES_MAX)?;
+        if response.records.len() > RECONCILE_FETCH_ITEMS_MAX {
+            return Err(WireError::TooManyRecords {
+                max: RECONCILE_FETCH_ITEMS_MAX,
+                actual: response.records.len(),
+            });
+        }
+        Ok(response)
+    }
 }
 
 impl ItemsRequest {
@@ -563,6 +585,9 @@ pub struct PeerEntry {
     /// Equivocations (two signed versions with one key and version) seen in
     /// records received from this peer.
     pub equivocations: u64,
+    /// The last repair pass (set reconciliation) with this peer, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_repair: Option<RepairReport>,
     /// A key rotation the peer announced (verified, its new descriptor
     /// fetched) that waits for this node's admin. Nothing changes until the
     /// admin approves it.
@@ -588,6 +613,33 @@ pub struct PendingRotation {
     pub reason: String,
     /// When this node received and checked it.
     pub received_at: Timestamp,
+}
+
+/// What one repair pass (set reconciliation with one peer, then the fetch
+/// of the versions it lacked) did: the answer of
+/// `POST /api/v1/peers/{node_id}/repair` and the `last_repair` of a
+/// [`PeerEntry`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairReport {
+    /// When the pass ended.
+    pub finished_at: Option<Timestamp>,
+    /// Reconciliation messages sent.
+    pub rounds: u64,
+    /// Bytes of reconciliation messages sent and received.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Items the peer holds and this node lacks.
+    pub needed: u64,
+    /// Of those, records the peer sent back when asked by item.
+    pub fetched: u64,
+    /// Of those, versions applied (the rest were stale, refused or known).
+    pub applied: u64,
+    /// Items this node holds and the peer lacks (it fetches them itself).
+    pub have: u64,
+    /// Why the pass stopped early, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 // --- Key rotation -------------------------------------------------------------

@@ -428,10 +428,12 @@ fn peer_entry_rotation_members_are_optional_on_the_wire() {
         equivocations: 0,
         pending_rotation: None,
         former_node_ids: Vec::new(),
+        last_repair: None,
     };
     let mut value = serde_json::to_value(&entry).unwrap();
     assert!(value.get("pending_rotation").is_none());
     assert!(value.get("former_node_ids").is_none());
+    assert!(value.get("last_repair").is_none());
     // An entry from a node without rotation support still decodes.
     assert_eq!(
         serde_json::from_value::<PeerEntry>(value.clone()).unwrap(),
@@ -449,4 +451,25 @@ fn peer_entry_rotation_members_are_optional_on_the_wire() {
     assert_eq!(pending.new_node_id, test_key(2).node_id());
     assert_eq!(pending.reason, "");
     assert_eq!(decoded.former_node_ids, vec![test_key(3).node_id()]);
+}
+
+#[test]
+fn peer_entry_last_repair_is_optional_and_round_trips() {
+    let report = RepairReport {
+        finished_at: Some(Timestamp::from_unix_seconds(1_767_225_600).unwrap()),
+        rounds: 3,
+        bytes_sent: 1_100,
+        bytes_received: 900,
+        needed: 2,
+        fetched: 2,
+        applied: 2,
+        have: 1,
+        error: None,
+    };
+    let value = serde_json::to_value(&report).unwrap();
+    assert!(value.get("error").is_none());
+    assert_eq!(
+        serde_json::from_value::<RepairReport>(value).unwrap(),
+        report
+    );
 }
