@@ -480,6 +480,20 @@ mod tests {
         federation
     }
 
+    /// Opens the database once the background threads of the instance that
+    /// `init_node` just closed have let go of its lock.
+    async fn open_when_released(dir: &std::path::Path) -> crate::storage::SledStorage {
+        for _ in 0..100 {
+            match crate::storage::SledStorage::open(dir) {
+                Err(crate::storage::StorageError::Locked { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+        panic!("{} stayed locked", dir.display());
+    }
+
     #[tokio::test]
     async fn a_pending_rotation_survives_a_restart_and_approval_moves_the_entry() {
         let dir = tempfile::tempdir().unwrap();
@@ -488,8 +502,7 @@ mod tests {
             .unwrap();
         let config =
             Config::load(&setup.data_dir, &Default::default(), &Overrides::default()).unwrap();
-        let storage: Arc<dyn Storage> =
-            Arc::new(crate::storage::SledStorage::open(&config.db_dir()).unwrap());
+        let storage: Arc<dyn Storage> = Arc::new(open_when_released(&config.db_dir()).await);
         let (old, new) = (test_key(5), test_key(6));
         let fed = federation(&config, &storage).await;
         let template = fed.own_descriptor().unwrap().value().clone();
