@@ -285,6 +285,7 @@ async fn bad_parameters_get_a_400_naming_the_parameter() {
     let long_query = format!("q={}", "a".repeat(501));
     // more parameters than SEARCH_PARAMS_COUNT_MAX: the whole query is at fault
     let too_many = vec!["lang=it"; 65].join("&");
+    let huge = format!("q=x&tag={}", "b".repeat(9 * 1024));
     let cases = [
         ("q=x&colour=red", "colour"),
         ("country=XX", "country"),
@@ -300,6 +301,8 @@ async fn bad_parameters_get_a_400_naming_the_parameter() {
         ("origin=nobody", "origin"),
         (long_query.as_str(), "q"),
         (too_many.as_str(), "query"),
+        // a query string over SEARCH_QUERY_STRING_BYTES_MAX: the whole of it
+        (huge.as_str(), "query"),
     ];
     for (query, field) in cases {
         let (status, body) = search(&server, query).await;

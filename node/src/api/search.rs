@@ -171,7 +171,7 @@ pub fn parse_search_query(raw: &str) -> Result<engine::SearchRequest, ApiError> 
     if raw.len() > SEARCH_QUERY_STRING_BYTES_MAX {
         return Err(ApiError::bad_request(
             "query_too_long",
-            "q",
+            "query",
             format!("the query string is over {SEARCH_QUERY_STRING_BYTES_MAX} bytes"),
         ));
     }
