@@ -286,6 +286,17 @@ pub struct PeerView {
     /// The new key the peer announced in a key rotation, waiting for this
     /// node's admin (`docs/PROTOCOL-federation.md` 9.9).
     pub pending_rotation: Option<NodeId>,
+    /// The last repair pass with this peer (set reconciliation, 9.8).
+    pub last_repair: Option<RepairView>,
+}
+
+/// What the admin page shows of a repair pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairView {
+    pub finished_at: Option<Timestamp>,
+    /// Versions the pass found missing here and applied.
+    pub applied: u64,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -29,8 +29,8 @@ use tower::ServiceExt;
 use super::backend::{
     AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary, FacetCounts,
     FacetField, FacetValue, FederationView, Grant, MatchedVia, NodeInfo, PeerView, Published,
-    RecordPage, RecordSummary, Role, SearchHit, SearchRequest, SearchResults, SnippetPart,
-    WebBackend, WriteError,
+    RecordPage, RecordSummary, RepairView, Role, SearchHit, SearchRequest, SearchResults,
+    SnippetPart, WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
 use super::search_index::LiveIndex;
@@ -474,6 +474,11 @@ impl WebBackend for NodeBackend {
                 lag: Some(peer.lag),
                 last_error: peer.last_error,
                 pending_rotation: peer.pending_rotation.map(|r| r.new_node_id),
+                last_repair: peer.last_repair.map(|report| RepairView {
+                    finished_at: report.finished_at,
+                    applied: report.applied,
+                    error: report.error,
+                }),
             })
             .collect();
         let blocked = federation

@@ -113,6 +113,7 @@ fn peer(n: u8, name: &str, state: PeerState) -> PeerView {
         lag: Some(3),
         last_error: None,
         pending_rotation: None,
+        last_repair: None,
     }
 }
 
@@ -124,6 +125,13 @@ fn app() -> (Router, Arc<ScriptedBackend>) {
                 peer(2, "Κέντρο Ικανοτήτων Ελλάδας", PeerState::Pending),
                 PeerView {
                     pending_rotation: Some(test_key(4).node_id()),
+                    last_repair: Some(RepairView {
+                        finished_at: Some(
+                            seednet_protocol::Timestamp::from_unix_seconds(1_767_225_600).unwrap(),
+                        ),
+                        applied: 7,
+                        error: Some("peer unreachable".into()),
+                    }),
                     ..peer(3, "Centro di competenza Italia", PeerState::Active)
                 },
             ],
@@ -267,6 +275,20 @@ async fn admin_sees_a_pending_key_rotation_and_approves_it() {
         *backend.actions.lock().unwrap(),
         vec![format!("approve-rotation {peer}")]
     );
+}
+
+#[tokio::test]
+async fn admin_sees_the_last_repair_of_a_peer() {
+    let (app, _) = app();
+    let session = sign_in(&app, "admin-token").await;
+    let (status, _, html) = send(&app, get("/admin", &session)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Last repair 2026-01-01T00:00:00Z: 7 versions recovered (peer unreachable)"),
+        "{html}"
+    );
+    // A peer that never ran a repair shows none.
+    assert_eq!(html.matches("class=\"last-repair\"").count(), 1);
 }
 
 #[tokio::test]

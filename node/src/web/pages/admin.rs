@@ -221,7 +221,18 @@ fn peers_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Markup
                                         code class="node-id" title=(peer.node_id.to_hex()) { (peer.node_id.short()) "…" }
                                     }
                                     td class=(format!("peer-state state-{}", peer.state.slug())) { (ctx.t(state_key(peer.state))) }
-                                    td { (peer.last_sync.map(|t| t.to_string()).unwrap_or_else(|| ctx.t("admin.never").to_string())) }
+                                    td {
+                                        (peer.last_sync.map(|t| t.to_string()).unwrap_or_else(|| ctx.t("admin.never").to_string()))
+                                        @if let Some(repair) = &peer.last_repair {
+                                            br;
+                                            span class="last-repair" {
+                                                (ctx.t("admin.last_repair")) " "
+                                                (repair.finished_at.map(|t| t.to_string()).unwrap_or_else(|| "–".into()))
+                                                ": " (repair.applied) " " (ctx.t("admin.repair_applied"))
+                                                @if let Some(error) = &repair.error { " (" (error) ")" }
+                                            }
+                                        }
+                                    }
                                     td class="num" { (peer.records_received) }
                                     td class="num" { (peer.lag.map(|l| l.to_string()).unwrap_or_else(|| "–".into())) }
                                     td { (peer.last_error.as_deref().unwrap_or("–")) }
