@@ -969,3 +969,76 @@ async fn concurrency_limit_and_request_timeout_really_apply() {
     let (status, _, _) = api.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A client uploading too much reads the 413 JSON error, never a reset
+/// connection: the server reads (and drops) a bounded amount of what is over
+/// the limit before it answers. Repeated, because the reset was a race.
+#[tokio::test]
+async fn an_oversized_upload_gets_its_json_error_not_a_reset() {
+    let (_temp, api) = start().await;
+    let editor = api.tokens.editor_token.clone();
+    let huge = format!("{{\"title\": \"{}\"}}", "x".repeat(6 * 1024 * 1024));
+    for attempt in 0..4 {
+        let response = api
+            .http
+            .post(api.server.url("/api/v1/records"))
+            .bearer_auth(&editor)
+            .header("content-type", "application/json")
+            .body(huge.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("attempt {attempt}: the upload was cut off: {e:?}"));
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "body_too_large", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&(1024 * 1024).to_string()),
+            "the message names the limit: {body}"
+        );
+    }
+
+    // Chunked, so no Content-Length warns the server: the limit still holds.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = api.server.url("").trim_start_matches("http://").to_string();
+    let address = address.trim_end_matches('/').to_string();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /api/v1/records HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {editor}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    let writer = tokio::spawn(async move {
+        write.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..32 {
+            write
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            write.write_all(&chunk).await?;
+            write.write_all(b"\r\n").await?;
+        }
+        write.write_all(b"0\r\n\r\n").await?;
+        // Returned, not dropped: dropping it would half-close the socket,
+        // and the server drops a half-closed connection unanswered.
+        std::io::Result::Ok(write)
+    });
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        read.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers and closes the connection")
+    .expect("the connection ends cleanly");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"body_too_large\""), "{answer}");
+    drop(writer);
+
+    // Under the limit, bodies still arrive whole.
+    let created = api.publish("Pratica dopo il rifiuto").await;
+    assert_eq!(created.value().version, 1);
+}

@@ -8,9 +8,10 @@
 //! Every request passes, outermost first: request id, trace span (request id,
 //! method, route; status and latency logged on response), metrics, JSON error
 //! rewriting, load shedding over a concurrency limit (503), a request timeout
-//! (408) and a body limit (413). The body limit is tower-http's, so it applies
-//! to every request, not only to extractors.
+//! (408) and a body limit (413, see [`body_limit`] for why it drains what is
+//! over the limit), which applies to every request, not only to extractors.
 
+pub mod body_limit;
 pub mod error;
 pub mod extract;
 pub mod records;
@@ -30,7 +31,6 @@ use axum::routing::get;
 use axum::{BoxError, Json, Router};
 use seednet_protocol::NodeId;
 use tower::ServiceBuilder;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -195,7 +195,10 @@ pub fn app(state: AppState, extra: Router<AppState>) -> Router {
     api_v1_router()
         .merge(extra)
         .fallback(unknown_route)
-        .layer(RequestBodyLimitLayer::new(config.body_bytes_max))
+        .layer(middleware::from_fn_with_state(
+            config.body_bytes_max,
+            body_limit::limit_body,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(config.request_timeout_ms),
