@@ -244,8 +244,9 @@ async fn a_peer_that_missed_the_rotation_gets_it_when_resent() {
         .unwrap();
     let new_hex = report["new_node_id"].as_str().unwrap().to_string();
     assert_eq!(report["peers"][0]["delivered"], json!(false), "{report}");
+    // (A's driver may already have sent it again on its own, see the next
+    // test; the manual resend must work either way.)
     let b = LocalNode::start(b_setup).await.unwrap();
-    assert!(peer_entry(&b, &old_id).await.unwrap()["pending_rotation"].is_null());
 
     let resent = a
         .admin("POST", "/api/v1/node/key/rotations/resend", None)
@@ -278,4 +279,48 @@ async fn a_peer_that_missed_the_rotation_gets_it_when_resent() {
         .as_str()
         .unwrap();
     assert!(error.contains("signature_unknown_key"), "{error}");
+}
+
+/// Without anyone asking: A pulls from B with its new key, B answers 401
+/// `signature_unknown_key`, and A's driver sends B the rotation again, so B's
+/// admin sees it pending; once approved, records flow again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_refuses_the_new_key_is_sent_the_rotation_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "a", "IT", FAST_INTERVAL_MS).await;
+    let b = node(dir.path(), "b", "GR", FAST_INTERVAL_MS).await;
+    a.link_with(&b).await.unwrap();
+    let old_id = a.node_id();
+
+    let b_setup = b.stop().await.unwrap();
+    let report = a
+        .admin("POST", "/api/v1/node/key/rotate", None)
+        .await
+        .unwrap();
+    assert_eq!(report["peers"][0]["delivered"], json!(false), "{report}");
+    let new_hex = report["new_node_id"].as_str().unwrap().to_string();
+    let b = LocalNode::start(b_setup).await.unwrap();
+
+    eventually(
+        "B shows A's rotation pending, with no resend asked for",
+        || async {
+            let entry = peer_entry(&b, &old_id).await?;
+            (entry["pending_rotation"]["new_node_id"] == json!(new_hex)).then_some(())
+        },
+    )
+    .await;
+
+    b.admin(
+        "POST",
+        &format!("/api/v1/peers/{}/rotation/approve", old_id.to_hex()),
+        None,
+    )
+    .await
+    .unwrap();
+    let from_b = record_id(&b.publish(content("after the approval")).await.unwrap());
+    let b_hex = b.node_id().to_hex();
+    eventually("A pulls B's new record with its new key", || async {
+        holds(&a, &b_hex, &from_b).await.then_some(())
+    })
+    .await;
 }

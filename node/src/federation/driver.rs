@@ -70,10 +70,23 @@ impl Drop for InFlight {
     }
 }
 
-/// The driver's repair pass, aborted with the driver like its fetches.
-struct RepairTask(Option<JoinHandle<()>>);
+/// Least time between two automatic redeliveries of this node's key
+/// rotations to one peer that refuses its new key (see
+/// [`super::Federation::redeliver_rotations_to`]). The first refusal after
+/// a start redelivers at once.
+pub(crate) const ROTATION_REDELIVERY_INTERVAL_MS: u64 = 60_000;
 
-impl Drop for RepairTask {
+/// A side task of the driver (a repair pass, a rotation redelivery), at most
+/// one of each kind at a time, aborted with the driver like its fetches.
+struct SideTask(Option<JoinHandle<()>>);
+
+impl SideTask {
+    fn is_running(&self) -> bool {
+        self.0.as_ref().is_some_and(|task| !task.is_finished())
+    }
+}
+
+impl Drop for SideTask {
     fn drop(&mut self) {
         if let Some(task) = &self.0 {
             task.abort();
@@ -121,7 +134,9 @@ async fn run(
     let far = Duration::from_secs(365 * 24 * 3600);
     let mut wake = Instant::now();
     let mut last_success = None;
-    let mut repair_task = RepairTask(None);
+    let mut repair_task = SideTask(None);
+    let mut redelivery_task = SideTask(None);
+    let mut last_redelivery: Option<Instant> = None;
     loop {
         let event = tokio::select! {
             message = messages.recv() => match message {
@@ -145,6 +160,21 @@ async fn run(
                                 tracing::warn!(peer = %peer, "peer revoked the link; sync stops");
                                 inner.remote_revoked(peer).await;
                                 return;
+                            }
+                            if refuses_our_key(&error)
+                                && !inner.keys.retired().is_empty()
+                                && !redelivery_task.is_running()
+                                && last_redelivery.is_none_or(|at| {
+                                    at.elapsed() >= Duration::from_millis(ROTATION_REDELIVERY_INTERVAL_MS)
+                                })
+                            {
+                                last_redelivery = Some(Instant::now());
+                                let federation = super::Federation { inner: Arc::clone(&inner) };
+                                redelivery_task.0 = Some(tokio::spawn(async move {
+                                    if let Err(error) = federation.redeliver_rotations_to(peer).await {
+                                        tracing::warn!(peer = %peer, %error, "cannot send the key rotation again");
+                                    }
+                                }));
                             }
                             Event::FetchFailed { request, error }
                         }
@@ -231,7 +261,7 @@ async fn run(
                 Action::RequestRepair => {
                     // Its own task (a pass takes several round trips), aborted
                     // with the driver; skipped while a pass is running.
-                    if repair_task.0.as_ref().is_none_or(JoinHandle::is_finished) {
+                    if !repair_task.is_running() {
                         let inner = Arc::clone(&inner);
                         repair_task.0 = Some(tokio::spawn(async move {
                             super::repair::run_if_idle(&inner, peer).await;
@@ -253,6 +283,12 @@ async fn run(
             }
         });
     }
+}
+
+/// The peer does not know the key that signed the request: after a rotation
+/// of this node's key, the peer still pins the old one.
+fn refuses_our_key(error: &FetchError) -> bool {
+    matches!(error, FetchError::Refused { status: 401, code } if code == "signature_unknown_key")
 }
 
 fn fetch_error(error: ClientError) -> FetchError {

@@ -159,7 +159,8 @@ impl Federation {
         self.inner.keys.rotate_to(Arc::clone(&new));
         *self.inner.descriptor.lock().expect("lock") = Some(descriptor);
         tracing::info!(old = %old.node_id(), new = %new.node_id(), "node key rotated");
-        let peers = self.send_rotation(&old, &statement).await;
+        let targets = self.active_peers();
+        let peers = self.send_rotation(&old, &statement, &targets).await;
         Ok(RotationReport {
             old_node_id: old.node_id(),
             new_node_id: new.node_id(),
@@ -176,10 +177,63 @@ impl Federation {
     /// longer pins that key), which the report shows.
     pub async fn resend_rotations(&self) -> Result<Vec<RotationReport>, FederationError> {
         let _rotating = self.inner.rotating.lock().await;
+        let targets = self.active_peers();
+        let mut reports = Vec::new();
+        for (statement, old, path) in self.retired_statements().await? {
+            reports.push(RotationReport {
+                old_node_id: statement.value().old_node_id,
+                new_node_id: statement.value().new_node_id,
+                retired_key_file: path.display().to_string(),
+                peers: self.send_rotation(&old, &statement, &targets).await,
+            });
+        }
+        Ok(reports)
+    }
+
+    /// What the sync driver does when `peer` refuses this node's requests
+    /// with 401 `signature_unknown_key`: the peer still pins a key this node
+    /// retired, so it missed (or has not yet approved) a rotation. Every
+    /// statement is sent to that peer again, as `key resend-rotation` would;
+    /// the peer keeps it pending for its admin. Returns how many statements
+    /// it accepted. The driver bounds how often this runs
+    /// ([`super::driver::ROTATION_REDELIVERY_INTERVAL_MS`]).
+    pub(crate) async fn redeliver_rotations_to(
+        &self,
+        peer: NodeId,
+    ) -> Result<usize, FederationError> {
+        let _rotating = self.inner.rotating.lock().await;
+        let mut accepted = 0;
+        for (statement, old, _) in self.retired_statements().await? {
+            let delivery = self.send_rotation(&old, &statement, &[peer]).await;
+            accepted += delivery.iter().filter(|d| d.delivered).count();
+        }
+        if accepted > 0 {
+            tracing::info!(%peer, accepted, "key rotation sent again to a peer that refused the new key");
+        }
+        Ok(accepted)
+    }
+
+    /// The ids of the peers whose link is active.
+    fn active_peers(&self) -> Vec<NodeId> {
+        self.inner
+            .peers
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, p)| p.link.pulls())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Every completed rotation this node signed, oldest first, with its old
+    /// key (from its retired key file) and that file's path.
+    async fn retired_statements(
+        &self,
+    ) -> Result<Vec<(Signed<KeyRotation>, NodeKey, std::path::PathBuf)>, FederationError> {
         let storage = Arc::clone(&self.inner.storage);
         let key_path = self.inner.key_path.clone();
         let retired = self.inner.keys.retired();
-        let loaded = tokio::task::spawn_blocking(move || -> Result<_, FederationError> {
+        tokio::task::spawn_blocking(move || -> Result<_, FederationError> {
             let mut loaded = Vec::new();
             for statement in storage::load_own_rotations(storage.as_ref())? {
                 let old_id = statement.value().old_node_id;
@@ -200,37 +254,19 @@ impl Federation {
             Ok(loaded)
         })
         .await
-        .map_err(|e| StorageError::Io(format!("rotation task failed: {e}")))??;
-        let mut reports = Vec::with_capacity(loaded.len());
-        for (statement, old, path) in loaded {
-            reports.push(RotationReport {
-                old_node_id: statement.value().old_node_id,
-                new_node_id: statement.value().new_node_id,
-                retired_key_file: path.display().to_string(),
-                peers: self.send_rotation(&old, &statement).await,
-            });
-        }
-        Ok(reports)
+        .map_err(|e| StorageError::Io(format!("rotation task failed: {e}")))?
     }
 
-    /// Sends the statement, signed by `old`, to every active peer.
+    /// Sends the statement, signed by `old`, to each of `targets`.
     async fn send_rotation(
         &self,
         old: &NodeKey,
         statement: &Signed<KeyRotation>,
+        targets: &[NodeId],
     ) -> Vec<RotationDelivery> {
         let body = serde_json::to_vec(&statement.to_wire()).expect("wire form serialises");
-        let targets: Vec<NodeId> = self
-            .inner
-            .peers
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|(_, p)| p.link.pulls())
-            .map(|(id, _)| *id)
-            .collect();
         let mut deliveries = Vec::with_capacity(targets.len());
-        for node_id in targets {
+        for &node_id in targets {
             let result = match self.base_url(&node_id) {
                 Ok(base_url) => self
                     .inner
