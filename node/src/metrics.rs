@@ -1,13 +1,17 @@
 //! Prometheus text-format metrics from a small hand-written registry.
 //!
 //! A node needs a handful of series (requests, latency, errors, writes,
-//! records by origin); a hand registry keeps them explicit and avoids a global
-//! registry. Storage counters are read from [`StorageStats`] at scrape time,
-//! so storage knows nothing about metrics.
+//! records by origin, peers); a hand registry keeps them explicit and avoids a
+//! global registry. Storage counters are read from [`StorageStats`] and the
+//! peers from their [`PeerEntry`] lines at scrape time, so neither storage nor
+//! federation knows anything about metrics. Peer series are bounded by
+//! `PEERS_MAX`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+
+use seednet_protocol::federation::wire::{LinkState, PeerEntry};
 
 use crate::storage::StorageStats;
 
@@ -86,8 +90,8 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition of these metrics and `storage`.
-    pub fn render(&self, storage: &StorageStats) -> String {
+    /// The Prometheus text exposition of these metrics, `storage` and `peers`.
+    pub fn render(&self, storage: &StorageStats, peers: &[PeerEntry]) -> String {
         let series = self.series.lock().expect("metrics lock");
         let mut out = String::new();
         out.push_str(
@@ -141,8 +145,139 @@ impl Metrics {
         }
         drop(series);
         render_storage(&mut out, storage);
+        render_peers(&mut out, peers);
         out
     }
+}
+
+const LINK_STATES: [(LinkState, &str); 4] = [
+    (LinkState::Requested, "requested"),
+    (LinkState::Pending, "pending"),
+    (LinkState::Active, "active"),
+    (LinkState::Revoked, "revoked"),
+];
+
+/// One gauge or counter with a value per peer (`None`: no sample).
+fn per_peer(
+    out: &mut String,
+    (name, kind, help): (&str, &str, &str),
+    peers: &[PeerEntry],
+    value: impl Fn(&PeerEntry) -> Option<String>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for peer in peers {
+        if let Some(value) = value(peer) {
+            let _ = writeln!(out, "{name}{{peer=\"{}\"}} {value}", peer.node_id);
+        }
+    }
+}
+
+fn render_peers(out: &mut String, peers: &[PeerEntry]) {
+    out.push_str("# HELP seednet_peers Peers by link state.\n# TYPE seednet_peers gauge\n");
+    for (state, label) in LINK_STATES {
+        let count = peers.iter().filter(|p| p.state == state).count();
+        let _ = writeln!(out, "seednet_peers{{state=\"{label}\"}} {count}");
+    }
+    out.push_str(
+        "# HELP seednet_peer_info A peer's name, country and link state (value 1).\n\
+         # TYPE seednet_peer_info gauge\n",
+    );
+    for peer in peers {
+        let state = LINK_STATES
+            .iter()
+            .find(|(s, _)| *s == peer.state)
+            .map_or("unknown", |(_, label)| label);
+        let _ = writeln!(
+            out,
+            "seednet_peer_info{{peer=\"{}\",name=\"{}\",country=\"{}\",state=\"{state}\"}} 1",
+            peer.node_id,
+            escape(&peer.name),
+            peer.country
+        );
+    }
+    per_peer(
+        out,
+        (
+            "seednet_peer_lag_changes",
+            "gauge",
+            "Changes in the peer's feed this node has not pulled yet (when last seen).",
+        ),
+        peers,
+        |p| Some(p.lag.to_string()),
+    );
+    per_peer(
+        out,
+        (
+            "seednet_peer_records_received_total",
+            "counter",
+            "Record versions received from the peer and applied.",
+        ),
+        peers,
+        |p| Some(p.records_received.to_string()),
+    );
+    per_peer(
+        out,
+        (
+            "seednet_peer_equivocations_total",
+            "counter",
+            "Equivocations seen in records received from the peer.",
+        ),
+        peers,
+        |p| Some(p.equivocations.to_string()),
+    );
+    per_peer(
+        out,
+        (
+            "seednet_peer_last_sync_timestamp_seconds",
+            "gauge",
+            "When a pull from the peer last completed without error (Unix time).",
+        ),
+        peers,
+        |p| p.last_sync_at.map(|t| t.unix_seconds().to_string()),
+    );
+    per_peer(
+        out,
+        (
+            "seednet_peer_sync_failing",
+            "gauge",
+            "1 while the last sync attempt with the peer failed.",
+        ),
+        peers,
+        |p| Some(u8::from(p.last_error.is_some()).to_string()),
+    );
+    per_peer(
+        out,
+        (
+            "seednet_peer_last_repair_timestamp_seconds",
+            "gauge",
+            "When the last repair pass with the peer ended (Unix time).",
+        ),
+        peers,
+        |p| {
+            let finished = p.last_repair.as_ref()?.finished_at?;
+            Some(finished.unix_seconds().to_string())
+        },
+    );
+    per_peer(
+        out,
+        (
+            "seednet_peer_last_repair_recovered",
+            "gauge",
+            "Versions the last repair pass with the peer found missing and applied.",
+        ),
+        peers,
+        |p| Some(p.last_repair.as_ref()?.applied.to_string()),
+    );
+    per_peer(
+        out,
+        (
+            "seednet_peer_last_repair_failed",
+            "gauge",
+            "1 when the last repair pass with the peer stopped on an error.",
+        ),
+        peers,
+        |p| Some(u8::from(p.last_repair.as_ref()?.error.is_some()).to_string()),
+    );
 }
 
 fn render_storage(out: &mut String, stats: &StorageStats) {
@@ -232,7 +367,7 @@ mod tests {
         let metrics = Metrics::default();
         metrics.observe_request("/api/v1/records", "POST", 201, 0.003, None);
         metrics.observe_request("/api/v1/records", "POST", 422, 0.02, Some("invalid_url"));
-        let text = metrics.render(&StorageStats::default());
+        let text = metrics.render(&StorageStats::default(), &[]);
         assert!(text.contains(
             "seednet_http_requests_total{route=\"/api/v1/records\",method=\"POST\",status=\"201\"} 1"
         ));

@@ -78,6 +78,16 @@ async fn peer_entry(node: &LocalNode, peer: &LocalNode) -> Value {
         .expect("peer in the list")
 }
 
+/// `node`'s `/metrics` text.
+async fn metrics(node: &LocalNode) -> String {
+    reqwest::get(format!("{}/metrics", node.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn publish_ids(node: &LocalNode, titles: &[&str]) -> Vec<String> {
     let mut ids = Vec::new();
     for title in titles {
@@ -158,6 +168,21 @@ async fn admin_repair_brings_records_the_cursor_missed_after_a_restore() {
     assert_eq!(entry["records_received"], 6, "each version applied once");
     assert_eq!(entry["last_repair"]["applied"], 2);
     assert!(entry["last_repair"]["finished_at"].is_string());
+    // The same, for a monitoring system scraping B.
+    let scraped = metrics(&b).await;
+    let a_label = format!("{{peer=\"{}\"}}", a.node_id());
+    for expected in [
+        "seednet_peers{state=\"active\"} 1".to_string(),
+        format!("seednet_peer_last_repair_recovered{a_label} 2"),
+        format!("seednet_peer_last_repair_failed{a_label} 0"),
+        format!("seednet_peer_records_received_total{a_label} 6"),
+        format!("seednet_peer_sync_failing{a_label} 0"),
+    ] {
+        assert!(scraped.contains(&expected), "no {expected} in\n{scraped}");
+    }
+    assert!(scraped.contains(&format!(
+        "seednet_peer_last_repair_timestamp_seconds{a_label} "
+    )));
 
     // A second pass finds nothing to fetch and applies nothing.
     let again = b
@@ -173,6 +198,9 @@ async fn admin_repair_brings_records_the_cursor_missed_after_a_restore() {
         (Some(0), Some(0))
     );
     assert_eq!(peer_entry(&b, &a).await["records_received"], 6);
+    assert!(metrics(&b)
+        .await
+        .contains(&format!("seednet_peer_last_repair_recovered{a_label} 0")));
 
     // A repairs from B the other way: it gets nothing of its own back (a
     // node is the only source of its own records), and no error.

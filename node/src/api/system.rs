@@ -78,7 +78,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 #[utoipa::path(get, path = "/metrics", tag = "node",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(&state.storage.stats());
+    let peers = state.federation.list_peers();
+    let text = state.metrics.render(&state.storage.stats(), &peers);
     (
         [(
             header::CONTENT_TYPE,
