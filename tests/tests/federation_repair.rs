@@ -423,3 +423,61 @@ async fn repair_serves_only_what_the_feed_serves() {
         node.stop().await.unwrap();
     }
 }
+
+/// A restored origin that signs a second, different version 2 of a record B
+/// already holds at version 2: no feed shows it to B (B's cursor is past its
+/// sequence number), repair does, and B refuses it as an equivocation, keeps
+/// it as evidence and says so in the peer list and on `/metrics`, while it
+/// keeps serving the version it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repair_finds_an_equivocation_of_a_restored_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node_with_repair(dir.path(), "a", "IT", SLOW_INTERVAL_MS, None).await;
+    let b = node_with_repair(dir.path(), "b", "GR", SLOW_INTERVAL_MS, None).await;
+    a.link_with(&b).await.unwrap();
+    let origin = a.node_id().to_hex();
+    let id = publish_ids(&a, &["version one"]).await.remove(0);
+    let path = format!("/api/v1/records/{origin}/{id}");
+    let a = backup(a, &dir.path().join("a-backup")).await;
+    a.editor("PUT", &path, Some(content("version two, first")))
+        .await
+        .unwrap();
+    let title_at_b = || async {
+        let (status, body) = b.call("GET", &path, None, None).await.unwrap();
+        (status == 200).then(|| body["signed"]["content"]["title"].clone())
+    };
+    eventually("B holds version two", || async {
+        (title_at_b().await? == json!("version two, first")).then_some(())
+    })
+    .await;
+    let a = restore(a, &dir.path().join("a-backup")).await;
+    a.editor("PUT", &path, Some(content("version two, again")))
+        .await
+        .unwrap();
+
+    let report = b
+        .admin(
+            "POST",
+            &format!("/api/v1/peers/{}/repair", a.node_id()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report["error"], Value::Null, "{report}");
+    assert_eq!(report["needed"], 1, "{report}");
+    assert_eq!(report["fetched"], 1, "{report}");
+    assert_eq!(
+        report["applied"], 0,
+        "the second version 2 is refused: {report}"
+    );
+
+    assert_eq!(title_at_b().await, Some(json!("version two, first")));
+    assert_eq!(peer_entry(&b, &a).await["equivocations"], 1);
+    let status = b.admin("GET", "/api/v1/status", None).await.unwrap();
+    assert_eq!(status["evidence_records"], 1, "{status}");
+    assert!(metrics(&b).await.contains(&format!(
+        "seednet_peer_equivocations_total{{peer=\"{origin}\"}} 1"
+    )));
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
