@@ -40,11 +40,13 @@ pub const OVERSIZED_BODY_DRAIN_MS: u64 = 5_000;
 /// handler a complete body; answers 413 `body_too_large` past that.
 pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
     let (parts, mut body) = request.into_parts();
-    if declared_length(&parts.headers).is_some_and(|length| length > max as u64) {
+    let declared = declared_length(&parts.headers);
+    if declared.is_some_and(|length| length > max as u64) {
         drain(&mut body).await;
         return too_large(max);
     }
-    let mut collected = Vec::new();
+    // At most `max`, so a declared length cannot make this allocate more.
+    let mut collected = Vec::with_capacity(declared.unwrap_or(0) as usize);
     loop {
         match next_data(&mut body).await {
             None => break,

@@ -288,6 +288,9 @@ pub struct PeerView {
     pub pending_rotation: Option<NodeId>,
     /// The last repair pass with this peer (set reconciliation, 9.8).
     pub last_repair: Option<RepairView>,
+    /// Equivocations (two signed versions with one record key and version)
+    /// in what this peer sent: each refused and kept as evidence.
+    pub equivocations: u64,
 }
 
 /// What the admin page shows of a repair pass.

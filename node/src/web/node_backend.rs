@@ -474,6 +474,7 @@ impl WebBackend for NodeBackend {
                 lag: Some(peer.lag),
                 last_error: peer.last_error,
                 pending_rotation: peer.pending_rotation.map(|r| r.new_node_id),
+                equivocations: peer.equivocations,
                 last_repair: peer.last_repair.map(|report| RepairView {
                     finished_at: report.finished_at,
                     applied: report.applied,

@@ -114,6 +114,7 @@ fn peer(n: u8, name: &str, state: PeerState) -> PeerView {
         last_error: None,
         pending_rotation: None,
         last_repair: None,
+        equivocations: 0,
     }
 }
 
@@ -132,6 +133,7 @@ fn app() -> (Router, Arc<ScriptedBackend>) {
                         applied: 7,
                         error: Some("peer unreachable".into()),
                     }),
+                    equivocations: 2,
                     ..peer(3, "Centro di competenza Italia", PeerState::Active)
                 },
             ],
@@ -289,6 +291,12 @@ async fn admin_sees_the_last_repair_of_a_peer() {
     );
     // A peer that never ran a repair shows none.
     assert_eq!(html.matches("class=\"last-repair\"").count(), 1);
+    // Equivocations are shown where they happened, and only there.
+    assert!(
+        html.contains("2 equivocations refused and kept as evidence"),
+        "{html}"
+    );
+    assert_eq!(html.matches("class=\"equivocations\"").count(), 1);
 }
 
 #[tokio::test]

@@ -235,7 +235,15 @@ fn peers_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Markup
                                     }
                                     td class="num" { (peer.records_received) }
                                     td class="num" { (peer.lag.map(|l| l.to_string()).unwrap_or_else(|| "–".into())) }
-                                    td { (peer.last_error.as_deref().unwrap_or("–")) }
+                                    td {
+                                        (peer.last_error.as_deref().unwrap_or("–"))
+                                        @if peer.equivocations > 0 {
+                                            br;
+                                            strong class="equivocations" {
+                                                (peer.equivocations) " " (ctx.t("admin.equivocations"))
+                                            }
+                                        }
+                                    }
                                     td {
                                         @if let Some(new_key) = peer.pending_rotation {
                                             p class="pending-rotation" {
