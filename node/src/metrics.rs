@@ -157,20 +157,73 @@ const LINK_STATES: [(LinkState, &str); 4] = [
     (LinkState::Revoked, "revoked"),
 ];
 
-/// One gauge or counter with a value per peer (`None`: no sample).
-fn per_peer(
-    out: &mut String,
-    (name, kind, help): (&str, &str, &str),
-    peers: &[PeerEntry],
-    value: impl Fn(&PeerEntry) -> Option<String>,
-) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    for peer in peers {
-        if let Some(value) = value(peer) {
-            let _ = writeln!(out, "{name}{{peer=\"{}\"}} {value}", peer.node_id);
-        }
-    }
-}
+/// A per-peer series: name, type, help, and its value for one peer (`None`:
+/// no sample for that peer).
+type PeerSeries = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&PeerEntry) -> Option<String>,
+);
+
+const PEER_SERIES: [PeerSeries; 8] = [
+    (
+        "seednet_peer_lag_changes",
+        "gauge",
+        "Changes in the peer's feed this node has not pulled yet (when last seen).",
+        |p| Some(p.lag.to_string()),
+    ),
+    (
+        "seednet_peer_records_received_total",
+        "counter",
+        "Record versions received from the peer and applied.",
+        |p| Some(p.records_received.to_string()),
+    ),
+    (
+        "seednet_peer_equivocations_total",
+        "counter",
+        "Equivocations seen in records received from the peer.",
+        |p| Some(p.equivocations.to_string()),
+    ),
+    (
+        "seednet_peer_last_sync_timestamp_seconds",
+        "gauge",
+        "When a pull from the peer last completed without error (Unix time).",
+        |p| p.last_sync_at.map(|t| t.unix_seconds().to_string()),
+    ),
+    (
+        "seednet_peer_sync_failing",
+        "gauge",
+        "1 while the last sync attempt with the peer failed.",
+        |p| Some(u8::from(p.last_error.is_some()).to_string()),
+    ),
+    (
+        "seednet_peer_last_repair_timestamp_seconds",
+        "gauge",
+        "When the last repair pass with the peer ended (Unix time).",
+        |p| {
+            Some(
+                p.last_repair
+                    .as_ref()?
+                    .finished_at?
+                    .unix_seconds()
+                    .to_string(),
+            )
+        },
+    ),
+    (
+        "seednet_peer_last_repair_recovered",
+        "gauge",
+        "Versions the last repair pass with the peer found missing and applied.",
+        |p| Some(p.last_repair.as_ref()?.applied.to_string()),
+    ),
+    (
+        "seednet_peer_last_repair_failed",
+        "gauge",
+        "1 when the last repair pass with the peer stopped on an error.",
+        |p| Some(u8::from(p.last_repair.as_ref()?.error.is_some()).to_string()),
+    ),
+];
 
 fn render_peers(out: &mut String, peers: &[PeerEntry]) {
     out.push_str("# HELP seednet_peers Peers by link state.\n# TYPE seednet_peers gauge\n");
@@ -195,89 +248,14 @@ fn render_peers(out: &mut String, peers: &[PeerEntry]) {
             peer.country
         );
     }
-    per_peer(
-        out,
-        (
-            "seednet_peer_lag_changes",
-            "gauge",
-            "Changes in the peer's feed this node has not pulled yet (when last seen).",
-        ),
-        peers,
-        |p| Some(p.lag.to_string()),
-    );
-    per_peer(
-        out,
-        (
-            "seednet_peer_records_received_total",
-            "counter",
-            "Record versions received from the peer and applied.",
-        ),
-        peers,
-        |p| Some(p.records_received.to_string()),
-    );
-    per_peer(
-        out,
-        (
-            "seednet_peer_equivocations_total",
-            "counter",
-            "Equivocations seen in records received from the peer.",
-        ),
-        peers,
-        |p| Some(p.equivocations.to_string()),
-    );
-    per_peer(
-        out,
-        (
-            "seednet_peer_last_sync_timestamp_seconds",
-            "gauge",
-            "When a pull from the peer last completed without error (Unix time).",
-        ),
-        peers,
-        |p| p.last_sync_at.map(|t| t.unix_seconds().to_string()),
-    );
-    per_peer(
-        out,
-        (
-            "seednet_peer_sync_failing",
-            "gauge",
-            "1 while the last sync attempt with the peer failed.",
-        ),
-        peers,
-        |p| Some(u8::from(p.last_error.is_some()).to_string()),
-    );
-    per_peer(
-        out,
-        (
-            "seednet_peer_last_repair_timestamp_seconds",
-            "gauge",
-            "When the last repair pass with the peer ended (Unix time).",
-        ),
-        peers,
-        |p| {
-            let finished = p.last_repair.as_ref()?.finished_at?;
-            Some(finished.unix_seconds().to_string())
-        },
-    );
-    per_peer(
-        out,
-        (
-            "seednet_peer_last_repair_recovered",
-            "gauge",
-            "Versions the last repair pass with the peer found missing and applied.",
-        ),
-        peers,
-        |p| Some(p.last_repair.as_ref()?.applied.to_string()),
-    );
-    per_peer(
-        out,
-        (
-            "seednet_peer_last_repair_failed",
-            "gauge",
-            "1 when the last repair pass with the peer stopped on an error.",
-        ),
-        peers,
-        |p| Some(u8::from(p.last_repair.as_ref()?.error.is_some()).to_string()),
-    );
+    for (name, kind, help, value) in PEER_SERIES {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for peer in peers {
+            if let Some(value) = value(peer) {
+                let _ = writeln!(out, "{name}{{peer=\"{}\"}} {value}", peer.node_id);
+            }
+        }
+    }
 }
 
 fn render_storage(out: &mut String, stats: &StorageStats) {
@@ -377,5 +355,75 @@ mod tests {
         assert!(text
             .contains("seednet_http_request_duration_seconds_count{route=\"/api/v1/records\"} 2"));
         assert!(text.contains("seednet_http_errors_total{code=\"invalid_url\"} 1"));
+    }
+
+    #[test]
+    fn renders_peers_with_escaped_names_and_only_the_samples_they_have() {
+        use seednet_protocol::federation::wire::{Approval, Link, RepairReport};
+        use seednet_protocol::{CountryCode, Timestamp};
+        let peer = |n: u8, name: &str, state, link| PeerEntry {
+            node_id: seednet_protocol::testing::test_key(n).node_id(),
+            name: name.into(),
+            country: CountryCode::parse("SI").unwrap(),
+            base_url: format!("https://peer{n}.example.org"),
+            state,
+            link,
+            last_sync_at: None,
+            records_received: 5,
+            cursor: 9,
+            head_seq: 12,
+            lag: 3,
+            last_error: Some("peer unreachable".into()),
+            equivocations: 0,
+            last_repair: None,
+            pending_rotation: None,
+            former_node_ids: Vec::new(),
+        };
+        let active = Link {
+            local: Approval::Approved,
+            remote: Approval::Approved,
+        };
+        let pending = Link {
+            local: Approval::None,
+            remote: Approval::Approved,
+        };
+        let repaired = PeerEntry {
+            last_sync_at: Timestamp::from_unix_seconds(1_767_225_600),
+            last_error: None,
+            last_repair: Some(RepairReport {
+                finished_at: Timestamp::from_unix_seconds(1_767_225_660),
+                applied: 4,
+                ..RepairReport::default()
+            }),
+            ..peer(2, "Center \"Ljubljana\"", LinkState::Active, active)
+        };
+        let waiting = peer(3, "Κέντρο", LinkState::Pending, pending);
+        let text = Metrics::default().render(&StorageStats::default(), &[repaired, waiting]);
+        let (two, three) = (test_id(2), test_id(3));
+        for expected in [
+            "seednet_peers{state=\"active\"} 1".to_string(),
+            "seednet_peers{state=\"pending\"} 1".to_string(),
+            "seednet_peers{state=\"revoked\"} 0".to_string(),
+            format!("seednet_peer_info{{peer=\"{two}\",name=\"Center \\\"Ljubljana\\\"\",country=\"SI\",state=\"active\"}} 1"),
+            format!("seednet_peer_lag_changes{{peer=\"{three}\"}} 3"),
+            format!("seednet_peer_sync_failing{{peer=\"{two}\"}} 0"),
+            format!("seednet_peer_sync_failing{{peer=\"{three}\"}} 1"),
+            format!("seednet_peer_last_sync_timestamp_seconds{{peer=\"{two}\"}} 1767225600"),
+            format!("seednet_peer_last_repair_timestamp_seconds{{peer=\"{two}\"}} 1767225660"),
+            format!("seednet_peer_last_repair_recovered{{peer=\"{two}\"}} 4"),
+        ] {
+            assert!(text.contains(&expected), "no {expected} in\n{text}");
+        }
+        // A peer that never synced or repaired has no such sample.
+        for absent in [
+            format!("seednet_peer_last_sync_timestamp_seconds{{peer=\"{three}\"}}"),
+            format!("seednet_peer_last_repair_recovered{{peer=\"{three}\"}}"),
+        ] {
+            assert!(!text.contains(&absent), "{absent} in\n{text}");
+        }
+    }
+
+    fn test_id(n: u8) -> String {
+        seednet_protocol::testing::test_key(n).node_id().to_hex()
     }
 }

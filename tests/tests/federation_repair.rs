@@ -78,6 +78,17 @@ async fn peer_entry(node: &LocalNode, peer: &LocalNode) -> Value {
         .expect("peer in the list")
 }
 
+/// `POST /api/v1/peers/{peer}/repair` on `node`: the pass's report.
+async fn repair(node: &LocalNode, peer: &LocalNode) -> Value {
+    node.admin(
+        "POST",
+        &format!("/api/v1/peers/{}/repair", peer.node_id()),
+        None,
+    )
+    .await
+    .unwrap()
+}
+
 /// `node`'s `/metrics` text.
 async fn metrics(node: &LocalNode) -> String {
     reqwest::get(format!("{}/metrics", node.url()))
@@ -140,14 +151,7 @@ async fn admin_repair_brings_records_the_cursor_missed_after_a_restore() {
         "the feed served what it should not"
     );
 
-    let report = b
-        .admin(
-            "POST",
-            &format!("/api/v1/peers/{}/repair", a.node_id()),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = repair(&b, &a).await;
     assert_eq!(report["error"], Value::Null, "{report}");
     assert_eq!(report["needed"], 2, "{report}");
     assert_eq!(report["fetched"], 2, "{report}");
@@ -185,14 +189,7 @@ async fn admin_repair_brings_records_the_cursor_missed_after_a_restore() {
     )));
 
     // A second pass finds nothing to fetch and applies nothing.
-    let again = b
-        .admin(
-            "POST",
-            &format!("/api/v1/peers/{}/repair", a.node_id()),
-            None,
-        )
-        .await
-        .unwrap();
+    let again = repair(&b, &a).await;
     assert_eq!(
         (again["needed"].as_u64(), again["applied"].as_u64()),
         (Some(0), Some(0))
@@ -204,14 +201,7 @@ async fn admin_repair_brings_records_the_cursor_missed_after_a_restore() {
 
     // A repairs from B the other way: it gets nothing of its own back (a
     // node is the only source of its own records), and no error.
-    let from_a = a
-        .admin(
-            "POST",
-            &format!("/api/v1/peers/{}/repair", b.node_id()),
-            None,
-        )
-        .await
-        .unwrap();
+    let from_a = repair(&a, &b).await;
     assert_eq!(from_a["error"], Value::Null, "{from_a}");
     assert_eq!(from_a["applied"], 0);
     a.stop().await.unwrap();
@@ -402,14 +392,7 @@ async fn repair_serves_only_what_the_feed_serves() {
         holds_all(&a, &from_b).await.then_some(())
     })
     .await;
-    let report = a
-        .admin(
-            "POST",
-            &format!("/api/v1/peers/{}/repair", b.node_id()),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = repair(&a, &b).await;
     assert_eq!(report["error"], Value::Null, "{report}");
     assert_eq!(
         report["needed"], 0,
@@ -455,14 +438,7 @@ async fn repair_finds_an_equivocation_of_a_restored_origin() {
         .await
         .unwrap();
 
-    let report = b
-        .admin(
-            "POST",
-            &format!("/api/v1/peers/{}/repair", a.node_id()),
-            None,
-        )
-        .await
-        .unwrap();
+    let report = repair(&b, &a).await;
     assert_eq!(report["error"], Value::Null, "{report}");
     assert_eq!(report["needed"], 1, "{report}");
     assert_eq!(report["fetched"], 1, "{report}");

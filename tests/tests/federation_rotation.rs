@@ -6,6 +6,8 @@
 
 mod federation_common;
 
+use std::path::Path;
+
 use federation_common::*;
 use seednet_node::demo::local::LocalNode;
 use seednet_protocol::federation::wire::KeyRotation;
@@ -228,15 +230,17 @@ async fn rotation_is_pending_until_approved_then_the_new_key_speaks_for_the_peer
     assert_eq!(at_b.iter().filter(|v| v.0 == new_hex).count(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_peer_that_missed_the_rotation_gets_it_when_resent() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = node(dir.path(), "a", "IT", SLOW_INTERVAL_MS).await;
-    let b = node(dir.path(), "b", "GR", SLOW_INTERVAL_MS).await;
+/// A and B linked, pulling every `interval_ms`; B is down while A rotates,
+/// so the statement is not delivered; then B is back. Returns A, B, A's old
+/// id and its new id (hex).
+async fn rotation_missed_by_b(
+    dir: &Path,
+    interval_ms: u64,
+) -> (LocalNode, LocalNode, NodeId, String) {
+    let a = node(dir, "a", "IT", interval_ms).await;
+    let b = node(dir, "b", "GR", interval_ms).await;
     a.link_with(&b).await.unwrap();
     let old_id = a.node_id();
-
-    // B is down while A rotates: the statement is not delivered.
     let b_setup = b.stop().await.unwrap();
     let report = a
         .admin("POST", "/api/v1/node/key/rotate", None)
@@ -244,9 +248,16 @@ async fn a_peer_that_missed_the_rotation_gets_it_when_resent() {
         .unwrap();
     let new_hex = report["new_node_id"].as_str().unwrap().to_string();
     assert_eq!(report["peers"][0]["delivered"], json!(false), "{report}");
-    // (A's driver may already have sent it again on its own, see the next
-    // test; the manual resend must work either way.)
     let b = LocalNode::start(b_setup).await.unwrap();
+    (a, b, old_id, new_hex)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_missed_the_rotation_gets_it_when_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    // (A's driver may send it again on its own, see the next test; the
+    // manual resend must work either way.)
+    let (a, b, old_id, new_hex) = rotation_missed_by_b(dir.path(), SLOW_INTERVAL_MS).await;
 
     let resent = a
         .admin("POST", "/api/v1/node/key/rotations/resend", None)
@@ -287,19 +298,7 @@ async fn a_peer_that_missed_the_rotation_gets_it_when_resent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_peer_that_refuses_the_new_key_is_sent_the_rotation_again() {
     let dir = tempfile::tempdir().unwrap();
-    let a = node(dir.path(), "a", "IT", FAST_INTERVAL_MS).await;
-    let b = node(dir.path(), "b", "GR", FAST_INTERVAL_MS).await;
-    a.link_with(&b).await.unwrap();
-    let old_id = a.node_id();
-
-    let b_setup = b.stop().await.unwrap();
-    let report = a
-        .admin("POST", "/api/v1/node/key/rotate", None)
-        .await
-        .unwrap();
-    assert_eq!(report["peers"][0]["delivered"], json!(false), "{report}");
-    let new_hex = report["new_node_id"].as_str().unwrap().to_string();
-    let b = LocalNode::start(b_setup).await.unwrap();
+    let (a, b, old_id, new_hex) = rotation_missed_by_b(dir.path(), FAST_INTERVAL_MS).await;
 
     eventually(
         "B shows A's rotation pending, with no resend asked for",

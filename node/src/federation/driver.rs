@@ -94,6 +94,37 @@ impl Drop for SideTask {
     }
 }
 
+/// When to send this node's key rotations again to a peer that refuses
+/// its new key: at most one redelivery at a time, and one per
+/// [`ROTATION_REDELIVERY_INTERVAL_MS`].
+struct RotationRedelivery {
+    task: SideTask,
+    last: Option<Instant>,
+}
+
+impl RotationRedelivery {
+    fn on_fetch_failed(&mut self, inner: &Arc<Inner>, peer: NodeId, error: &FetchError) {
+        let due = self.last.is_none_or(|at| {
+            at.elapsed() >= Duration::from_millis(ROTATION_REDELIVERY_INTERVAL_MS)
+        });
+        if !refuses_our_key(error) || !due || self.task.is_running() {
+            return;
+        }
+        if inner.keys.retired().is_empty() {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let federation = super::Federation {
+            inner: Arc::clone(inner),
+        };
+        self.task.0 = Some(tokio::spawn(async move {
+            if let Err(error) = federation.redeliver_rotations_to(peer).await {
+                tracing::warn!(peer = %peer, %error, "cannot send the key rotation again");
+            }
+        }));
+    }
+}
+
 enum Outcome {
     Fetched(RequestId, Result<ChangesPage, FetchError>, ChangesQuery),
     Applied(RequestId, Result<BatchCounts, String>),
@@ -135,8 +166,10 @@ async fn run(
     let mut wake = Instant::now();
     let mut last_success = None;
     let mut repair_task = SideTask(None);
-    let mut redelivery_task = SideTask(None);
-    let mut last_redelivery: Option<Instant> = None;
+    let mut redelivery = RotationRedelivery {
+        task: SideTask(None),
+        last: None,
+    };
     loop {
         let event = tokio::select! {
             message = messages.recv() => match message {
@@ -161,21 +194,7 @@ async fn run(
                                 inner.remote_revoked(peer).await;
                                 return;
                             }
-                            if refuses_our_key(&error)
-                                && !inner.keys.retired().is_empty()
-                                && !redelivery_task.is_running()
-                                && last_redelivery.is_none_or(|at| {
-                                    at.elapsed() >= Duration::from_millis(ROTATION_REDELIVERY_INTERVAL_MS)
-                                })
-                            {
-                                last_redelivery = Some(Instant::now());
-                                let federation = super::Federation { inner: Arc::clone(&inner) };
-                                redelivery_task.0 = Some(tokio::spawn(async move {
-                                    if let Err(error) = federation.redeliver_rotations_to(peer).await {
-                                        tracing::warn!(peer = %peer, %error, "cannot send the key rotation again");
-                                    }
-                                }));
-                            }
+                            redelivery.on_fetch_failed(&inner, peer, &error);
                             Event::FetchFailed { request, error }
                         }
                     }
