@@ -6,8 +6,9 @@
 //! TCP reset, which can reach the client before it has read the 413, so a
 //! client uploading a too-large file saw "connection reset" instead of the
 //! JSON error naming the limit (CI caught it as a flaky test). Here the body is
-//! read up to the limit; past it, at most [`OVERSIZED_BODY_DRAIN_BYTES_MAX`]
-//! more bytes are read and thrown away, for at most
+//! read up to the limit; past it, the rest is read and thrown away as long as
+//! the whole body stays within the limit plus
+//! [`OVERSIZED_BODY_DRAIN_BYTES_MAX`], for at most
 //! [`OVERSIZED_BODY_DRAIN_MS`], and only then is the 413 sent. Bodies larger
 //! than the drain bound still get their connection closed early: the drain is
 //! a courtesy to honest clients, never a way to make the server read without
@@ -41,8 +42,14 @@ pub const OVERSIZED_BODY_DRAIN_MS: u64 = 5_000;
 pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
     let (parts, mut body) = request.into_parts();
     let declared = declared_length(&parts.headers);
-    if declared.is_some_and(|length| length > max as u64) {
-        drain(&mut body).await;
+    // The most of one body this layer ever reads.
+    let read_max = max + OVERSIZED_BODY_DRAIN_BYTES_MAX;
+    if let Some(length) = declared.filter(|length| *length > max as u64) {
+        // Past the drain bound the connection ends early anyway: do not
+        // read 16 MiB for nothing.
+        if length <= read_max as u64 {
+            drain(&mut body, read_max).await;
+        }
         return too_large(max);
     }
     // At most `max`, so a declared length cannot make this allocate more.
@@ -60,7 +67,11 @@ pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) 
             }
             Some(Ok(chunk)) => {
                 if collected.len() + chunk.len() > max {
-                    drain(&mut body).await;
+                    drain(
+                        &mut body,
+                        read_max.saturating_sub(collected.len() + chunk.len()),
+                    )
+                    .await;
                     return too_large(max);
                 }
                 collected.extend_from_slice(&chunk);
@@ -112,13 +123,14 @@ async fn next_data(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
     }
 }
 
-/// Reads and discards what is left of `body`, within the drain bounds.
-async fn drain(body: &mut Body) {
+/// Reads and discards what is left of `body`: at most `allowance` bytes,
+/// for at most [`OVERSIZED_BODY_DRAIN_MS`].
+async fn drain(body: &mut Body, allowance: usize) {
     let drain = async {
         let mut drained = 0usize;
         while let Some(Ok(chunk)) = next_data(body).await {
             drained += chunk.len();
-            if drained > OVERSIZED_BODY_DRAIN_BYTES_MAX {
+            if drained > allowance {
                 break;
             }
         }
