@@ -139,7 +139,10 @@ pub async fn run(
     if !options.exit_after_converge {
         println!("press Ctrl-C to stop the demo");
         shutdown.await;
-        println!("stopping the four nodes and removing their data dirs…");
+        println!(
+            "stopping the {} nodes and removing their data dirs…",
+            DEMO_CENTRES.len()
+        );
     }
     // Stop all four at once, so that none spends its grace period pulling
     // from a peer that is already gone.
