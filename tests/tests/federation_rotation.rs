@@ -51,6 +51,17 @@ async fn holds(node: &LocalNode, origin: &str, id: &str) -> bool {
     status == 200
 }
 
+/// `node`'s admin approves the pending rotation of the peer `old_id`.
+async fn approve_rotation(node: &LocalNode, old_id: &NodeId) {
+    node.admin(
+        "POST",
+        &format!("/api/v1/peers/{}/rotation/approve", old_id.to_hex()),
+        None,
+    )
+    .await
+    .unwrap();
+}
+
 fn record_id(published: &Value) -> String {
     published["signed"]["id"].as_str().unwrap().to_string()
 }
@@ -275,13 +286,7 @@ async fn a_peer_that_missed_the_rotation_gets_it_when_resent() {
     assert_eq!(entry["pending_rotation"]["new_node_id"], json!(new_hex));
 
     // Once approved, a resent statement is refused: B no longer pins the old key.
-    b.admin(
-        "POST",
-        &format!("/api/v1/peers/{}/rotation/approve", old_id.to_hex()),
-        None,
-    )
-    .await
-    .unwrap();
+    approve_rotation(&b, &old_id).await;
     let resent = a
         .admin("POST", "/api/v1/node/key/rotations/resend", None)
         .await
@@ -309,13 +314,7 @@ async fn a_peer_that_refuses_the_new_key_is_sent_the_rotation_again() {
     )
     .await;
 
-    b.admin(
-        "POST",
-        &format!("/api/v1/peers/{}/rotation/approve", old_id.to_hex()),
-        None,
-    )
-    .await
-    .unwrap();
+    approve_rotation(&b, &old_id).await;
     let from_b = record_id(&b.publish(content("after the approval")).await.unwrap());
     let b_hex = b.node_id().to_hex();
     eventually("A pulls B's new record with its new key", || async {
