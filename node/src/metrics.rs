@@ -150,13 +150,6 @@ impl Metrics {
     }
 }
 
-const LINK_STATES: [(LinkState, &str); 4] = [
-    (LinkState::Requested, "requested"),
-    (LinkState::Pending, "pending"),
-    (LinkState::Active, "active"),
-    (LinkState::Revoked, "revoked"),
-];
-
 /// A per-peer series: name, type, help, and its value for one peer (`None`:
 /// no sample for that peer).
 type PeerSeries = (
@@ -227,19 +220,16 @@ const PEER_SERIES: [PeerSeries; 8] = [
 
 fn render_peers(out: &mut String, peers: &[PeerEntry]) {
     out.push_str("# HELP seednet_peers Peers by link state.\n# TYPE seednet_peers gauge\n");
-    for (state, label) in LINK_STATES {
+    for state in LinkState::ALL {
         let count = peers.iter().filter(|p| p.state == state).count();
-        let _ = writeln!(out, "seednet_peers{{state=\"{label}\"}} {count}");
+        let _ = writeln!(out, "seednet_peers{{state=\"{}\"}} {count}", state.as_str());
     }
     out.push_str(
         "# HELP seednet_peer_info A peer's name, country and link state (value 1).\n\
          # TYPE seednet_peer_info gauge\n",
     );
     for peer in peers {
-        let state = LINK_STATES
-            .iter()
-            .find(|(s, _)| *s == peer.state)
-            .map_or("unknown", |(_, label)| label);
+        let state = peer.state.as_str();
         let _ = writeln!(
             out,
             "seednet_peer_info{{peer=\"{}\",name=\"{}\",country=\"{}\",state=\"{state}\"}} 1",

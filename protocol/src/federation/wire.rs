@@ -496,6 +496,25 @@ pub enum LinkState {
     Revoked,
 }
 
+impl LinkState {
+    pub const ALL: [LinkState; 4] = [
+        LinkState::Requested,
+        LinkState::Pending,
+        LinkState::Active,
+        LinkState::Revoked,
+    ];
+
+    /// The state's name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Requested => "requested",
+            LinkState::Pending => "pending",
+            LinkState::Active => "active",
+            LinkState::Revoked => "revoked",
+        }
+    }
+}
+
 /// What happened to a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkEvent {

@@ -473,3 +473,13 @@ fn peer_entry_last_repair_is_optional_and_round_trips() {
         report
     );
 }
+
+#[test]
+fn link_state_names_are_the_wire_names() {
+    for state in LinkState::ALL {
+        assert_eq!(
+            serde_json::to_value(state).unwrap(),
+            serde_json::json!(state.as_str())
+        );
+    }
+}
