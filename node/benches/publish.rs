@@ -12,10 +12,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use seednet_node::api::{self, AppState};
+use seednet_node::app;
 use seednet_node::config::{Config, ConfigFile, HttpSection, LogSection, NodeSection, Overrides};
 use seednet_node::metrics::Metrics;
 use seednet_node::service::Publisher;
+use seednet_node::state::AppState;
 use seednet_node::storage::{SledStorage, Storage};
 use seednet_node::tokens::{self, Role};
 use seednet_protocol::testing::sample_content;
@@ -93,7 +94,7 @@ async fn bench_http(records: usize) {
         Arc::new(config(dir.path())),
         Arc::new(Metrics::default()),
     );
-    let app = api::app(state, axum::Router::new());
+    let app = app::app(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -4,9 +4,11 @@
 //! them.
 
 pub mod api;
+pub mod app;
 pub mod config;
 pub mod demo;
 pub mod federation;
+pub mod http;
 pub mod keyfile;
 pub mod keyring;
 pub mod metrics;
@@ -14,6 +16,7 @@ pub mod node;
 pub mod search_index;
 pub mod server;
 pub mod service;
+pub mod state;
 pub mod storage;
 pub mod sync;
 pub mod tokens;

@@ -5,12 +5,11 @@
 //! search page share it: tantivy allows one writer per folder, and one
 //! indexer per node keeps the two answers identical.
 //!
-//! - Sharing: [`NodeSearchIndex`] (in `AppState`) opens the index once, on
-//!   start-up or first use; [`LiveIndex::start`] returns the instance already
-//!   open for the same data dir and storage (a process-wide registry of weak
-//!   references), so the web backend, which calls it directly, gets the same
-//!   index. The indexer thread holds only a weak reference and stops once the
-//!   last user has dropped the index (a node stopped inside a test process
+//! - Sharing: [`NodeSearchIndex`] (in `crate::state::AppState`) opens the
+//!   index once, in the background at start-up or on first use, and every
+//!   user (the JSON API, the web pages, a purge) goes through it. The
+//!   indexer thread holds only a weak reference and stops once the last
+//!   user has dropped the index (a node stopped inside a test process
 //!   releases the folder).
 //! - Startup: `open_or_create`; a fresh or rebuilt index replays the change
 //!   log from the start, a reused one resumes after its last indexed seq.
@@ -35,12 +34,12 @@
 //!
 //! The index is derived state: deleting the folder rebuilds it on the next
 //! start, and [`rebuild`] (`seednet reindex`, node stopped) rebuilds it from
-//! storage on demand. If it cannot be opened at all, the web falls back to
-//! its bounded storage scan and the API answers 503; both log why.
+//! storage on demand. If it cannot be opened at all, every search answers
+//! [`SearchUnavailable`] (503 in the API, a "rebuild the index" page in the
+//! web) and the log says why.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -51,7 +50,6 @@ use seednet_search::{
 };
 use tokio::sync::{watch, Notify};
 
-use crate::api::AppState;
 use crate::federation::purge;
 use crate::storage::Storage;
 
@@ -160,31 +158,13 @@ pub struct LiveIndex {
 }
 
 impl LiveIndex {
-    /// The index of `data_dir`: the instance already open in this process
-    /// over the same storage, or a newly opened (or built) one with its
-    /// indexer thread. Blocking.
+    /// Opens (or builds) the index of `data_dir` over `storage` and starts
+    /// its indexer thread. Blocking.
     pub fn start(
         storage: Arc<dyn Storage>,
         data_dir: &Path,
     ) -> Result<Arc<LiveIndex>, IndexerError> {
-        let dir = data_dir.join(INDEX_DIR_NAME);
-        let mut open = OPEN_INDEXES.lock().expect("open indexes lock");
-        open.retain(|(_, weak)| weak.strong_count() > 0);
-        if let Some(live) = open
-            .iter()
-            .filter(|(open_dir, _)| *open_dir == dir)
-            .find_map(|(_, weak)| weak.upgrade())
-        {
-            if same_storage(&live.storage, &storage) {
-                return Ok(live);
-            }
-            return Err(IndexerError::Search(seednet_search::SearchError::Locked {
-                path: dir.display().to_string(),
-            }));
-        }
-        let live = LiveIndex::open(storage, &dir)?;
-        open.push((dir, Arc::downgrade(&live)));
-        Ok(live)
+        LiveIndex::open(storage, &data_dir.join(INDEX_DIR_NAME))
     }
 
     fn open(storage: Arc<dyn Storage>, dir: &Path) -> Result<Arc<LiveIndex>, IndexerError> {
@@ -404,71 +384,96 @@ impl LiveIndex {
     }
 }
 
-/// Indexes open in this process, by folder (weak: an index lives as long as
-/// its users).
-static OPEN_INDEXES: Mutex<Vec<(PathBuf, Weak<LiveIndex>)>> = Mutex::new(Vec::new());
-
-fn same_storage(a: &Arc<dyn Storage>, b: &Arc<dyn Storage>) -> bool {
-    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+/// Why a search cannot be answered: the index could not be opened. The
+/// reason is kept from the failed opening; `seednet reindex` (node stopped)
+/// or a restart is the way out.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the search index cannot be opened ({reason}); stop the node and run `seednet reindex`")]
+pub struct SearchUnavailable {
+    pub reason: String,
 }
 
-/// The node's search index as `AppState` holds it: opened once (in the
-/// background at start-up, or on first use), then shared by the API and the
-/// web. A failure to open is kept and reported on every use (503 in the API);
-/// `seednet reindex` or a restart is the way out.
-#[derive(Clone, Default)]
+/// The node's search index as the state holds it: opened once (in the
+/// background at start-up, or on first use), then shared by every user. A
+/// failure to open is kept and reported on every use.
+#[derive(Clone)]
 pub struct NodeSearchIndex {
-    cell: Arc<tokio::sync::OnceCell<Result<Arc<LiveIndex>, String>>>,
+    storage: Arc<dyn Storage>,
+    data_dir: PathBuf,
+    cell: Arc<tokio::sync::OnceCell<Result<Arc<LiveIndex>, SearchUnavailable>>>,
 }
 
 impl NodeSearchIndex {
+    /// The index of `data_dir` over `storage`; nothing is opened yet.
+    pub fn new(storage: Arc<dyn Storage>, data_dir: &Path) -> Self {
+        NodeSearchIndex {
+            storage,
+            data_dir: data_dir.to_path_buf(),
+            cell: Arc::default(),
+        }
+    }
+
     /// The open index, opening it off the async runtime on first call.
-    pub async fn get(&self, state: &AppState) -> Result<Arc<LiveIndex>, String> {
+    pub async fn get(&self) -> Result<Arc<LiveIndex>, SearchUnavailable> {
         self.cell
             .get_or_init(|| async {
-                let storage = Arc::clone(&state.storage);
-                let data_dir = state.config.data_dir.clone();
+                let storage = Arc::clone(&self.storage);
+                let data_dir = self.data_dir.clone();
                 let opened =
                     tokio::task::spawn_blocking(move || LiveIndex::start(storage, &data_dir)).await;
-                match opened {
-                    Ok(Ok(live)) => Ok(live),
-                    Ok(Err(error)) => {
-                        tracing::error!(error = %error, "search index unavailable");
-                        Err(error.to_string())
-                    }
-                    Err(error) => {
-                        tracing::error!(error = %error, "search index task failed");
-                        Err(format!("the index task failed: {error}"))
-                    }
-                }
+                let reason = match opened {
+                    Ok(Ok(live)) => return Ok(live),
+                    Ok(Err(error)) => error.to_string(),
+                    Err(error) => format!("the index task failed: {error}"),
+                };
+                tracing::error!(error = %reason, "search index unavailable");
+                Err(SearchUnavailable { reason })
             })
             .await
             .clone()
     }
-}
 
-/// Opens the node's index in the background, so that a missing or outdated
-/// index is rebuilt at start-up rather than on the first search.
-/// Drops a purged origin from the index and clears the purge marker (step
-/// 4 of `crate::federation::purge`). On failure the marker stays and the next
-/// opening of the index finishes the job; the error says why.
-pub async fn forget_purged(state: &AppState, origin: NodeId) -> Result<(), String> {
-    let live = state.search_index.get(state).await?;
-    tokio::task::spawn_blocking(move || {
-        live.forget_origin(&origin)?;
-        purge::index_done(live.storage.as_ref(), &origin)?;
-        Ok::<(), IndexerError>(())
-    })
-    .await
-    .map_err(|error| format!("index task failed: {error}"))?
-    .map_err(|error| error.to_string())
-}
+    /// Opens the index in the background, so that a missing or outdated
+    /// index is rebuilt at start-up rather than on the first search.
+    pub fn open_in_background(&self) {
+        let index = self.clone();
+        tokio::spawn(async move {
+            let _ = index.get().await;
+        });
+    }
 
-pub fn open_in_background(state: &AppState) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let _ = state.search_index.get(&state).await;
-    });
+    /// Runs `work` on the index once it holds every change the log held
+    /// when called (read-your-writes), off the async runtime.
+    pub async fn read_fresh<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&LiveIndex) -> T + Send + 'static,
+    ) -> Result<T, SearchUnavailable> {
+        let live = self.get().await?;
+        tokio::task::spawn_blocking(move || {
+            live.wait_until_fresh();
+            work(&live)
+        })
+        .await
+        .map_err(|error| SearchUnavailable {
+            reason: format!("the search task failed: {error}"),
+        })
+    }
+
+    /// Drops a purged origin from the index and clears the purge marker
+    /// (step 4 of `crate::federation::purge`). On failure the marker stays
+    /// and the next opening of the index finishes the job; the error says
+    /// why.
+    pub async fn forget_purged(&self, origin: NodeId) -> Result<(), String> {
+        let live = self.get().await.map_err(|error| error.reason)?;
+        tokio::task::spawn_blocking(move || {
+            live.forget_origin(&origin)?;
+            purge::index_done(live.storage.as_ref(), &origin)?;
+            Ok::<(), IndexerError>(())
+        })
+        .await
+        .map_err(|error| format!("index task failed: {error}"))?
+        .map_err(|error| error.to_string())
+    }
 }
 
 /// What [`rebuild`] did.

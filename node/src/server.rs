@@ -19,10 +19,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::api::{self, AppState};
+use crate::app;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::node::{self, OpenError};
+use crate::state::AppState;
 
 /// Most open client connections; more are closed at accept.
 pub const CONNECTIONS_MAX: usize = 1_024;
@@ -50,12 +51,11 @@ pub enum ServeError {
     Flush(#[from] crate::storage::StorageError),
 }
 
-/// Serves until `shutdown` resolves. `extra` routes (search, federation,
-/// web) are merged into the app. Prints `listening on http://ADDR` on stdout
-/// once the socket is bound (scripts and tests read it).
+/// Serves the node of `config` until `shutdown` resolves. Prints
+/// `listening on http://ADDR` on stdout once the socket is bound (scripts
+/// and tests read it).
 pub async fn serve(
     config: Config,
-    extra: Router<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let config = Arc::new(config);
@@ -83,8 +83,8 @@ pub async fn serve(
         let _ = stdout.flush();
     }
     state.federation.start().await?;
-    crate::search_index::open_in_background(&state);
-    let app = api::app(state.clone(), extra);
+    state.search_index.open_in_background();
+    let app = app::app(state.clone());
     accept_loop(listener, app, shutdown).await;
     state.begin_shutdown();
     state.federation.stop().await;

@@ -538,3 +538,23 @@ async fn search_without_node_asks_the_listen_address_of_the_data_dir() {
         stderr(&output)
     );
 }
+
+#[tokio::test]
+async fn the_web_search_page_says_the_index_is_unavailable_like_the_api() {
+    let node = new_node();
+    std::fs::create_dir_all(index_dir(&node.dir)).unwrap();
+    std::fs::write(index_dir(&node.dir).join("notes.txt"), "not an index").unwrap();
+    let server = Server::start(&node.dir);
+    // The web page asks the same index as the API: no second way to search.
+    let response = reqwest::Client::new()
+        .get(server.url("/?q=co-design"))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Search is unavailable"), "{html}");
+    assert!(html.contains("seednet reindex"), "{html}");
+    server.stop();
+}

@@ -17,10 +17,10 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{Editor, JsonBytes};
-use super::AppState;
 use crate::federation::OriginLink;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Editor, JsonBytes};
+use crate::state::AppState;
 use crate::storage::{ListQuery, Published, LIST_PAGE_RECORDS_MAX};
 
 /// Page size when the client names none.

@@ -17,8 +17,8 @@ use seednet_search as engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::ApiError;
-use super::AppState;
+use crate::http::error::ApiError;
+use crate::search_index::NodeSearchIndex;
 
 /// Parameters `GET /api/v1/search` accepts.
 pub const SEARCH_PARAMS: [&str; 12] = [
@@ -234,31 +234,26 @@ fn search_error(error: engine::SearchError) -> ApiError {
     ),
     responses(
         (status = 200, description = "hits with snippets and how each matched, plus facet counts", body = SearchResults),
-        (status = 400, description = "unknown parameter or bad value; field names the parameter", body = super::error::ErrorBody),
-        (status = 503, description = "the search index cannot be opened on this node", body = super::error::ErrorBody),
+        (status = 400, description = "unknown parameter or bad value; field names the parameter", body = crate::http::error::ErrorBody),
+        (status = 503, description = "the search index cannot be opened on this node", body = crate::http::error::ErrorBody),
     ))]
 pub async fn search(
-    State(state): State<AppState>,
+    State(index): State<NodeSearchIndex>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchResults>, ApiError> {
     let request = parse_search_query(raw.as_deref().unwrap_or(""))?;
-    let live = state.search_index.get(&state).await.map_err(|reason| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "search_unavailable",
-            format!(
-                "the search index cannot be opened ({reason}); stop the node and run `seednet reindex`"
-            ),
-        )
-    })?;
     let started = Instant::now();
-    let response = tokio::task::spawn_blocking(move || {
-        live.wait_until_fresh();
-        live.index.search(&request)
-    })
-    .await
-    .map_err(|error| ApiError::internal(format!("search task failed: {error}")))?
-    .map_err(search_error)?;
+    let response = index
+        .read_fresh(move |live| live.index.search(&request))
+        .await
+        .map_err(|unavailable| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "search_unavailable",
+                unavailable.to_string(),
+            )
+        })?
+        .map_err(search_error)?;
     tracing::debug!(
         total = response.total,
         hits = response.hits.len(),

@@ -8,10 +8,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{Admin, JsonBytes};
 use super::records::SignedRecord;
-use super::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Admin, JsonBytes};
+use crate::state::AppState;
 use crate::storage::{self, Space};
 use crate::tokens::{self, Role, TokenInfo};
 

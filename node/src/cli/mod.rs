@@ -412,8 +412,7 @@ async fn serve(data_dir: &Path, log: Option<String>, args: ServeArgs) -> Result<
     };
     let config = Config::load(data_dir, &config::process_env(), &overrides)?;
     init_logging(&config.log_filter, config.log_format);
-    let web_routes = seednet_node::web::node_routes();
-    server::serve(config, web_routes, server::shutdown_signal())
+    server::serve(config, server::shutdown_signal())
         .await
         .map_err(|error| match error {
             server::ServeError::Open(OpenError::Storage(StorageError::Locked { path })) => {

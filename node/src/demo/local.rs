@@ -188,13 +188,9 @@ impl LocalNode {
         let config = Config::load(&setup.data_dir, &Default::default(), &Overrides::default())
             .map_err(|e| (LocalNodeError::Setup(e.to_string()), false))?;
         let (sender, receiver) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(
-            config,
-            crate::web::node_routes(),
-            async move {
-                let _ = receiver.await;
-            },
-        ));
+        let task = tokio::spawn(server::serve(config, async move {
+            let _ = receiver.await;
+        }));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(API_CALL_TIMEOUT_MS))
             .redirect(reqwest::redirect::Policy::none())

@@ -33,9 +33,9 @@ use seednet_protocol::{NodeId, Signed, SignedWire};
 use serde::Deserialize;
 
 use super::{parse_node_id, FederationError};
-use crate::api::error::ApiError;
-use crate::api::extract::Admin;
-use crate::api::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::Admin;
+use crate::state::AppState;
 use crate::storage::StoredItems;
 use crate::sync::policy::{authorize, Endpoint, Refusal};
 
@@ -532,7 +532,7 @@ async fn revoke_peer(
     let (peer, purged, origins) = state.federation.revoke_and_purge(&node_id).await?;
     let mut index_pending = None;
     for origin in origins {
-        if let Err(error) = crate::search_index::forget_purged(&state, origin).await {
+        if let Err(error) = state.search_index.forget_purged(origin).await {
             index_pending = Some(error);
         }
     }

@@ -237,6 +237,17 @@ pub enum WriteError {
 #[error("{0}")]
 pub struct BackendError(pub String);
 
+/// Why a search could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchFailure {
+    /// The search index cannot be opened: the node's operator must rebuild
+    /// it (the JSON API answers 503 `search_unavailable` for the same cause).
+    #[error("search unavailable: {reason}")]
+    Unavailable { reason: String },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
 /// The state of a peer link, as the admin sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerState {
@@ -359,10 +370,11 @@ pub trait WebBackend: Send + Sync + 'static {
     /// revoked (or cannot be checked). Asked on every request of a session.
     fn token_role(&self, token_id: &str) -> impl Future<Output = Option<Role>> + Send;
 
+    /// The hits and facets of one search over the node's index.
     fn search(
         &self,
         request: SearchRequest,
-    ) -> impl Future<Output = Result<SearchResults, BackendError>> + Send;
+    ) -> impl Future<Output = Result<SearchResults, SearchFailure>> + Send;
 
     /// The current live version of a record; `None` if unknown or deleted.
     fn record(

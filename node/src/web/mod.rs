@@ -29,8 +29,6 @@ mod jsonld;
 pub mod node_backend;
 mod pages;
 pub mod search_adapter;
-/// The node-level index (moved to `crate::search_index`, shared with the API).
-pub use crate::search_index;
 pub mod security;
 pub mod session;
 #[cfg(test)]
@@ -47,7 +45,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use backend::WebBackend;
-pub use node_backend::node_routes;
+pub use node_backend::NodeBackend;
 
 /// Largest form body the web interface accepts (a record form with a long body).
 pub const WEB_FORM_BYTES_MAX: usize = 512 * 1024;
@@ -88,9 +86,10 @@ pub(crate) struct WebState<B> {
     pub config: WebConfig,
 }
 
-/// The web interface's routes, with security headers on every response. The
-/// node merges this into its own router (`Router::merge`); no path here
-/// overlaps `/api`, `/federation`, `/healthz`, `/readyz` or `/metrics`.
+/// The web interface's routes over `backend`, with security headers on every
+/// response. `crate::app` merges this into the node's router once, at start;
+/// no path here overlaps `/api`, `/federation`, `/healthz`, `/readyz` or
+/// `/metrics`.
 pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
     let state = Arc::new(WebState {
         backend,

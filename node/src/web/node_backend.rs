@@ -1,89 +1,43 @@
 //! The web interface over the real node: storage (through the node's
-//! `Storage` trait), the publisher, tokens and configuration in
-//! [`AppState`].
+//! `Storage` trait), the publisher, tokens, the search index and federation,
+//! all reached through the node's one [`AppState`].
 //!
-//! Search: the `search` crate's tantivy index (see `web::search_index`),
-//! with cross-language concept matching. If the index cannot be opened, the
-//! search page falls back to a bounded scan over storage (words matched in a
-//! record's own text or in its translations, facets counted over the
-//! matches), which says honestly how it matched and never claims a concept.
+//! Search: the node's one index (`crate::search_index`), the same the JSON
+//! API answers from. When it cannot be opened the search page says so and
+//! how to rebuild it, as the API's 503 does; there is no second way to
+//! search.
 //!
 //! Federation: the admin page shows the node's peers (pending requests with
 //! the identity to check, link state, last sync, lag, errors) and blocked
 //! origins from `crate::federation`, and its buttons call the same approve,
 //! revoke and block operations as the API and CLI.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::routing::any;
-use axum::Router;
-use seednet_protocol::{
-    CountryCode, Kind, LanguageTag, NodeId, Record, RecordContent, RecordKey, RelationType,
-    TargetGroup, Theme,
-};
-use tokio::sync::OnceCell;
-use tower::ServiceExt;
+use seednet_protocol::{CountryCode, NodeId, Record, RecordContent, RecordKey};
 
 use super::backend::{
-    AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary, FacetCounts,
-    FacetField, FacetValue, FederationView, Grant, MatchedVia, NodeInfo, PeerView, Published,
-    RecordPage, RecordSummary, RepairView, Role, SearchHit, SearchRequest, SearchResults,
-    SnippetPart, WebBackend, WriteError,
+    AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
+    FederationView, Grant, NodeInfo, PeerView, Published, RecordPage, RecordSummary, RepairView,
+    Role, SearchFailure, SearchRequest, SearchResults, WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
-use super::search_index::LiveIndex;
-use super::{WebConfig, SEARCH_QUERY_CHARS_MAX};
-use crate::api::AppState;
 use crate::federation::FederationError;
 use crate::service::PublishError;
+use crate::state::AppState;
 use crate::storage::{ListQuery, PublishRefusal, Storage, StorageError, LIST_PAGE_RECORDS_MAX};
 
-/// Most records the interim search scan examines per query.
-pub const SEARCH_SCAN_RECORDS_MAX: usize = 10_000;
-/// Most records examined to find those adapted from a record.
-pub const RELATION_SCAN_RECORDS_MAX: usize = 10_000;
-/// Most words of a query the interim search matches.
-pub const SEARCH_WORDS_MAX: usize = 16;
-/// Most values listed per facet.
-pub const FACET_VALUES_SHOWN_MAX: usize = 12;
-/// Characters of context on each side of the first match in a snippet.
-pub const SNIPPET_CONTEXT_CHARS: usize = 90;
+/// Most own records examined for the editor's list.
+pub const OWN_RECORDS_SCAN_MAX: usize = 10_000;
 
 /// The node as the web interface sees it.
 pub struct NodeBackend {
     state: AppState,
-    /// The search index; `None` when it could not be opened (then searches
-    /// use the bounded storage scan).
-    index: Option<Arc<LiveIndex>>,
 }
 
 impl NodeBackend {
-    pub fn new(state: AppState, index: Option<Arc<LiveIndex>>) -> Self {
-        NodeBackend { state, index }
-    }
-
-    /// Opens the search index of the node's data dir and starts its indexer,
-    /// then builds the backend. Falls back to the storage scan (and says so
-    /// in the log) if the index cannot be opened.
-    pub async fn start(state: AppState) -> NodeBackend {
-        let storage = Arc::clone(&state.storage);
-        let data_dir = state.config.data_dir.clone();
-        let opened =
-            tokio::task::spawn_blocking(move || LiveIndex::start(storage, &data_dir)).await;
-        let index = match opened {
-            Ok(Ok(index)) => Some(index),
-            Ok(Err(error)) => {
-                tracing::error!(error = %error, "search index unavailable; the web search scans storage instead");
-                None
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "search index task failed; the web search scans storage instead");
-                None
-            }
-        };
-        NodeBackend::new(state, index)
+    pub fn new(state: AppState) -> Self {
+        NodeBackend { state }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -96,60 +50,6 @@ impl NodeBackend {
             .map_err(|error| BackendError(format!("blocking task failed: {error}")))?
             .map_err(|error| BackendError(error.to_string()))
     }
-}
-
-/// The web routes for the node's router (`Router<AppState>`). The web state
-/// (sessions, backend) is created from the node's state on the first request
-/// and lives as long as the router.
-pub fn node_routes() -> Router<AppState> {
-    let web: Arc<OnceCell<Router>> = Arc::new(OnceCell::new());
-    let handler = move |State(state): State<AppState>, request: Request| {
-        let web = Arc::clone(&web);
-        async move {
-            let router = web
-                .get_or_init(|| async {
-                    let config = WebConfig::for_public_url(&state.config.public_url);
-                    let backend = NodeBackend::start(state.clone()).await;
-                    super::router(Arc::new(backend), config)
-                })
-                .await
-                .clone();
-            match router.oneshot(without_extensions(request)).await {
-                Ok(response) => response,
-                Err(infallible) => match infallible {},
-            }
-        }
-    };
-    let mut routes = Router::new();
-    for path in [
-        "/",
-        "/records/{origin}/{id}",
-        "/network",
-        "/lang/{code}",
-        "/signin",
-        "/signout",
-        "/editor",
-        "/editor/{*rest}",
-        "/admin",
-        "/admin/{*rest}",
-        "/assets/{*rest}",
-    ] {
-        routes = routes.route(path, any(handler.clone()));
-    }
-    routes
-}
-
-/// The request as the client sent it: method, URI, version, headers and body,
-/// without the extensions the outer router added (its path parameters would
-/// otherwise be seen twice by the inner router's extractors).
-fn without_extensions(request: Request) -> Request {
-    let (parts, body) = request.into_parts();
-    let mut clean = Request::new(body);
-    *clean.method_mut() = parts.method;
-    *clean.uri_mut() = parts.uri;
-    *clean.version_mut() = parts.version;
-    *clean.headers_mut() = parts.headers;
-    clean
 }
 
 fn write_error(error: PublishError) -> WriteError {
@@ -250,11 +150,9 @@ impl WebBackend for NodeBackend {
         token_grant(info).map(|grant| grant.role)
     }
 
-    async fn search(&self, request: SearchRequest) -> Result<SearchResults, BackendError> {
-        let Some(live) = self.index.clone() else {
-            return self
-                .blocking(move |storage| interim_search(storage, &request))
-                .await;
+    async fn search(&self, request: SearchRequest) -> Result<SearchResults, SearchFailure> {
+        let Some(engine_request) = to_engine_request(&request) else {
+            return Ok(SearchResults::default());
         };
         // Records under a key this node retired are its own too.
         let own: Vec<String> = self
@@ -266,21 +164,18 @@ impl WebBackend for NodeBackend {
             .map(NodeId::to_hex)
             .collect();
         let own_name = self.state.config.name.clone();
-        tokio::task::spawn_blocking(move || {
-            live.wait_until_fresh();
-            let Some(engine_request) = to_engine_request(&request) else {
-                return Ok(SearchResults::default());
-            };
-            let response = live
-                .index
-                .search(&engine_request)
-                .map_err(|error| BackendError(error.to_string()))?;
-            Ok(from_engine_response(response, |origin| {
-                own.iter().any(|id| *id == origin).then(|| own_name.clone())
-            }))
-        })
-        .await
-        .map_err(|error| BackendError(format!("search task failed: {error}")))?
+        let response = self
+            .state
+            .search_index
+            .read_fresh(move |live| live.index.search(&engine_request))
+            .await
+            .map_err(|unavailable| SearchFailure::Unavailable {
+                reason: unavailable.reason,
+            })?
+            .map_err(|error| BackendError(error.to_string()))?;
+        Ok(from_engine_response(response, |origin| {
+            own.iter().any(|id| *id == origin).then(|| own_name.clone())
+        }))
     }
 
     async fn record(&self, key: RecordKey) -> Result<Option<RecordPage>, BackendError> {
@@ -289,7 +184,6 @@ impl WebBackend for NodeBackend {
             name: self.state.config.name.clone(),
             country: self.state.config.country,
         };
-        let live = self.index.clone();
         let peer_name = self
             .state
             .federation
@@ -300,7 +194,28 @@ impl WebBackend for NodeBackend {
                 name: peer.name,
                 country: peer.country,
             });
+        let adapted_keys = match self
+            .state
+            .search_index
+            .read_fresh({
+                let key = key.clone();
+                move |live| live.adapted_from(&key)
+            })
+            .await
+        {
+            Ok(keys) => keys,
+            Err(unavailable) => {
+                tracing::warn!(reason = %unavailable.reason, "record page without its adaptations: the index is unavailable");
+                Vec::new()
+            }
+        };
         self.blocking(move |storage| {
+            let mut adapted_from_this = Vec::new();
+            for source in adapted_keys {
+                if let Some(stored) = storage.get(&source)? {
+                    adapted_from_this.extend(summary_of(stored.signed.value()));
+                }
+            }
             let Some(stored) = storage.get(&key)? else {
                 return Ok(None);
             };
@@ -316,19 +231,6 @@ impl WebBackend for NodeBackend {
                     }
                 }
             }
-            let adapted_from_this = match &live {
-                Some(live) => {
-                    live.wait_until_fresh();
-                    let mut summaries = Vec::new();
-                    for source in live.adapted_from(&key) {
-                        if let Some(stored) = storage.get(&source)? {
-                            summaries.extend(summary_of(stored.signed.value()));
-                        }
-                    }
-                    summaries
-                }
-                None => adapted_by_scan(storage, &key)?,
-            };
             let origin = if own_ids.contains(&key.origin) {
                 Some(own_name)
             } else {
@@ -352,7 +254,7 @@ impl WebBackend for NodeBackend {
                 ..ListQuery::default()
             };
             let mut records = Vec::new();
-            scan(storage, query, SEARCH_SCAN_RECORDS_MAX, |record| {
+            scan(storage, query, OWN_RECORDS_SCAN_MAX, |record| {
                 records.extend(summary_of(record));
             })?;
             records.sort_by(|a, b| b.signed_at.cmp(&a.signed_at).then(a.key.cmp(&b.key)));
@@ -512,314 +414,5 @@ impl WebBackend for NodeBackend {
             FederationError::Storage(error) => AdminError::Backend(BackendError(error.to_string())),
             other => AdminError::Refused(other.to_string()),
         })
-    }
-}
-
-/// Records adapted from `key`, by scanning storage (when there is no index).
-fn adapted_by_scan(
-    storage: &dyn Storage,
-    key: &RecordKey,
-) -> Result<Vec<RecordSummary>, StorageError> {
-    let mut adapted = Vec::new();
-    scan(
-        storage,
-        ListQuery::default(),
-        RELATION_SCAN_RECORDS_MAX,
-        |record| {
-            let adapts = record.content().is_some_and(|c| {
-                c.relations
-                    .iter()
-                    .any(|r| r.relation_type == RelationType::AdaptedFrom && r.target == *key)
-            });
-            if adapts {
-                adapted.extend(summary_of(record));
-            }
-        },
-    )?;
-    Ok(adapted)
-}
-
-/// Lowercased characters of a text, one per original character, so match
-/// positions map back to the original text.
-fn folded_chars(text: &str) -> Vec<char> {
-    text.chars()
-        .map(|c| c.to_lowercase().next().unwrap_or(c))
-        .map(|c| if c == 'ς' { 'σ' } else { c })
-        .collect()
-}
-
-fn find(haystack: &[char], needle: &[char], from: usize) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    (from..=haystack.len() - needle.len())
-        .find(|&start| haystack[start..start + needle.len()] == *needle)
-}
-
-fn contains_all(text: &[char], words: &[Vec<char>]) -> bool {
-    words.iter().all(|word| find(text, word, 0).is_some())
-}
-
-/// A window of `text` around the first matched word, with every match marked.
-fn snippet(text: &str, words: &[Vec<char>]) -> Vec<SnippetPart> {
-    let original: Vec<char> = text.chars().collect();
-    let folded = folded_chars(text);
-    let first = words
-        .iter()
-        .filter_map(|word| find(&folded, word, 0))
-        .min()
-        .unwrap_or(0);
-    let start = first.saturating_sub(SNIPPET_CONTEXT_CHARS);
-    let end = (first + 2 * SNIPPET_CONTEXT_CHARS).min(original.len());
-    let mut marked = vec![false; original.len()];
-    for word in words {
-        let mut from = start;
-        while let Some(position) = find(&folded[..end], word, from) {
-            marked[position..position + word.len()]
-                .iter_mut()
-                .for_each(|m| *m = true);
-            from = position + word.len();
-        }
-    }
-    let mut parts: Vec<SnippetPart> = Vec::new();
-    if start > 0 {
-        parts.push(SnippetPart {
-            text: "… ".into(),
-            marked: false,
-        });
-    }
-    for index in start..end {
-        match parts.last_mut() {
-            Some(last) if last.marked == marked[index] && !(index == start && start > 0) => {
-                last.text.push(original[index])
-            }
-            _ => parts.push(SnippetPart {
-                text: original[index].to_string(),
-                marked: marked[index],
-            }),
-        }
-    }
-    if end < original.len() {
-        parts.push(SnippetPart {
-            text: " …".into(),
-            marked: false,
-        });
-    }
-    parts
-}
-
-/// The texts of a record in its own language.
-fn own_text(content: &RecordContent) -> String {
-    let mut text = format!("{}\n{}\n{}", content.title, content.summary, content.body);
-    for (_, section) in content.sections.named() {
-        if let Some(section) = section {
-            text.push('\n');
-            text.push_str(section);
-        }
-    }
-    for tag in &content.tags {
-        text.push('\n');
-        text.push_str(tag);
-    }
-    text
-}
-
-/// The bounded storage scan that answers searches until the search index is
-/// wired in: every word must occur (case-insensitively) in the record's own
-/// text, or else in one of its translations.
-fn interim_search(
-    storage: &dyn Storage,
-    request: &SearchRequest,
-) -> Result<SearchResults, StorageError> {
-    let filter = |field| request.filter(field);
-    let mut query = ListQuery::default();
-    let mut impossible = false;
-    if let Some(value) = filter(FacetField::Origin) {
-        query.origin = value.parse::<NodeId>().ok();
-        impossible |= query.origin.is_none();
-    }
-    if let Some(value) = filter(FacetField::Kind) {
-        query.kind = value.parse::<Kind>().ok();
-        impossible |= query.kind.is_none();
-    }
-    if let Some(value) = filter(FacetField::Theme) {
-        query.theme = value.parse::<Theme>().ok();
-        impossible |= query.theme.is_none();
-    }
-    if let Some(value) = filter(FacetField::Country) {
-        query.country = CountryCode::parse(value);
-        impossible |= query.country.is_none();
-    }
-    if let Some(value) = filter(FacetField::Lang) {
-        query.lang = LanguageTag::parse(value);
-        impossible |= query.lang.is_none();
-    }
-    let target_group =
-        filter(FacetField::TargetGroup).map(|value| value.parse::<TargetGroup>().ok());
-    impossible |= matches!(target_group, Some(None));
-    let year = filter(FacetField::Year).map(|value| value.parse::<i64>().ok());
-    impossible |= matches!(year, Some(None));
-    if impossible {
-        return Ok(SearchResults::default());
-    }
-    let q: String = request.q.chars().take(SEARCH_QUERY_CHARS_MAX).collect();
-    let words: Vec<Vec<char>> = q
-        .split_whitespace()
-        .take(SEARCH_WORDS_MAX)
-        .map(folded_chars)
-        .collect();
-    // (rank, hit) for every match; facets are counted over all of them.
-    let mut matches: Vec<((usize, std::cmp::Reverse<i64>), SearchHit)> = Vec::new();
-    let mut counts: BTreeMap<FacetField, BTreeMap<String, u64>> = BTreeMap::new();
-    scan(storage, query, SEARCH_SCAN_RECORDS_MAX, |record| {
-        let Some(content) = record.content() else {
-            return;
-        };
-        if let Some(Some(group)) = target_group {
-            if !content.target_groups.contains(&group) {
-                return;
-            }
-        }
-        if let Some(Some(year)) = year {
-            if content.year_start != year {
-                return;
-            }
-        }
-        let (matched_via, snippet_parts, title_hits) = if words.is_empty() {
-            (Vec::new(), snippet(&content.summary, &[]), 0)
-        } else if contains_all(&folded_chars(&own_text(content)), &words) {
-            let title = folded_chars(&content.title);
-            let title_hits = words
-                .iter()
-                .filter(|w| find(&title, w, 0).is_some())
-                .count();
-            let source = if contains_all(&folded_chars(&content.summary), &words[..1]) {
-                &content.summary
-            } else {
-                &content.body
-            };
-            (vec![MatchedVia::Text], snippet(source, &words), title_hits)
-        } else {
-            let translated = content.translations.iter().find(|(_, translation)| {
-                let text = format!(
-                    "{}\n{}\n{}",
-                    translation.title,
-                    translation.summary,
-                    translation.body.as_deref().unwrap_or("")
-                );
-                contains_all(&folded_chars(&text), &words)
-            });
-            let Some((lang, translation)) = translated else {
-                return;
-            };
-            (
-                vec![MatchedVia::Translation { lang: lang.clone() }],
-                snippet(&translation.summary, &words),
-                0,
-            )
-        };
-        let mut count = |field: FacetField, value: String| {
-            *counts.entry(field).or_default().entry(value).or_default() += 1;
-        };
-        count(FacetField::Country, content.country.to_string());
-        count(FacetField::Lang, content.lang.to_string());
-        count(FacetField::Kind, content.kind.as_str().into());
-        for theme in &content.themes {
-            count(FacetField::Theme, theme.as_str().into());
-        }
-        for group in &content.target_groups {
-            count(FacetField::TargetGroup, group.as_str().into());
-        }
-        count(FacetField::Year, content.year_start.to_string());
-        count(FacetField::Origin, record.key.origin.to_hex());
-        matches.push((
-            (
-                usize::MAX - title_hits,
-                std::cmp::Reverse(record.signed_at.unix_seconds()),
-            ),
-            SearchHit {
-                key: record.key.clone(),
-                version: record.version,
-                title: content.title.clone(),
-                snippet: snippet_parts,
-                lang: content.lang.clone(),
-                country: content.country,
-                kind: content.kind,
-                themes: content.themes.clone(),
-                matched_via,
-            },
-        ));
-    })?;
-    matches.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.key.cmp(&b.1.key)));
-    let total = matches.len() as u64;
-    let hits = matches
-        .into_iter()
-        .skip(request.offset)
-        .take(request.limit)
-        .map(|(_, hit)| hit)
-        .collect();
-    let facets = FacetField::ALL
-        .into_iter()
-        .map(|field| {
-            let mut values: Vec<FacetValue> = counts
-                .remove(&field)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(value, count)| FacetValue {
-                    value,
-                    label: None,
-                    count,
-                })
-                .collect();
-            values.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
-            values.truncate(FACET_VALUES_SHOWN_MAX);
-            FacetCounts { field, values }
-        })
-        .collect();
-    Ok(SearchResults {
-        total,
-        hits,
-        facets,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text_of(parts: &[SnippetPart]) -> String {
-        parts
-            .iter()
-            .map(|p| {
-                if p.marked {
-                    format!("[{}]", p.text)
-                } else {
-                    p.text.clone()
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn snippets_mark_every_match_case_insensitively() {
-        let words = vec![folded_chars("συνδιαμόρφωση")];
-        let parts = snippet(
-            "Η Συνδιαμόρφωση υπηρεσιών και η συνδιαμόρφωση πολιτικών",
-            &words,
-        );
-        assert_eq!(
-            text_of(&parts),
-            "Η [Συνδιαμόρφωση] υπηρεσιών και η [συνδιαμόρφωση] πολιτικών"
-        );
-    }
-
-    #[test]
-    fn final_sigma_matches_sigma() {
-        let words = vec![folded_chars("κοινωνικος")];
-        assert!(contains_all(&folded_chars("ΚΟΙΝΩΝΙΚΟΣ"), &words));
-        assert!(contains_all(
-            &folded_chars("κοινωνικός"),
-            &[folded_chars("κοινωνικός")]
-        ));
     }
 }

@@ -59,7 +59,7 @@ impl WebBackend for ScriptedBackend {
             _ => None,
         }
     }
-    async fn search(&self, _request: SearchRequest) -> Result<SearchResults, BackendError> {
+    async fn search(&self, _request: SearchRequest) -> Result<SearchResults, SearchFailure> {
         Ok(SearchResults::default())
     }
     async fn record(&self, _key: RecordKey) -> Result<Option<RecordPage>, BackendError> {

@@ -11,11 +11,12 @@ use maud::{html, Markup};
 use seednet_protocol::{Kind, LanguageTag, TargetGroup, Theme};
 
 use super::{
-    html_response, kind_label, lang_label, layout, notice, pair, parse_pairs, server_error,
-    target_group_label, theme_label, url_encode, Ctx, Nav,
+    html_response, kind_label, lang_label, layout, message_page, notice, pair, parse_pairs,
+    server_error, target_group_label, theme_label, url_encode, Ctx, Nav,
 };
 use crate::web::backend::{
-    FacetCounts, FacetField, MatchedVia, SearchHit, SearchRequest, SearchResults, WebBackend,
+    FacetCounts, FacetField, MatchedVia, SearchFailure, SearchHit, SearchRequest, SearchResults,
+    WebBackend,
 };
 use crate::web::i18n::UiLang;
 use crate::web::{WebState, SEARCH_PAGES_MAX, SEARCH_PAGE_SIZE, SEARCH_QUERY_CHARS_MAX};
@@ -97,7 +98,16 @@ pub async fn page<B: WebBackend>(
     let (request, page) = request_from_query(query);
     let results = match state.backend.search(request.clone()).await {
         Ok(results) => results,
-        Err(error) => return server_error(&ctx, &error),
+        Err(SearchFailure::Unavailable { reason }) => {
+            tracing::warn!(%reason, "web search refused: the index is unavailable");
+            return message_page(
+                &ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error.search_unavailable_title",
+                ctx.t("error.search_unavailable"),
+            );
+        }
+        Err(SearchFailure::Backend(error)) => return server_error(&ctx, &error),
     };
     let pairs = parse_pairs(query);
     let title = if request.q.is_empty() {

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 
 use super::error::ApiError;
-use super::AppState;
+use crate::state::AppState;
 use crate::tokens::{self, Role, TokenInfo};
 
 /// A request made with an editor (or admin) token.
