@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use seednet_protocol::{NodeDescriptor, NodeKey, Signed, Timestamp};
+use seednet_protocol::{NodeDescriptor, NodeKey, Signed};
 
 use crate::config::Config;
 use crate::keyfile::{self, KeyFileError};
@@ -80,8 +80,7 @@ pub fn ensure_descriptor(
         languages: config.languages.clone(),
         version,
         software: crate::SOFTWARE.to_string(),
-        signed_at: Timestamp::from_unix_seconds(time::OffsetDateTime::now_utc().unix_timestamp())
-            .expect("the clock is within range"),
+        signed_at: crate::clock::now_timestamp(),
     };
     let next_version = match &existing {
         Some(signed) => {

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use seednet_protocol::{
-    NodeId, NodeKey, Record, RecordBody, RecordContent, RecordId, RecordKey, Signed, Timestamp,
+    NodeId, NodeKey, Record, RecordBody, RecordContent, RecordId, RecordKey, Signed,
     ValidationErrors,
 };
 
@@ -175,11 +175,6 @@ impl Publisher {
     }
 }
 
-fn now() -> Timestamp {
-    let seconds = time::OffsetDateTime::now_utc().unix_timestamp();
-    Timestamp::from_unix_seconds(seconds).expect("the clock is within range")
-}
-
 fn sign(
     key: &NodeKey,
     record_key: RecordKey,
@@ -189,7 +184,7 @@ fn sign(
     let record = Record {
         key: record_key,
         version,
-        signed_at: now(),
+        signed_at: crate::clock::now_timestamp(),
         body,
     };
     Signed::sign(key, record).map_err(|e| PublishRefusal::Sign(e.to_string()))

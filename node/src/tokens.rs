@@ -114,7 +114,7 @@ pub fn create(
         id: id.clone(),
         role,
         label: label.to_string(),
-        created_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        created_at: crate::clock::now_unix_seconds(),
     };
     let stored = StoredToken {
         info: info.clone(),

@@ -21,9 +21,11 @@ use seednet_node::config::{
     self, Config, ConfigFile, HttpSection, LogFormat, LogSection, NodeSection, Overrides,
     CONFIG_FILE_NAME,
 };
+use seednet_node::federation::apply::apply_imported;
+use seednet_node::federation::blocklist::Blocklist;
 use seednet_node::node::{self, OpenError, OpenNode};
 use seednet_node::storage::{
-    ApplyOutcome, ListQuery, StorageError, APPLY_MANY_RECORDS_MAX, LIST_PAGE_RECORDS_MAX,
+    ListQuery, StorageError, APPLY_MANY_RECORDS_MAX, LIST_PAGE_RECORDS_MAX,
 };
 use seednet_node::tokens::{self, Role, TokenInfo};
 use seednet_node::transfer::{
@@ -818,15 +820,26 @@ async fn apply_signed(
     progress: &indicatif::ProgressBar,
 ) -> Result<()> {
     let size = batch.len();
-    for outcome in local.node.storage.apply_many(batch).wait().await? {
-        match outcome {
-            ApplyOutcome::Applied { .. } => counts.applied += 1,
-            ApplyOutcome::AlreadyHave | ApplyOutcome::Stale { .. } => counts.already_present += 1,
-            ApplyOutcome::Equivocation { existing_hash } => eprintln!(
-                "warning: a signed record conflicts with the stored version (hash {}); kept as evidence, not applied",
-                existing_hash.to_hex()
-            ),
-        }
+    // Through federation's one apply path: blocked origins stay out.
+    let storage = std::sync::Arc::clone(&local.node.storage);
+    let blocked = tokio::task::spawn_blocking(move || Blocklist::read_stored(storage.as_ref()))
+        .await??
+        .into_keys()
+        .collect();
+    let batch_counts = apply_imported(&local.node.storage, batch, &blocked).await?;
+    counts.applied += batch_counts.applied as usize;
+    counts.already_present += (batch_counts.already_have + batch_counts.stale) as usize;
+    if batch_counts.equivocations > 0 {
+        eprintln!(
+            "warning: {} signed records conflict with the stored versions (same record and version, other content); kept as evidence, not applied",
+            batch_counts.equivocations
+        );
+    }
+    if batch_counts.refused_policy > 0 {
+        eprintln!(
+            "warning: {} signed records skipped: their origin is blocked on this node (`seednet block list`)",
+            batch_counts.refused_policy
+        );
     }
     progress.inc(size as u64);
     Ok(())

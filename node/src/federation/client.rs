@@ -207,7 +207,7 @@ impl PeerClient {
         let target = format!("{base_url}{path_and_query}");
         self.check_url(&target)?;
         let nonce = hex::encode(rand::random::<[u8; 16]>());
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = crate::clock::now_unix_seconds();
         let headers = sign_request(
             key,
             &RequestParts {

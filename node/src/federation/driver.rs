@@ -12,17 +12,26 @@ use std::time::Duration;
 
 use reqwest::Method;
 use seednet_protocol::federation::limits::SYNC_PAGE_BODY_BYTES_MAX;
-use seednet_protocol::federation::wire::{signed_items, ChangesPage, ChangesQuery};
-use seednet_protocol::{verify_batch, NodeId, Record, Signed, SignedWire};
+use seednet_protocol::federation::wire::{ChangesPage, ChangesQuery};
+use seednet_protocol::NodeId;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::apply::{apply_from_peer, BatchCounts};
 use super::client::ClientError;
-use super::{DriverMessage, Inner, Peer, DRIVER_QUEUE_MAX};
-use crate::storage::ApplyOutcome;
-use crate::sync::policy::{admit_from, Admission};
+use super::{store, Inner};
 use crate::sync::{Action, Event, FetchError, PeerSync, RequestId};
+
+/// Messages a driver task waits for besides its own timers and results.
+#[derive(Debug, Clone, Copy)]
+pub enum DriverMessage {
+    Notify { head_seq: u64 },
+}
+
+/// Capacity of a driver's message queue (notifies beyond it are dropped:
+/// they are only hints).
+pub const DRIVER_QUEUE_MAX: usize = 16;
 
 /// A running driver.
 pub(crate) struct DriverHandle {
@@ -45,17 +54,6 @@ impl DriverHandle {
         self.task.abort();
         self.task
     }
-}
-
-/// What one applied page did.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct BatchCounts {
-    pub applied: u64,
-    pub already_have: u64,
-    pub stale: u64,
-    pub equivocations: u64,
-    pub refused_signature: u64,
-    pub refused_policy: u64,
 }
 
 /// Fetch and apply tasks of a driver, aborted when the driver is dropped
@@ -130,22 +128,16 @@ enum Outcome {
     Applied(RequestId, Result<BatchCounts, String>),
 }
 
-pub(crate) fn spawn(inner: &Arc<Inner>, node_id: NodeId, peer: &Peer) -> DriverHandle {
+/// Starts the driver of `node_id` at `base_url`, pulling from `cursor`.
+pub(crate) fn spawn(
+    inner: &Arc<Inner>,
+    node_id: NodeId,
+    base_url: String,
+    cursor: u64,
+) -> DriverHandle {
     let (sender, receiver) = mpsc::channel(DRIVER_QUEUE_MAX);
-    let base_url = peer
-        .descriptor
-        .value()
-        .base_url
-        .trim_end_matches('/')
-        .to_string();
-    let task = tokio::spawn(run(
-        Arc::clone(inner),
-        node_id,
-        base_url,
-        peer.cursor,
-        receiver,
-    ));
-    tracing::info!(peer = %node_id, cursor = peer.cursor, "sync started");
+    let task = tokio::spawn(run(Arc::clone(inner), node_id, base_url, cursor, receiver));
+    tracing::info!(peer = %node_id, cursor, "sync started");
     DriverHandle { sender, task }
 }
 
@@ -202,10 +194,7 @@ async fn run(
                 Outcome::Applied(request, result) => {
                     in_flight.0.remove(&request);
                     match result {
-                        Ok(counts) => {
-                            record_counts(&inner, &peer, counts);
-                            Event::BatchApplied { request }
-                        }
+                        Ok(_counts) => Event::BatchApplied { request },
                         Err(error) => Event::ApplyFailed { request, error },
                     }
                 }
@@ -255,13 +244,13 @@ async fn run(
                     let inner = Arc::clone(&inner);
                     let sender = outcome_sender.clone();
                     let task = tokio::spawn(async move {
-                        let result = apply_page(&inner, &peer, page).await;
+                        let result = apply_from_peer(&inner, &peer, page.records).await;
                         let _ = sender.send(Outcome::Applied(request, result));
                     });
                     in_flight.0.insert(request, task);
                 }
                 Action::PersistCursor { cursor } => {
-                    if let Err(error) = inner.persist_progress(&peer, cursor).await {
+                    if let Err(error) = persist_progress(&inner, &peer, cursor).await {
                         tracing::error!(peer = %peer, %error, "cannot store the sync cursor");
                     }
                 }
@@ -294,13 +283,8 @@ async fn run(
         let status = machine.status().clone();
         let succeeded = status.last_success_ms != last_success;
         last_success = status.last_success_ms;
-        inner.update_peer(&peer, |progress| {
-            *progress.sync = status;
-            if succeeded {
-                *progress.last_sync_at = Some(super::timestamp_now());
-                *progress.last_error = None;
-            }
-        });
+        let succeeded_at = succeeded.then(crate::clock::now_timestamp);
+        inner.registry.record_sync(&peer, status, succeeded_at);
     }
 }
 
@@ -319,94 +303,15 @@ fn fetch_error(error: ClientError) -> FetchError {
     }
 }
 
-pub(crate) fn record_counts(inner: &Inner, peer: &NodeId, counts: BatchCounts) {
-    inner.update_peer(peer, |progress| {
-        *progress.records_received += counts.applied;
-        *progress.equivocations += counts.equivocations;
-    });
-    if counts.applied > 0 {
-        tracing::info!(peer = %peer, applied = counts.applied, "records received");
-    }
-    if counts.refused_signature + counts.refused_policy + counts.equivocations > 0 {
-        tracing::warn!(
-            peer = %peer,
-            bad_signature = counts.refused_signature,
-            refused_by_policy = counts.refused_policy,
-            equivocations = counts.equivocations,
-            "records refused"
-        );
-    }
-}
-
-/// Verifies a page's records in a blocking thread, admits them, and applies
-/// the admitted ones through the storage apply path in one durable commit.
-pub(crate) async fn apply_page(
-    inner: &Arc<Inner>,
-    peer: &NodeId,
-    page: ChangesPage,
-) -> Result<BatchCounts, String> {
-    apply_records(inner, peer, page.records).await
-}
-
-/// The one apply path of records received from `peer` (feed pages and
-/// repair fetches): batch verification off the runtime, admission (own
-/// records, blocked origins, relay policy), then the storage apply rule
-/// (newer versions only, equivocations kept as evidence).
-pub(crate) async fn apply_records(
-    inner: &Arc<Inner>,
-    peer: &NodeId,
-    records: Vec<SignedWire>,
-) -> Result<BatchCounts, String> {
-    let own = inner.keys.own_ids();
-    let peer_ids = inner.peer_ids(peer);
-    let relay = inner.relay;
-    // Shared until the write is queued (see `Inner::apply_gate`).
-    let gate = inner.apply_gate.read().await;
-    let blocked = inner.blocked.lock().expect("lock").clone();
-    let peer = *peer;
-    let (admitted, mut counts) = tokio::task::spawn_blocking(move || {
-        let items = signed_items(&records);
-        let verified = verify_batch::<Record>(&items);
-        let mut counts = BatchCounts::default();
-        let mut admitted: Vec<Signed<Record>> = Vec::new();
-        for result in verified {
-            match result {
-                Ok(record) => {
-                    let origin = record.value().key.origin;
-                    match admit_from(&origin, &peer_ids, &own, relay, &blocked) {
-                        Admission::Admit => admitted.push(record),
-                        Admission::OwnRecord => counts.already_have += 1,
-                        Admission::BlockedOrigin | Admission::NotDirect => {
-                            counts.refused_policy += 1
-                        }
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(peer = %peer, %error, "record refused: it does not verify");
-                    counts.refused_signature += 1;
-                }
-            }
-        }
-        (admitted, counts)
-    })
-    .await
-    .map_err(|e| format!("verification task failed: {e}"))?;
-    if admitted.is_empty() {
-        return Ok(counts);
-    }
-    let queued = inner.storage.apply_many(admitted);
-    drop(gate);
-    let outcomes = queued.wait().await.map_err(|e| e.to_string())?;
-    for outcome in outcomes {
-        match outcome {
-            ApplyOutcome::Applied { .. } => counts.applied += 1,
-            ApplyOutcome::AlreadyHave => counts.already_have += 1,
-            ApplyOutcome::Stale { .. } => counts.stale += 1,
-            ApplyOutcome::Equivocation { existing_hash } => {
-                tracing::warn!(peer = %peer, existing = ?existing_hash, "equivocation: a second signed version with the same key and version was refused and kept as evidence");
-                counts.equivocations += 1;
-            }
-        }
-    }
-    Ok(counts)
+/// Durably stores a peer's cursor and counters after an applied batch.
+pub(super) async fn persist_progress(
+    inner: &Inner,
+    node_id: &NodeId,
+    cursor: u64,
+) -> Result<(), crate::storage::StorageError> {
+    let Some(stored) = inner.registry.set_cursor(node_id, cursor) else {
+        return Ok(());
+    };
+    store::write_cursor(inner.storage.as_ref(), node_id, Some(cursor)).await?;
+    store::write_peer(inner.storage.as_ref(), node_id, &stored).await
 }

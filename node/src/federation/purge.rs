@@ -30,7 +30,9 @@ use seednet_protocol::federation::wire::PeerEntry;
 use seednet_protocol::NodeId;
 use serde::Serialize;
 
-use super::{cursor_key, now_timestamp, Federation, FederationError, StoredBlock};
+use super::blocklist::{Blocklist, StoredBlock};
+use super::store::{self, cursor_key};
+use super::{Federation, FederationError};
 use crate::storage::{Purged, Space, Storage, StorageError};
 
 /// Meta key prefix of a purge in progress (followed by the 32-byte origin).
@@ -104,19 +106,7 @@ pub(super) fn finish_interrupted(
     blocked: &mut BTreeMap<NodeId, StoredBlock>,
 ) -> Result<(), StorageError> {
     for origin in pending(storage, PHASE_STORAGE)? {
-        let block = StoredBlock {
-            blocked_at: now_timestamp(),
-            by_purge: true,
-        };
-        storage
-            .kv_write(
-                Space::BlockedOrigins,
-                vec![(
-                    origin.as_bytes().to_vec(),
-                    Some(serde_json::to_vec(&block).expect("json")),
-                )],
-            )
-            .wait_blocking()?;
+        let block = Blocklist::store_purge_block_blocking(storage, &origin)?;
         blocked.insert(origin, block);
         let purged = storage.purge_origin(origin).wait_blocking()?;
         storage
@@ -129,17 +119,6 @@ pub(super) fn finish_interrupted(
 }
 
 impl Federation {
-    /// The origins of a peer's records: its id and the ids it had before
-    /// approved key rotations.
-    fn peer_origins(&self, node_id: &NodeId) -> Vec<NodeId> {
-        let peers = self.inner.peers.lock().expect("lock");
-        let mut origins = vec![*node_id];
-        if let Some(peer) = peers.get(node_id) {
-            origins.extend(peer.former_ids.iter().copied());
-        }
-        origins
-    }
-
     /// Revokes the link with `node_id` and removes the records of its
     /// origins (its id and former ids) from storage (steps 1 to 3 above).
     /// The caller then lets the search index drop each returned origin
@@ -149,7 +128,7 @@ impl Federation {
         node_id: &NodeId,
     ) -> Result<(PeerEntry, Purged, Vec<NodeId>), FederationError> {
         self.revoke(node_id).await?;
-        let origins = self.peer_origins(node_id);
+        let origins = self.inner.registry.origins_of(node_id);
         let mut total = Purged::default();
         for origin in &origins {
             let purged = self.purge_origin_records(origin).await?;
@@ -157,14 +136,8 @@ impl Federation {
             total.changes += purged.changes;
         }
         let storage = &self.inner.storage;
-        storage
-            .kv_write(Space::Cursors, vec![(cursor_key(node_id), None)])
-            .wait()
-            .await?;
-        if let Some(peer) = self.inner.peers.lock().expect("lock").get_mut(node_id) {
-            peer.cursor = 0;
-            peer.sync = crate::sync::SyncStatus::default();
-        }
+        store::write_cursor(storage.as_ref(), node_id, None).await?;
+        self.inner.registry.restart_cursor(node_id);
         for origin in &origins {
             write_marker(storage.as_ref(), origin, PHASE_INDEX)
                 .wait()
@@ -177,7 +150,7 @@ impl Federation {
             changes = total.changes,
             "peer revoked and its records purged; its sync cursor restarts from zero if it is approved again"
         );
-        Ok((self.entry(node_id)?, total, origins))
+        Ok((self.inner.registry.entry(node_id)?, total, origins))
     }
 
     /// Steps 1 and 2 for one origin: marker, block, storage purge.
@@ -186,10 +159,7 @@ impl Federation {
         write_marker(storage.as_ref(), origin, PHASE_STORAGE)
             .wait()
             .await?;
-        {
-            let _exclusive = self.inner.apply_gate.write().await;
-            self.store_block(origin, super::BlockReason::Purge).await?;
-        }
+        self.inner.blocklist.block_for_purge(origin).await?;
         Ok(storage.purge_origin(*origin).wait().await?)
     }
 
@@ -198,13 +168,8 @@ impl Federation {
     /// Refused while the search index still has to drop a purged origin (it
     /// would drop the records that come back).
     pub(super) async fn lift_purge_blocks(&self, node_id: &NodeId) -> Result<(), FederationError> {
-        let purged: Vec<NodeId> = {
-            let blocks = self.inner.purge_blocks.lock().expect("lock");
-            self.peer_origins(node_id)
-                .into_iter()
-                .filter(|origin| blocks.contains(origin))
-                .collect()
-        };
+        let origins = self.inner.registry.origins_of(node_id);
+        let purged = self.inner.blocklist.blocked_by_purge(&origins);
         for origin in &purged {
             let storage = std::sync::Arc::clone(&self.inner.storage);
             let key = marker_key(origin);
@@ -216,7 +181,7 @@ impl Federation {
             }
         }
         for origin in &purged {
-            self.unblock_origin(origin).await?;
+            self.inner.blocklist.unblock(origin).await?;
         }
         Ok(())
     }

@@ -23,9 +23,9 @@ use seednet_protocol::federation::wire::{ItemsRequest, ItemsResponse, RepairRepo
 use seednet_protocol::{NodeId, RecordId, RecordKey, SignedWire};
 use serde::Deserialize;
 
+use super::apply::apply_from_peer;
 use super::client::ClientError;
-use super::driver::apply_records;
-use super::Inner;
+use super::{store, Inner};
 use crate::storage::{StorageError, StoredItems};
 
 /// Path of the reconciliation endpoint.
@@ -56,7 +56,13 @@ pub(crate) struct RepairLocks(Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<()>>>
 
 impl RepairLocks {
     fn of(&self, peer: &NodeId) -> Arc<tokio::sync::Mutex<()>> {
-        Arc::clone(self.0.lock().expect("lock").entry(*peer).or_default())
+        Arc::clone(
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(*peer)
+                .or_default(),
+        )
     }
 }
 
@@ -85,7 +91,7 @@ async fn finish(
     peer: NodeId,
     (mut report, result): (RepairReport, Result<(), RepairError>),
 ) -> RepairReport {
-    report.finished_at = Some(super::timestamp_now());
+    report.finished_at = Some(crate::clock::now_timestamp());
     match result {
         Ok(()) => tracing::info!(
             peer = %peer,
@@ -103,8 +109,18 @@ async fn finish(
             report.error = Some(error.to_string());
         }
     }
-    inner.record_repair(&peer, report.clone()).await;
+    record_repair(inner, &peer, report.clone()).await;
     report
+}
+
+/// Keeps the last repair pass in the peer status, durably.
+async fn record_repair(inner: &Inner, node_id: &NodeId, report: RepairReport) {
+    let Some(stored) = inner.registry.set_repair(node_id, report) else {
+        return;
+    };
+    if let Err(error) = store::write_peer(inner.storage.as_ref(), node_id, &stored).await {
+        tracing::warn!(peer = %node_id, %error, "cannot store the repair status");
+    }
 }
 
 /// The pass: the report so far, and how it ended.
@@ -115,16 +131,10 @@ async fn pass(inner: &Arc<Inner>, peer: NodeId) -> (RepairReport, Result<(), Rep
 }
 
 fn active_base_url(inner: &Inner, peer: &NodeId) -> Result<String, RepairError> {
-    let peers = inner.peers.lock().expect("lock");
-    match peers.get(peer) {
-        Some(entry) if entry.link.pulls() => Ok(entry
-            .descriptor
-            .value()
-            .base_url
-            .trim_end_matches('/')
-            .to_string()),
-        _ => Err(RepairError::NotActive),
-    }
+    inner
+        .registry
+        .pulling_base_url(peer)
+        .ok_or(RepairError::NotActive)
 }
 
 /// Runs one reconciliation step (which reads storage) in a blocking thread.
@@ -253,11 +263,10 @@ async fn fetch_and_apply(
         }
         report.fetched += response.records.len() as u64;
         if !response.records.is_empty() {
-            let counts = apply_records(inner, &peer, response.records)
+            let counts = apply_from_peer(inner, &peer, response.records)
                 .await
                 .map_err(RepairError::Apply)?;
             report.applied += counts.applied;
-            super::driver::record_counts(inner, &peer, counts);
         }
         pending = match last_answered {
             Some(last) if last + 1 < batch.len() => &pending[last + 1..],

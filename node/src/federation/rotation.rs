@@ -24,14 +24,11 @@ use seednet_protocol::federation::wire::{check_rotation, KeyRotation, PeerEntry,
 use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    cursor_key, decode_cursor, now_timestamp, refresh_driver, Federation, FederationError, Inner,
-    Peer,
-};
+use super::links::refresh_driver;
+use super::{store, Federation, FederationError};
+use crate::clock::now_timestamp;
 use crate::keyfile;
-use crate::keyring::KeyRing;
-use crate::storage::{self, Space, StorageError};
-use crate::sync::SyncStatus;
+use crate::storage::{self, StorageError};
 
 /// A pending rotation as stored with its peer (JSON in the peer's entry).
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,6 +66,20 @@ impl PendingRotationState {
                 .map_err(|e| corrupt("descriptor", &e))?,
             received_at: stored.received_at,
         })
+    }
+
+    /// The key the peer announced.
+    pub(crate) fn new_node_id(&self) -> NodeId {
+        self.statement.value().new_node_id
+    }
+
+    /// The peer's descriptor under its new key.
+    pub(crate) fn descriptor(&self) -> &Signed<NodeDescriptor> {
+        &self.descriptor
+    }
+
+    pub(crate) fn into_descriptor(self) -> Signed<NodeDescriptor> {
+        self.descriptor
     }
 
     pub(crate) fn entry(&self) -> PendingRotation {
@@ -109,7 +120,7 @@ impl Federation {
     /// `seednet key rotate`: replaces this node's key on the running node
     /// (see the module documentation for the order of the durable steps).
     pub async fn rotate_key(&self, reason: String) -> Result<RotationReport, FederationError> {
-        let _rotating = self.inner.rotating.lock().await;
+        let _rotating = self.inner.identity.rotating.lock().await;
         let old = self.inner.keys.current();
         let new = Arc::new(NodeKey::from_seed(rand::random()));
         let now = now_timestamp();
@@ -123,7 +134,7 @@ impl Federation {
             },
         )
         .map_err(|e| FederationError::BadRequest(format!("cannot sign the rotation: {e}")))?;
-        let current = self.own_descriptor()?;
+        let current = self.inner.identity.descriptor()?;
         let descriptor = Signed::sign(
             &new,
             NodeDescriptor {
@@ -136,7 +147,7 @@ impl Federation {
         .map_err(|e| FederationError::BadRequest(format!("cannot sign the descriptor: {e}")))?;
         let retired_key_file = {
             let storage = Arc::clone(&self.inner.storage);
-            let key_path = self.inner.key_path.clone();
+            let key_path = self.inner.identity.key_path().to_path_buf();
             let (old, new) = (Arc::clone(&old), Arc::clone(&new));
             let (statement, descriptor) = (statement.clone(), descriptor.clone());
             let keys = Arc::clone(&self.inner.keys);
@@ -157,7 +168,7 @@ impl Federation {
             .map_err(|e| StorageError::Io(format!("rotation task failed: {e}")))??
         };
         self.inner.keys.rotate_to(Arc::clone(&new));
-        *self.inner.descriptor.lock().expect("lock") = Some(descriptor);
+        self.inner.identity.set_descriptor(Some(descriptor));
         tracing::info!(old = %old.node_id(), new = %new.node_id(), "node key rotated");
         let targets = self.active_peers();
         let peers = self.send_rotation(&old, &statement, &targets).await;
@@ -176,7 +187,7 @@ impl Federation {
     /// statement refuses it again with 401 `signature_unknown_key` (it no
     /// longer pins that key), which the report shows.
     pub async fn resend_rotations(&self) -> Result<Vec<RotationReport>, FederationError> {
-        let _rotating = self.inner.rotating.lock().await;
+        let _rotating = self.inner.identity.rotating.lock().await;
         let targets = self.active_peers();
         let mut reports = Vec::new();
         for (statement, old, path) in self.retired_statements().await? {
@@ -201,7 +212,7 @@ impl Federation {
         &self,
         peer: NodeId,
     ) -> Result<usize, FederationError> {
-        let _rotating = self.inner.rotating.lock().await;
+        let _rotating = self.inner.identity.rotating.lock().await;
         let mut accepted = 0;
         for (statement, old, _) in self.retired_statements().await? {
             let delivery = self.send_rotation(&old, &statement, &[peer]).await;
@@ -216,12 +227,10 @@ impl Federation {
     /// The ids of the peers whose link is active.
     fn active_peers(&self) -> Vec<NodeId> {
         self.inner
-            .peers
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|(_, p)| p.link.pulls())
-            .map(|(id, _)| *id)
+            .registry
+            .pulling()
+            .into_iter()
+            .map(|(id, _)| id)
             .collect()
     }
 
@@ -231,7 +240,7 @@ impl Federation {
         &self,
     ) -> Result<Vec<(Signed<KeyRotation>, NodeKey, std::path::PathBuf)>, FederationError> {
         let storage = Arc::clone(&self.inner.storage);
-        let key_path = self.inner.key_path.clone();
+        let key_path = self.inner.identity.key_path().to_path_buf();
         let retired = self.inner.keys.retired();
         tokio::task::spawn_blocking(move || -> Result<_, FederationError> {
             let mut loaded = Vec::new();
@@ -267,7 +276,7 @@ impl Federation {
         let body = serde_json::to_vec(&statement.to_wire()).expect("wire form serialises");
         let mut deliveries = Vec::with_capacity(targets.len());
         for &node_id in targets {
-            let result = match self.base_url(&node_id) {
+            let result = match self.inner.registry.base_url(&node_id) {
                 Ok(base_url) => self
                     .inner
                     .client
@@ -314,7 +323,7 @@ impl Federation {
         if self.inner.keys.is_own(&new_id) || self.link(&new_id).is_some() {
             return Err(FederationError::RotationConflict(new_id));
         }
-        let base_url = self.base_url(&signer)?;
+        let base_url = self.inner.registry.base_url(&signer)?;
         let descriptor = self
             .inner
             .client
@@ -350,15 +359,11 @@ impl Federation {
         pending: PendingRotationState,
     ) -> Result<(), FederationError> {
         let _guard = self.inner.peer_rotations.lock().await;
-        let stored = {
-            let mut peers = self.inner.peers.lock().expect("lock");
-            let peer = peers
-                .get_mut(&node_id)
-                .ok_or(FederationError::UnknownPeer(node_id))?;
-            peer.pending_rotation = Some(pending);
-            peer.stored()
-        };
-        self.inner.write_peer(&node_id, &stored).await?;
+        let stored = self
+            .inner
+            .registry
+            .set_pending_rotation(&node_id, pending)?;
+        store::write_peer(self.inner.storage.as_ref(), &node_id, &stored).await?;
         Ok(())
     }
 
@@ -367,24 +372,12 @@ impl Federation {
     /// counters; the old id becomes a former id of the peer.
     pub async fn approve_rotation(&self, old_id: &NodeId) -> Result<PeerEntry, FederationError> {
         let _guard = self.inner.peer_rotations.lock().await;
-        let (new_id, driver) = {
-            let mut peers = self.inner.peers.lock().expect("lock");
-            let peer = peers
-                .get_mut(old_id)
-                .ok_or(FederationError::UnknownPeer(*old_id))?;
-            let new_id = peer
-                .pending_rotation
-                .as_ref()
-                .ok_or(FederationError::NoPendingRotation(*old_id))?
-                .statement
-                .value()
-                .new_node_id;
-            if self.inner.keys.is_own(&new_id) || peers.contains_key(&new_id) {
-                return Err(FederationError::RotationConflict(new_id));
-            }
-            let driver = peers.get_mut(old_id).and_then(|p| p.driver.take());
-            (new_id, driver)
-        };
+        let keys = &self.inner.keys;
+        let new_id = self
+            .inner
+            .registry
+            .pending_rotation_target(old_id, |id| keys.is_own(id))?;
+        let driver = self.inner.registry.take_driver(old_id);
         // The driver writes the cursor: it must be gone before it moves.
         if let Some(driver) = driver {
             let _ = driver.abort().await;
@@ -396,102 +389,25 @@ impl Federation {
         }
         tracing::info!(old = %old_id, new = %new_id, "peer key rotation approved");
         refresh_driver(&self.inner, &new_id).await?;
-        self.entry(&new_id)
+        self.inner.registry.entry(&new_id)
     }
 
     /// Moves the stopped peer `old_id` (with a pending rotation to `new_id`)
     /// to `new_id`: on disk first, then in memory.
     async fn move_peer(&self, old_id: &NodeId, new_id: NodeId) -> Result<(), FederationError> {
-        let storage = Arc::clone(&self.inner.storage);
-        let old_key = cursor_key(old_id);
-        let cursor = tokio::task::spawn_blocking(move || storage.kv_get(Space::Cursors, &old_key))
-            .await
-            .map_err(|e| StorageError::Io(format!("cursor read failed: {e}")))??;
-        let stored_cursor = decode_cursor(cursor.as_deref())?;
-        let (cursor, stored) = {
-            let peers = self.inner.peers.lock().expect("lock");
-            let peer = peers
-                .get(old_id)
-                .ok_or(FederationError::UnknownPeer(*old_id))?;
-            // A cursor write the aborted driver queued may not be committed
-            // yet; its value is already in memory, and its batch is durable.
-            let cursor = stored_cursor.max(peer.cursor);
-            let pending = peer
-                .pending_rotation
-                .as_ref()
-                .ok_or(FederationError::NoPendingRotation(*old_id))?;
-            let mut stored = peer.stored();
-            stored.descriptor = pending.descriptor.to_wire();
-            stored.former_ids.push(*old_id);
-            stored.pending_rotation = None;
-            (cursor, stored)
-        };
+        let storage = &self.inner.storage;
+        let stored_cursor = store::read_cursor(storage, old_id).await?;
+        let moved = self.inner.registry.rotation_move(old_id, stored_cursor)?;
+        debug_assert_eq!(moved.new_id, new_id);
         // Durable order: the cursor under the new id, then the peer entry
         // moved in one batch, then the old cursor removed. A crash in
         // between leaves the old entry with its pending rotation (approve
         // again) or an orphan cursor (harmless).
-        let write = |writes| self.inner.storage.kv_write(Space::Cursors, writes).wait();
-        write(vec![(
-            cursor_key(&new_id),
-            Some(cursor.to_be_bytes().to_vec()),
-        )])
-        .await?;
-        let value = serde_json::to_vec(&stored).expect("peer serialises");
-        self.inner
-            .storage
-            .kv_write(
-                Space::Peers,
-                vec![
-                    (new_id.as_bytes().to_vec(), Some(value)),
-                    (old_id.as_bytes().to_vec(), None),
-                ],
-            )
-            .wait()
-            .await?;
-        write(vec![(cursor_key(old_id), None)]).await?;
-        {
-            let mut peers = self.inner.peers.lock().expect("lock");
-            let old = peers
-                .remove(old_id)
-                .ok_or(FederationError::UnknownPeer(*old_id))?;
-            let pending = old
-                .pending_rotation
-                .ok_or(FederationError::NoPendingRotation(*old_id))?;
-            peers.insert(
-                new_id,
-                Peer {
-                    descriptor: pending.descriptor,
-                    link: old.link,
-                    records_received: old.records_received,
-                    equivocations: old.equivocations,
-                    last_error: old.last_error,
-                    last_sync_at: old.last_sync_at,
-                    last_repair: old.last_repair,
-                    cursor,
-                    sync: SyncStatus { cursor, ..old.sync },
-                    driver: None,
-                    former_ids: stored.former_ids,
-                    pending_rotation: None,
-                },
-            );
-        }
+        store::write_cursor(storage.as_ref(), &new_id, Some(moved.cursor)).await?;
+        store::move_peer(storage.as_ref(), old_id, &new_id, &moved.stored).await?;
+        store::write_cursor(storage.as_ref(), old_id, None).await?;
+        self.inner.registry.finish_rotation_move(old_id, &moved)?;
         Ok(())
-    }
-
-    /// This node's current and retired keys.
-    pub fn keys(&self) -> &Arc<KeyRing> {
-        &self.inner.keys
-    }
-}
-
-impl Inner {
-    /// A peer's current id followed by its former ids.
-    pub(crate) fn peer_ids(&self, node_id: &NodeId) -> Vec<NodeId> {
-        let mut ids = vec![*node_id];
-        if let Some(peer) = self.peers.lock().expect("lock").get(node_id) {
-            ids.extend(peer.former_ids.iter().copied());
-        }
-        ids
     }
 }
 
@@ -503,6 +419,8 @@ mod tests {
     use super::*;
     use crate::config::{Config, Overrides};
     use crate::demo::local::init_node;
+    use crate::keyring::KeyRing;
+    use crate::storage::Space;
     use crate::storage::Storage;
 
     async fn federation(config: &Config, storage: &Arc<dyn Storage>) -> Federation {
@@ -541,7 +459,7 @@ mod tests {
         let storage: Arc<dyn Storage> = Arc::new(open_when_released(&config.db_dir()).await);
         let (old, new) = (test_key(5), test_key(6));
         let fed = federation(&config, &storage).await;
-        let template = fed.own_descriptor().unwrap().value().clone();
+        let template = fed.inner.identity.descriptor().unwrap().value().clone();
         let descriptor_of = |key: &NodeKey, version| {
             Signed::sign(
                 key,
@@ -554,14 +472,16 @@ mod tests {
             )
             .unwrap()
         };
-        fed.upsert(
+        fed.change_link(
             old.node_id(),
             Some(descriptor_of(&old, 1)),
             LinkEvent::RemoteApprove,
         )
         .await
         .unwrap();
-        fed.inner.persist_progress(&old.node_id(), 7).await.unwrap();
+        super::super::driver::persist_progress(&fed.inner, &old.node_id(), 7)
+            .await
+            .unwrap();
         let statement = Signed::sign(
             &old,
             KeyRotation {
@@ -608,7 +528,7 @@ mod tests {
             Err(FederationError::NoPendingRotation(_))
         ));
         assert_eq!(
-            fed.inner.peer_ids(&new.node_id()),
+            fed.inner.registry.origins_of(&new.node_id()),
             vec![new.node_id(), old.node_id()]
         );
         fed.stop().await;
@@ -628,7 +548,7 @@ mod tests {
     #[test]
     fn a_peer_stored_before_rotations_existed_still_loads() {
         let stored = r#"{"descriptor":{"signed":{"a":1},"signature":"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"},"link":{"local":"approved","remote":"approved"},"records_received":3,"equivocations":0,"last_error":null,"last_sync_at":null}"#;
-        let peer: super::super::StoredPeer = serde_json::from_str(stored).unwrap();
+        let peer: super::super::peer::StoredPeer = serde_json::from_str(stored).unwrap();
         assert!(peer.former_ids.is_empty());
         assert!(peer.pending_rotation.is_none());
         let text = serde_json::to_string(&peer).unwrap();

@@ -113,7 +113,7 @@ pub async fn new_form<B: WebBackend>(
         Err(response) => return *response,
     };
     let info = state.backend.node_info();
-    let year = time::OffsetDateTime::now_utc().year();
+    let year = crate::clock::this_year();
     let form = RecordForm::blank(info.country, info.languages.first(), year);
     render_form(
         &ctx,
