@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ValidationError, ValidationErrors};
+use crate::key::RecordKey;
 use crate::limits::*;
-use crate::record::RecordKey;
 use crate::vocab::{CountryCode, Kind, LanguageTag, TargetGroup, Theme};
 
 /// The default licence of a record when the editor names none.
@@ -477,6 +477,6 @@ impl RecordContent {
 
     /// Decodes editor input (JSON) strictly: shape errors carry the field path.
     pub fn from_json(json: &[u8]) -> Result<Self, crate::DecodeError> {
-        crate::record::decode_json(json)
+        crate::decode::decode_json(json)
     }
 }

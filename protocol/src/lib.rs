@@ -16,10 +16,12 @@
 
 pub mod canonical;
 pub mod content;
+mod decode;
 pub mod descriptor;
 pub mod error;
 pub mod federation;
 pub mod identity;
+mod key;
 pub mod limits;
 pub mod record;
 pub mod signed;

@@ -12,102 +12,15 @@
 //! version, `{"origin", "id", "version", "signed_at", "deleted": true}` for a
 //! tombstone.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
+use serde::{Deserialize, Serialize};
 
 use crate::content::{Checker, RecordContent};
-use crate::error::{DecodeError, ValidationError, ValidationErrors};
+use crate::error::{ValidationError, ValidationErrors};
 use crate::identity::NodeId;
-use crate::limits::{JSON_SAFE_INTEGER_MAX, RECORD_CANONICAL_BYTES_MAX, RECORD_ID_CHARS_MAX};
+pub use crate::key::{RecordId, RecordKey, VersionHash};
+use crate::limits::{JSON_SAFE_INTEGER_MAX, RECORD_CANONICAL_BYTES_MAX};
 use crate::signed::Signable;
 use crate::timestamp::Timestamp;
-
-/// A record id chosen by the origin: 1 to 64 of `A-Z a-z 0-9 _ -`.
-/// seednet nodes assign ULIDs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RecordId(String);
-
-impl RecordId {
-    pub fn parse(text: &str) -> Option<Self> {
-        let valid = !text.is_empty()
-            && text.len() <= RECORD_ID_CHARS_MAX
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        valid.then(|| RecordId(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for RecordId {
-    type Err = ValidationError;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        RecordId::parse(text).ok_or_else(|| ValidationError::RecordId {
-            field: "id".into(),
-            value: text.chars().take(80).collect(),
-        })
-    }
-}
-
-impl fmt::Display for RecordId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for RecordId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for RecordId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// The global identity of a record: who published it and under which id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordKey {
-    pub origin: NodeId,
-    pub id: RecordId,
-}
-
-impl fmt::Display for RecordKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.origin, self.id)
-    }
-}
-
-/// SHA-256 of a version's canonical bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VersionHash(pub [u8; 32]);
-
-impl VersionHash {
-    pub fn of(canonical_bytes: &[u8]) -> Self {
-        VersionHash(Sha256::digest(canonical_bytes).into())
-    }
-
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl fmt::Debug for VersionHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VersionHash({})", self.to_hex())
-    }
-}
 
 /// What a version says: the content, or that the record was deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,32 +178,5 @@ impl Signable for Record {
 
     fn validate(&self) -> Result<(), ValidationErrors> {
         Record::validate(self)
-    }
-}
-
-/// Strict JSON decoding with the path of the offending field in the error.
-pub(crate) fn decode_json<T: DeserializeOwned>(json: &[u8]) -> Result<T, DecodeError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?;
-    deserializer.end().map_err(|e| DecodeError::Shape {
-        path: "$".into(),
-        message: e.to_string(),
-    })?;
-    Ok(value)
-}
-
-/// Typed decoding of an already parsed JSON value, with the field path.
-pub(crate) fn decode_value<T: DeserializeOwned>(
-    value: serde_json::Value,
-) -> Result<T, DecodeError> {
-    serde_path_to_error::deserialize(value).map_err(shape_error)
-}
-
-fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> DecodeError {
-    let path = error.path().to_string();
-    let path = if path == "." { "$".to_string() } else { path };
-    DecodeError::Shape {
-        path,
-        message: error.into_inner().to_string(),
     }
 }

@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::canonical::{check_canonical, check_value, to_canonical_bytes};
+use crate::decode::decode_value;
 use crate::error::{CanonicalError, DecodeError, ValidationErrors, VerifyError};
 use crate::identity::{NodeId, NodeKey, SignatureBytes};
-use crate::record::{decode_value, VersionHash};
+use crate::key::VersionHash;
 
 /// A protocol object type that nodes sign.
 pub trait Signable: Serialize + DeserializeOwned + Sized {

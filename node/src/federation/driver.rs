@@ -20,41 +20,9 @@ use tokio::time::Instant;
 
 use super::apply::{apply_from_peer, BatchCounts};
 use super::client::ClientError;
+use super::peer::{DriverHandle, DriverMessage, DRIVER_QUEUE_MAX};
 use super::{store, Inner};
 use crate::sync::{Action, Event, FetchError, PeerSync, RequestId};
-
-/// Messages a driver task waits for besides its own timers and results.
-#[derive(Debug, Clone, Copy)]
-pub enum DriverMessage {
-    Notify { head_seq: u64 },
-}
-
-/// Capacity of a driver's message queue (notifies beyond it are dropped:
-/// they are only hints).
-pub const DRIVER_QUEUE_MAX: usize = 16;
-
-/// A running driver.
-pub(crate) struct DriverHandle {
-    sender: mpsc::Sender<DriverMessage>,
-    task: JoinHandle<()>,
-}
-
-impl DriverHandle {
-    pub(crate) fn send(&self, message: DriverMessage) {
-        // A full queue already holds a hint that will trigger a pull.
-        let _ = self.sender.try_send(message);
-    }
-
-    pub(crate) fn stop(self) {
-        self.task.abort();
-    }
-
-    /// Aborts the task and returns its handle, to wait for it to be gone.
-    pub(crate) fn abort(self) -> JoinHandle<()> {
-        self.task.abort();
-        self.task
-    }
-}
 
 /// Fetch and apply tasks of a driver, aborted when the driver is dropped
 /// (revocation or shutdown), so nothing is applied after it.
@@ -138,7 +106,7 @@ pub(crate) fn spawn(
     let (sender, receiver) = mpsc::channel(DRIVER_QUEUE_MAX);
     let task = tokio::spawn(run(Arc::clone(inner), node_id, base_url, cursor, receiver));
     tracing::info!(peer = %node_id, cursor, "sync started");
-    DriverHandle { sender, task }
+    DriverHandle::new(sender, task)
 }
 
 async fn run(

@@ -33,6 +33,7 @@ mod identity;
 pub mod links;
 pub mod nonces;
 mod peer;
+mod pending_rotation;
 pub mod purge;
 mod registry;
 pub mod repair;
@@ -231,7 +232,7 @@ impl Federation {
                 .registry
                 .take_drivers()
                 .into_iter()
-                .map(driver::DriverHandle::abort),
+                .map(peer::DriverHandle::abort),
         );
         for handle in handles {
             handle.abort();

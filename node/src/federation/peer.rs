@@ -2,6 +2,9 @@
 //! and what lives beside it in memory while the node runs ([`Peer`]: the
 //! live sync status and the driver task).
 //!
+//! A running driver is held here as a [`DriverHandle`] (what the task is
+//! and how to reach it), so this file needs nothing of the driver itself.
+//!
 //! Only [`super::registry::PeerRegistry`] holds `Peer`s; every other part of
 //! federation asks the registry, so the rules for a peer's fields (which
 //! error shows, which cursor counts) are written once, here.
@@ -10,8 +13,10 @@ use seednet_protocol::federation::wire::{Link, PeerEntry, RepairReport};
 use seednet_protocol::{NodeDescriptor, NodeId, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::driver::DriverHandle;
-use super::rotation::{PendingRotationState, StoredPendingRotation};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::pending_rotation::{PendingRotationState, StoredPendingRotation};
 use crate::storage::StorageError;
 use crate::sync::SyncStatus;
 
@@ -169,5 +174,42 @@ impl Peer {
                 .map(PendingRotationState::entry),
             former_node_ids: self.former_ids.clone(),
         })
+    }
+}
+
+/// Messages a driver task waits for besides its own timers and results.
+#[derive(Debug, Clone, Copy)]
+pub enum DriverMessage {
+    Notify { head_seq: u64 },
+}
+
+/// Capacity of a driver's message queue (notifies beyond it are dropped:
+/// they are only hints).
+pub const DRIVER_QUEUE_MAX: usize = 16;
+
+/// A running driver.
+pub(crate) struct DriverHandle {
+    sender: mpsc::Sender<DriverMessage>,
+    task: JoinHandle<()>,
+}
+
+impl DriverHandle {
+    pub(crate) fn new(sender: mpsc::Sender<DriverMessage>, task: JoinHandle<()>) -> Self {
+        DriverHandle { sender, task }
+    }
+
+    pub(crate) fn send(&self, message: DriverMessage) {
+        // A full queue already holds a hint that will trigger a pull.
+        let _ = self.sender.try_send(message);
+    }
+
+    pub(crate) fn stop(self) {
+        self.task.abort();
+    }
+
+    /// Aborts the task and returns its handle, to wait for it to be gone.
+    pub(crate) fn abort(self) -> JoinHandle<()> {
+        self.task.abort();
+        self.task
     }
 }

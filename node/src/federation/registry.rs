@@ -14,9 +14,8 @@ use std::sync::{Mutex, MutexGuard};
 use seednet_protocol::federation::wire::{Approval, Link, LinkEvent, PeerEntry, RepairReport};
 use seednet_protocol::{NodeDescriptor, NodeId, Signed, Timestamp};
 
-use super::driver::{DriverHandle, DriverMessage};
-use super::peer::{Peer, StoredPeer};
-use super::rotation::PendingRotationState;
+use super::peer::{DriverHandle, DriverMessage, Peer, StoredPeer};
+use super::pending_rotation::PendingRotationState;
 use super::FederationError;
 use crate::sync::SyncStatus;
 

@@ -20,78 +20,16 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use seednet_protocol::federation::limits::FEDERATION_SMALL_BODY_BYTES_MAX;
-use seednet_protocol::federation::wire::{check_rotation, KeyRotation, PeerEntry, PendingRotation};
-use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed, SignedWire, Timestamp};
+use seednet_protocol::federation::wire::{check_rotation, KeyRotation, PeerEntry};
+use seednet_protocol::{NodeDescriptor, NodeId, NodeKey, Signed};
 use serde::{Deserialize, Serialize};
 
 use super::links::refresh_driver;
+use super::pending_rotation::PendingRotationState;
 use super::{store, Federation, FederationError};
 use crate::clock::now_timestamp;
 use crate::keyfile;
 use crate::storage::{self, StorageError};
-
-/// A pending rotation as stored with its peer (JSON in the peer's entry).
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct StoredPendingRotation {
-    statement: SignedWire,
-    descriptor: SignedWire,
-    received_at: Timestamp,
-}
-
-/// A pending rotation in memory, verified.
-pub(crate) struct PendingRotationState {
-    statement: Signed<KeyRotation>,
-    descriptor: Signed<NodeDescriptor>,
-    received_at: Timestamp,
-}
-
-impl PendingRotationState {
-    pub(crate) fn stored(&self) -> StoredPendingRotation {
-        StoredPendingRotation {
-            statement: self.statement.to_wire(),
-            descriptor: self.descriptor.to_wire(),
-            received_at: self.received_at,
-        }
-    }
-
-    /// Verifies a stored pending rotation again (both signatures).
-    pub(crate) fn load(stored: &StoredPendingRotation) -> Result<Self, StorageError> {
-        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-            StorageError::Corrupt(format!("stored pending rotation {what}: {e}"))
-        };
-        Ok(PendingRotationState {
-            statement: Signed::from_wire(&stored.statement)
-                .map_err(|e| corrupt("statement", &e))?,
-            descriptor: Signed::from_wire(&stored.descriptor)
-                .map_err(|e| corrupt("descriptor", &e))?,
-            received_at: stored.received_at,
-        })
-    }
-
-    /// The key the peer announced.
-    pub(crate) fn new_node_id(&self) -> NodeId {
-        self.statement.value().new_node_id
-    }
-
-    /// The peer's descriptor under its new key.
-    pub(crate) fn descriptor(&self) -> &Signed<NodeDescriptor> {
-        &self.descriptor
-    }
-
-    pub(crate) fn into_descriptor(self) -> Signed<NodeDescriptor> {
-        self.descriptor
-    }
-
-    pub(crate) fn entry(&self) -> PendingRotation {
-        let statement = self.statement.value();
-        PendingRotation {
-            new_node_id: statement.new_node_id,
-            rotated_at: statement.rotated_at,
-            reason: statement.reason.clone(),
-            received_at: self.received_at,
-        }
-    }
-}
 
 /// What `seednet key rotate` reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -340,11 +278,7 @@ impl Federation {
         }
         self.store_pending_rotation(
             signer,
-            PendingRotationState {
-                statement,
-                descriptor,
-                received_at: now_timestamp(),
-            },
+            PendingRotationState::new(statement, descriptor, now_timestamp()),
         )
         .await?;
         tracing::info!(peer = %signer, new = %new_id, "key rotation received; waiting for the admin");
@@ -494,11 +428,7 @@ mod tests {
         .unwrap();
         fed.store_pending_rotation(
             old.node_id(),
-            PendingRotationState {
-                statement,
-                descriptor: descriptor_of(&new, 2),
-                received_at: now_timestamp(),
-            },
+            PendingRotationState::new(statement, descriptor_of(&new, 2), now_timestamp()),
         )
         .await
         .unwrap();
