@@ -14,6 +14,7 @@ pub mod keyfile;
 pub mod keyring;
 pub mod metrics;
 pub mod node;
+pub mod schema_org;
 pub mod search_index;
 pub mod server;
 pub mod service;

@@ -38,6 +38,16 @@ impl Role {
     pub fn allows(self, needed: Role) -> bool {
         self == Role::Admin || self == needed
     }
+
+    /// Publishes, edits and deletes this node's records (both roles).
+    pub fn can_edit(self) -> bool {
+        self.allows(Role::Editor)
+    }
+
+    /// Manages peer links, the origin blocklist and tokens (admins only).
+    pub fn can_administer(self) -> bool {
+        self.allows(Role::Admin)
+    }
 }
 
 impl std::str::FromStr for Role {

@@ -15,8 +15,10 @@
 use std::fmt;
 use std::io::Write;
 
-use seednet_protocol::{DecodeError, Record, RecordContent, RelationType, Signed, SignedWire};
+use seednet_protocol::{DecodeError, Record, RecordContent, Signed, SignedWire};
 use serde_json::{json, Map, Value};
+
+use crate::schema_org::{self, SCHEMA_ORG_CONTEXT};
 
 /// Largest file `seednet import` reads.
 pub const IMPORT_FILE_BYTES_MAX: usize = 256 * 1024 * 1024;
@@ -527,7 +529,9 @@ impl<W: Write> ExportWriter<W> {
         let sink = match format {
             ExportFormat::Jsonl => Sink::Plain(out),
             ExportFormat::Jsonld => {
-                out.write_all(b"{\"@context\":\"https://schema.org/\",\"@graph\":[\n")?;
+                out.write_all(
+                    format!("{{\"@context\":\"{SCHEMA_ORG_CONTEXT}\",\"@graph\":[\n").as_bytes(),
+                )?;
                 Sink::Plain(out)
             }
             ExportFormat::Csv => {
@@ -566,7 +570,7 @@ impl<W: Write> ExportWriter<W> {
                 let Some(content) = record.content() else {
                     return Ok(false);
                 };
-                let node = json_ld(record, content, &self.public_url);
+                let node = schema_org::creative_work(record, content, &self.public_url, None);
                 if self.written > 0 {
                     out.write_all(b",\n")?;
                 }
@@ -649,96 +653,4 @@ fn csv_row(record: &Record, content: &RecordContent) -> Vec<String> {
         row.push(text.unwrap_or_default().to_string());
     }
     row
-}
-
-/// One record as a schema.org `CreativeWork` node.
-pub fn json_ld(record: &Record, content: &RecordContent, public_url: &str) -> Value {
-    let key = &record.key;
-    let mut node = json!({
-        "@type": "CreativeWork",
-        "@id": format!("{public_url}/api/v1/records/{}/{}", key.origin, key.id),
-        "identifier": format!("{}/{}", key.origin, key.id),
-        "additionalType": content.kind.as_str(),
-        "version": record.version,
-        "dateModified": record.signed_at.to_string(),
-        "name": content.title,
-        "abstract": content.summary,
-        "text": content.body,
-        "inLanguage": content.lang.as_str(),
-        "about": content.themes.iter().map(|t| json!({"@type": "DefinedTerm", "termCode": t.as_str()})).collect::<Vec<_>>(),
-        "keywords": content.tags,
-        "license": content.license,
-        "spatialCoverage": {
-            "@type": "Place",
-            "address": {"@type": "PostalAddress", "addressCountry": content.country.as_str(), "addressRegion": content.region},
-        },
-        "temporalCoverage": match content.year_end {
-            Some(end) => format!("{}/{end}", content.year_start),
-            None => format!("{}/..", content.year_start),
-        },
-    });
-    let object = node.as_object_mut().expect("object");
-    if !content.target_groups.is_empty() || !content.target_group_tags.is_empty() {
-        let audiences: Vec<Value> = content
-            .target_groups
-            .iter()
-            .map(|t| t.as_str().to_string())
-            .chain(content.target_group_tags.iter().cloned())
-            .map(|name| json!({"@type": "Audience", "audienceType": name}))
-            .collect();
-        object.insert("audience".into(), json!(audiences));
-    }
-    if !content.organisations.is_empty() {
-        let organisations: Vec<Value> = content
-            .organisations
-            .iter()
-            .map(|o| json!({"@type": "Organization", "name": o.name, "url": o.url, "description": o.role}))
-            .collect();
-        object.insert("contributor".into(), json!(organisations));
-    }
-    if !content.funding.is_empty() {
-        let funders: Vec<Value> = content
-            .funding
-            .iter()
-            .map(|f| {
-                let source = serde_json::to_value(f.source).expect("slug");
-                json!({"@type": "Grant", "identifier": source, "name": f.programme})
-            })
-            .collect();
-        object.insert("funding".into(), json!(funders));
-    }
-    if !content.links.is_empty() {
-        object.insert(
-            "url".into(),
-            json!(content
-                .links
-                .iter()
-                .map(|l| l.url.clone())
-                .collect::<Vec<_>>()),
-        );
-    }
-    let based_on: Vec<Value> = content
-        .relations
-        .iter()
-        .filter(|r| r.relation_type == RelationType::AdaptedFrom)
-        .map(|r| json!({"@id": format!("{public_url}/api/v1/records/{}/{}", r.target.origin, r.target.id)}))
-        .collect();
-    if !based_on.is_empty() {
-        object.insert("isBasedOn".into(), json!(based_on));
-    }
-    if !content.translations.is_empty() {
-        let translations: Vec<Value> = content
-            .translations
-            .iter()
-            .map(|(lang, t)| json!({"@type": "CreativeWork", "inLanguage": lang.as_str(), "name": t.title, "abstract": t.summary, "text": t.body}))
-            .collect();
-        object.insert("workTranslation".into(), json!(translations));
-    }
-    if let Some(contact) = &content.contact {
-        object.insert(
-            "author".into(),
-            json!({"@type": "ContactPoint", "name": contact.name, "email": contact.email, "url": contact.url}),
-        );
-    }
-    node
 }

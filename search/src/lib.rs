@@ -36,6 +36,7 @@ pub use query::{
     FACET_VALUES_MAX, FILTER_VALUES_MAX, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX, QUERY_CHARS_MAX,
     QUERY_TERMS_MAX,
 };
+pub use snippet::{Snippet, SnippetPart};
 
 /// Why a search or an index operation failed.
 #[derive(Debug, thiserror::Error)]

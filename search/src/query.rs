@@ -31,7 +31,7 @@ use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
 use crate::analysis::{analyze, analyzer, folded_analyzer, AnalyzerLang};
 use crate::glossary::FacetLink;
 use crate::index::{RecordTexts, SearchIndex, TextPart};
-use crate::snippet;
+use crate::snippet::{self, Snippet};
 use crate::SearchError;
 
 /// A query longer than this many characters is refused.
@@ -279,8 +279,8 @@ pub struct Hit {
     pub id: String,
     pub version: u64,
     pub title: String,
-    /// HTML-safe text with `<mark>` around the matched words.
-    pub snippet: String,
+    /// The record's words that carried the match, marked.
+    pub snippet: Snippet,
     pub lang: String,
     pub country: String,
     pub kind: String,
@@ -358,7 +358,7 @@ impl SearchResponse {
                 hit.id,
                 hit.version,
                 via.join(", "),
-                snippet_as_plain_text(&hit.snippet),
+                hit.snippet.to_plain("*"),
             ));
         }
         let facets = [
@@ -379,17 +379,6 @@ impl SearchResponse {
         }
         out
     }
-}
-
-/// A snippet's HTML as plain text: `<mark>` becomes `*`, entities are decoded.
-fn snippet_as_plain_text(html: &str) -> String {
-    html.replace("<mark>", "*")
-        .replace("</mark>", "*")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }
 
 /// The query after analysis, reused to explain hits.
@@ -785,9 +774,9 @@ impl SearchIndex {
             .or_else(|| best(&mut word_matches.iter().filter(|c| texts[c.text].translated)));
         let snippet = match chosen {
             Some(candidate) => {
-                snippet::render_weighted(texts[candidate.text].text, &candidate.highlights)
+                snippet::cut_weighted(texts[candidate.text].text, &candidate.highlights)
             }
-            None => snippet::render(&content.summary, &[]),
+            None => snippet::cut(&content.summary, &[]),
         };
 
         let mut matched_via = Vec::new();
@@ -829,7 +818,7 @@ struct Candidate {
 }
 
 struct Explanation {
-    snippet: String,
+    snippet: Snippet,
     matched_via: Vec<MatchedVia>,
 }
 
@@ -948,14 +937,6 @@ mod tests {
                 .unwrap_err()
                 .field(),
             Some("q")
-        );
-    }
-
-    #[test]
-    fn plain_text_decodes_the_snippet() {
-        assert_eq!(
-            snippet_as_plain_text("a &lt;b&gt; &amp; <mark>co-design</mark> l&#39;impatto"),
-            "a <b> & *co-design* l'impatto"
         );
     }
 

@@ -1,5 +1,9 @@
-//! Snippets: a short window of a text around the words that matched, HTML
-//! escaped, with the matched words in `<mark>`.
+//! Snippets: a short window of a text around the words that matched, as
+//! one structured value ([`Snippet`]: the window's plain text and the byte
+//! ranges that matched). Every edge renders it from that value: HTML with
+//! `<mark>` for the JSON API ([`Snippet::to_html`]), escaped parts for the web
+//! pages and the terminal ([`Snippet::parts`]), plain text for explanations
+//! ([`Snippet::to_plain`]); nobody parses HTML back.
 //!
 //! We cut our own snippets instead of using tantivy's `SnippetGenerator`
 //! because a hit can match through a field of another language or through a
@@ -7,24 +11,103 @@
 //! the match (for a concept, the concept's term in the record's language).
 //! The highlighted ranges come from the same analysis chains as the index.
 
+use serde::{Deserialize, Serialize};
+
 /// A snippet shows at most this many characters of text (plus ellipses).
 pub const SNIPPET_CHARS_MAX: usize = 220;
 /// Characters of context kept before the first highlighted word.
 const CONTEXT_CHARS_BEFORE: usize = 60;
 
-/// Cuts a snippet of `text` around `highlights` (byte ranges on char
-/// boundaries, any order, may overlap). Without highlights, the start of the
-/// text. The result is safe to insert into HTML.
-pub fn render(text: &str, highlights: &[(usize, usize)]) -> String {
-    let weighted: Vec<(usize, usize, u64)> =
-        highlights.iter().map(|&(from, to)| (from, to, 1)).collect();
-    render_weighted(text, &weighted)
+/// A window of a record's text with the words that matched marked.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Snippet {
+    /// The window as plain text: line breaks and tabs become spaces, `…`
+    /// stands where the text was cut.
+    pub text: String,
+    /// Byte ranges of `text` that matched: on char boundaries, sorted,
+    /// disjoint, never empty.
+    pub highlights: Vec<(usize, usize)>,
 }
 
-/// [`render`] where each highlight has a weight: the window shown is the one
+/// One piece of a snippet: text, and whether it matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnippetPart<'a> {
+    pub text: &'a str,
+    pub marked: bool,
+}
+
+impl Snippet {
+    /// The pieces in order, alternating unmarked and marked text (empty
+    /// pieces left out).
+    pub fn parts(&self) -> Vec<SnippetPart<'_>> {
+        let mut parts = Vec::with_capacity(2 * self.highlights.len() + 1);
+        let mut cursor = 0;
+        for &(from, to) in &self.highlights {
+            if from > cursor {
+                parts.push(SnippetPart {
+                    text: &self.text[cursor..from],
+                    marked: false,
+                });
+            }
+            parts.push(SnippetPart {
+                text: &self.text[from..to],
+                marked: true,
+            });
+            cursor = to;
+        }
+        if cursor < self.text.len() {
+            parts.push(SnippetPart {
+                text: &self.text[cursor..],
+                marked: false,
+            });
+        }
+        parts
+    }
+
+    /// HTML: the text escaped (`&`, `<`, `>`, `"`, `'`), matches in `<mark>`.
+    pub fn to_html(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 16 * self.highlights.len());
+        for part in self.parts() {
+            if part.marked {
+                out.push_str("<mark>");
+                escape_into(part.text, &mut out);
+                out.push_str("</mark>");
+            } else {
+                escape_into(part.text, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Plain text with `marker` around each match (`*co-design*`).
+    pub fn to_plain(&self, marker: &str) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        for part in self.parts() {
+            if part.marked {
+                out.push_str(marker);
+                out.push_str(part.text);
+                out.push_str(marker);
+            } else {
+                out.push_str(part.text);
+            }
+        }
+        out
+    }
+}
+
+/// Cuts a snippet of `text` around `highlights` (byte ranges on char
+/// boundaries, any order, may overlap). Without highlights, the start of the
+/// text.
+pub fn cut(text: &str, highlights: &[(usize, usize)]) -> Snippet {
+    let weighted: Vec<(usize, usize, u64)> =
+        highlights.iter().map(|&(from, to)| (from, to, 1)).collect();
+    cut_weighted(text, &weighted)
+}
+
+/// [`cut`] where each highlight has a weight: the window shown is the one
 /// with the largest total weight (a specific concept outweighs two generic
 /// ones).
-pub fn render_weighted(text: &str, highlights: &[(usize, usize, u64)]) -> String {
+pub fn cut_weighted(text: &str, highlights: &[(usize, usize, u64)]) -> Snippet {
     let mut ranges: Vec<(usize, usize, u64)> = highlights
         .iter()
         .copied()
@@ -33,9 +116,9 @@ pub fn render_weighted(text: &str, highlights: &[(usize, usize, u64)]) -> String
     ranges.sort_unstable();
     let merged = merge(&ranges);
     let (window_from, window_to) = window(text, &merged);
-    let mut out = String::new();
+    let mut snippet = Snippet::default();
     if window_from > 0 {
-        out.push('…');
+        snippet.text.push('…');
     }
     let mut cursor = window_from;
     for &(from, to, _) in &merged {
@@ -44,17 +127,17 @@ pub fn render_weighted(text: &str, highlights: &[(usize, usize, u64)]) -> String
         }
         let from = from.max(window_from);
         let to = to.min(window_to);
-        escape_into(&text[cursor..from], &mut out);
-        out.push_str("<mark>");
-        escape_into(&text[from..to], &mut out);
-        out.push_str("</mark>");
+        push_flat(&text[cursor..from], &mut snippet.text);
+        let start = snippet.text.len();
+        push_flat(&text[from..to], &mut snippet.text);
+        snippet.highlights.push((start, snippet.text.len()));
         cursor = to;
     }
-    escape_into(&text[cursor..window_to], &mut out);
+    push_flat(&text[cursor..window_to], &mut snippet.text);
     if window_to < text.len() {
-        out.push('…');
+        snippet.text.push('…');
     }
-    out
+    snippet
 }
 
 fn merge(sorted: &[(usize, usize, u64)]) -> Vec<(usize, usize, u64)> {
@@ -122,7 +205,15 @@ fn back_chars(text: &str, to: usize, chars: usize) -> usize {
         .map_or(0, |(offset, _)| offset)
 }
 
-/// Escapes `&`, `<`, `>`, `"` and `'`; turns line breaks into spaces.
+/// Appends `text` with line breaks and tabs as spaces (a snippet is one line).
+fn push_flat(text: &str, out: &mut String) {
+    out.extend(text.chars().map(|c| match c {
+        '\n' | '\r' | '\t' => ' ',
+        other => other,
+    }));
+}
+
+/// Escapes `&`, `<`, `>`, `"` and `'`.
 fn escape_into(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
@@ -131,7 +222,6 @@ fn escape_into(text: &str, out: &mut String) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\n' | '\r' | '\t' => out.push(' '),
             other => out.push(other),
         }
     }
@@ -139,7 +229,11 @@ fn escape_into(text: &str, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::cut;
+
+    fn render(text: &str, highlights: &[(usize, usize)]) -> String {
+        cut(text, highlights).to_html()
+    }
 
     #[test]
     fn marks_and_escapes() {
@@ -173,13 +267,40 @@ mod tests {
     fn no_highlight_gives_the_start() {
         assert_eq!(render("a < b", &[]), "a &lt; b");
     }
+
+    #[test]
+    fn every_edge_renders_the_same_snippet() {
+        let text = "l'impatto <b> & co-design\nper tutti";
+        let from = text.find("co-design").unwrap();
+        let snippet = cut(text, &[(from, from + "co-design".len())]);
+        assert_eq!(snippet.text, "l'impatto <b> & co-design per tutti");
+        assert_eq!(
+            snippet.to_html(),
+            "l&#39;impatto &lt;b&gt; &amp; <mark>co-design</mark> per tutti"
+        );
+        assert_eq!(
+            snippet.to_plain("*"),
+            "l'impatto <b> & *co-design* per tutti"
+        );
+        let marked: Vec<&str> = snippet
+            .parts()
+            .iter()
+            .filter(|part| part.marked)
+            .map(|part| part.text)
+            .collect();
+        assert_eq!(marked, vec!["co-design"]);
+    }
 }
 
 #[cfg(test)]
 mod properties {
     use proptest::prelude::*;
 
-    use super::{render, SNIPPET_CHARS_MAX};
+    use super::{cut, SNIPPET_CHARS_MAX};
+
+    fn render(text: &str, highlights: &[(usize, usize)]) -> String {
+        cut(text, highlights).to_html()
+    }
 
     /// Removes the `<mark>` tags, then checks that nothing else looks like
     /// markup and that the text is the original's escaped.

@@ -270,13 +270,21 @@ fn snippets_escape_html_and_mark_the_match() {
     let hit = &response.hits[0];
     assert_eq!(hit.id, "en-sib");
     assert!(
-        hit.snippet.contains("<mark>homeless</mark>"),
+        hit.snippet.to_html().contains("<mark>homeless</mark>"),
         "{}",
-        hit.snippet
+        hit.snippet.to_html()
     );
-    assert!(hit.snippet.contains("&lt;for&gt;"), "{}", hit.snippet);
-    assert!(hit.snippet.contains("&amp;"), "{}", hit.snippet);
-    assert!(!hit.snippet.contains("<for>"));
+    assert!(
+        hit.snippet.to_html().contains("&lt;for&gt;"),
+        "{}",
+        hit.snippet.to_html()
+    );
+    assert!(
+        hit.snippet.to_html().contains("&amp;"),
+        "{}",
+        hit.snippet.to_html()
+    );
+    assert!(!hit.snippet.to_html().contains("<for>"));
     assert_eq!(
         hit.title,
         "Social impact bonds <for> homeless services & housing"
@@ -511,9 +519,9 @@ fn translations_are_searchable_under_their_language() {
         vec![MatchedVia::Translation { lang: "sl".into() }]
     );
     assert!(
-        response.hits[0].snippet.contains("<mark>"),
+        response.hits[0].snippet.to_html().contains("<mark>"),
         "{}",
-        response.hits[0].snippet
+        response.hits[0].snippet.to_html()
     );
 }
 
@@ -552,9 +560,11 @@ fn a_greek_query_finds_an_italian_record_through_a_concept() {
     assert!(!hit.matched_via.contains(&MatchedVia::Text));
     // the concept's term in the record's own language is what is marked
     assert!(
-        hit.snippet.contains("<mark>bilancio partecipativo</mark>"),
-        "{}",
         hit.snippet
+            .to_html()
+            .contains("<mark>bilancio partecipativo</mark>"),
+        "{}",
+        hit.snippet.to_html()
     );
 }
 

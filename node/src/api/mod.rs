@@ -29,11 +29,11 @@ use crate::state::AppState;
     ),
     components(schemas(
         crate::http::error::ErrorBody, crate::http::error::ErrorInfo, crate::http::error::ErrorDetail,
-        records::SignedRecord, records::RecordPage, records::RecordContentInput,
+        records::SignedRecord, records::RecordList, records::RecordContentInput,
         system::Health, system::NodeStatus, system::OriginStatus,
         system::CreateToken, system::CreatedToken,
         crate::tokens::TokenInfo, crate::tokens::Role,
-        search::SearchResults, search::SearchHit, search::MatchedVia,
+        search::SearchResults, search::SearchHit, search::MatchedViaItem, search::SnippetSpan,
         search::SearchFacets, search::FacetCount,
     )),
     modifiers(&TokenSecurity),

@@ -13,7 +13,7 @@ use axum::Json;
 use seednet_protocol::{
     CountryCode, Kind, LanguageTag, NodeId, RecordContent, RecordId, RecordKey, SignedWire, Theme,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -48,18 +48,19 @@ pub struct RecordContentInput {
     content: serde_json::Value,
 }
 
-/// One page of records.
-#[derive(Serialize, ToSchema)]
-pub struct RecordPage {
+/// One page of records (`GET /api/v1/records`).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RecordList {
     #[schema(value_type = Vec<SignedRecord>)]
     pub records: Vec<SignedWire>,
     /// Pass as `cursor` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
     /// For each origin on the page, its relation to this node (`local`,
     /// `active`, `requested`, `pending`, `revoked`, `relayed`, `blocked`):
     /// records of a revoked or blocked origin are kept until purged.
     #[schema(value_type = std::collections::BTreeMap<String, OriginLink>)]
+    #[serde(default)]
     pub origin_links: BTreeMap<NodeId, OriginLink>,
 }
 
@@ -71,7 +72,9 @@ pub fn cursor_text(key: &RecordKey) -> String {
     format!("{}.{}", key.origin, key.id)
 }
 
-fn parse_cursor(text: &str) -> Option<RecordKey> {
+/// The record key a cursor of [`cursor_text`] names; `None` for text that
+/// is not one.
+pub fn parse_cursor(text: &str) -> Option<RecordKey> {
     let (origin, id) = text.split_once('.')?;
     Some(RecordKey {
         origin: origin.parse().ok()?,
@@ -284,16 +287,16 @@ pub async fn delete_record(
         ("include_deleted" = Option<bool>, Query, description = "also list tombstones (no content filters)"),
     ),
     responses(
-        (status = 200, description = "a page of signed records", body = RecordPage),
+        (status = 200, description = "a page of signed records", body = RecordList),
         (status = 400, description = "unknown or malformed parameter; field names it", body = ErrorBody),
     ))]
 pub async fn list_records(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<RecordPage>, ApiError> {
+) -> Result<Json<RecordList>, ApiError> {
     let query = parse_list_query(raw.as_deref().unwrap_or(""))?;
     let page = state.blocking(move |storage| storage.list(&query)).await?;
-    Ok(Json(RecordPage {
+    Ok(Json(RecordList {
         records: page
             .records
             .iter()

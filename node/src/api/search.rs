@@ -41,10 +41,10 @@ pub const SEARCH_QUERY_STRING_BYTES_MAX: usize = 8 * 1024;
 /// Most parameters in one query string.
 pub const SEARCH_PARAMS_COUNT_MAX: usize = 64;
 
-/// One way a hit matched: `text`, `translation` (with `lang`) or `concept`
+/// One item of a hit's `matched_via` list, as JSON: `text`, `translation` (with `lang`) or `concept`
 /// (with the glossary `concept` id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct MatchedVia {
+pub struct MatchedViaItem {
     /// `text`, `translation` or `concept`.
     pub via: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,12 +63,23 @@ pub struct SearchHit {
     pub title: String,
     /// HTML-escaped text with `<mark>` around the matched words, in the hit's language.
     pub snippet: String,
+    /// The same snippet as plain text pieces, for clients that render it
+    /// themselves (a terminal): concatenated, the pieces are the text.
+    #[serde(default)]
+    pub snippet_parts: Vec<SnippetSpan>,
     pub lang: String,
     pub country: String,
     pub kind: String,
     pub themes: Vec<String>,
     pub score: f32,
-    pub matched_via: Vec<MatchedVia>,
+    pub matched_via: Vec<MatchedViaItem>,
+}
+
+/// A piece of a snippet: plain text, `marked` when it matched the query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SnippetSpan {
+    pub text: String,
+    pub marked: bool,
 }
 
 /// A facet value and how many matching records have it.
@@ -124,7 +135,16 @@ impl From<engine::SearchResponse> for SearchResults {
                     id: hit.id,
                     version: hit.version,
                     title: hit.title,
-                    snippet: hit.snippet,
+                    snippet: hit.snippet.to_html(),
+                    snippet_parts: hit
+                        .snippet
+                        .parts()
+                        .into_iter()
+                        .map(|part| SnippetSpan {
+                            text: part.text.to_string(),
+                            marked: part.marked,
+                        })
+                        .collect(),
                     lang: hit.lang,
                     country: hit.country,
                     kind: hit.kind,
@@ -146,19 +166,19 @@ impl From<engine::SearchResponse> for SearchResults {
     }
 }
 
-fn matched_via(via: engine::MatchedVia) -> MatchedVia {
+fn matched_via(via: engine::MatchedVia) -> MatchedViaItem {
     match via {
-        engine::MatchedVia::Text => MatchedVia {
+        engine::MatchedVia::Text => MatchedViaItem {
             via: "text".into(),
             lang: None,
             concept: None,
         },
-        engine::MatchedVia::Translation { lang } => MatchedVia {
+        engine::MatchedVia::Translation { lang } => MatchedViaItem {
             via: "translation".into(),
             lang: Some(lang),
             concept: None,
         },
-        engine::MatchedVia::Concept { concept } => MatchedVia {
+        engine::MatchedVia::Concept { concept } => MatchedViaItem {
             via: "concept".into(),
             lang: None,
             concept: Some(concept),

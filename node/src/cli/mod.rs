@@ -864,10 +864,8 @@ async fn export(target: &Target, args: ExportArgs) -> Result<()> {
             Target::Local(_) => {
                 let after = match &cursor {
                     Some(text) => Some(
-                        seednet_node::api::records::parse_list_query(&format!("cursor={text}"))
-                            .map_err(|e| anyhow!(e.info.message))?
-                            .after
-                            .expect("cursor parsed"),
+                        seednet_node::api::records::parse_cursor(text)
+                            .ok_or_else(|| anyhow!("the node returned a bad cursor {text:?}"))?,
                     ),
                     None => None,
                 };

@@ -4,6 +4,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use reqwest::{Method, StatusCode};
+use seednet_node::api::records::RecordList;
 use seednet_node::api::system::{CreatedToken, NodeStatus};
 use seednet_node::tokens::{Role, TokenInfo};
 use seednet_node::transfer::{ImportEntry, ImportRow};
@@ -34,13 +35,6 @@ struct ErrorInfo {
     message: String,
     #[serde(default)]
     field: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct RecordPage {
-    records: Vec<SignedWire>,
-    #[serde(default)]
-    next_cursor: Option<String>,
 }
 
 fn verify(wire: &SignedWire) -> Result<Signed<Record>> {
@@ -179,7 +173,7 @@ impl Remote {
         let response = self
             .send(Method::GET, &format!("/api/v1/records?{query}"), None, None)
             .await?;
-        let page: RecordPage = self.json(response).await?;
+        let page: RecordList = self.json(response).await?;
         let records = page
             .records
             .iter()

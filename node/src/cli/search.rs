@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use seednet_node::api::search::{MatchedVia, SearchResults};
+use seednet_node::api::search::{MatchedViaItem, SearchResults, SnippetSpan};
 use seednet_node::config::{self, Config, Overrides};
 use seednet_node::node::{self, OpenError};
 use seednet_node::search_index;
@@ -184,7 +184,7 @@ pub fn render(results: &SearchResults, offset: usize, terminal: bool) -> String 
             hit.id,
             hit.version,
             via.join(", "),
-            snippet_text(&hit.snippet, terminal),
+            snippet_text(&hit.snippet_parts, terminal),
         ));
     }
     let facets = [
@@ -210,7 +210,7 @@ pub fn render(results: &SearchResults, offset: usize, terminal: bool) -> String 
     out
 }
 
-fn describe_via(via: &MatchedVia) -> String {
+fn describe_via(via: &MatchedViaItem) -> String {
     match (via.via.as_str(), &via.lang, &via.concept) {
         ("translation", Some(lang), _) => format!("translation ({lang})"),
         ("concept", _, Some(concept)) => format!("concept {concept}"),
@@ -218,22 +218,24 @@ fn describe_via(via: &MatchedVia) -> String {
     }
 }
 
-/// The snippet's HTML as terminal text: `<mark>` becomes bold (terminal) or
-/// brackets, entities are decoded, any other markup stays literal text.
-fn snippet_text(html: &str, terminal: bool) -> String {
+/// The snippet as terminal text: matched words bold (terminal) or in
+/// brackets.
+fn snippet_text(parts: &[SnippetSpan], terminal: bool) -> String {
     let (open, close) = if terminal {
         ("\x1b[1m", "\x1b[0m")
     } else {
         ("[", "]")
     };
-    html.replace("<mark>", open)
-        .replace("</mark>", close)
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
+    parts
+        .iter()
+        .map(|part| {
+            if part.marked {
+                format!("{open}{}{close}", part.text)
+            } else {
+                part.text.clone()
+            }
+        })
+        .collect()
 }
 
 /// `seednet reindex`: deletes and rebuilds the index from storage. Refused
@@ -319,11 +321,17 @@ mod tests {
     }
 
     #[test]
-    fn snippets_mark_matches_and_decode_entities() {
-        assert_eq!(
-            snippet_text("a &lt;b&gt; <mark>co-design</mark> &amp; c", false),
-            "a <b> [co-design] & c"
-        );
-        assert_eq!(snippet_text("<mark>x</mark>", true), "\x1b[1mx\x1b[0m");
+    fn snippets_mark_matches() {
+        let span = |text: &str, marked| SnippetSpan {
+            text: text.into(),
+            marked,
+        };
+        let parts = [
+            span("a <b> ", false),
+            span("co-design", true),
+            span(" & c", false),
+        ];
+        assert_eq!(snippet_text(&parts, false), "a <b> [co-design] & c");
+        assert_eq!(snippet_text(&[span("x", true)], true), "\x1b[1mx\x1b[0m");
     }
 }

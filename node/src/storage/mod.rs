@@ -178,7 +178,7 @@ impl Change {
 
 /// A page of the change log.
 #[derive(Debug, Clone)]
-pub struct ChangesPage {
+pub struct ChangeLogPage {
     /// Entries in sequence order. Entries whose version was superseded since
     /// are skipped: the newer version appears later in the log.
     pub changes: Vec<Change>,
@@ -360,7 +360,7 @@ pub trait Storage: Send + Sync + 'static {
         after_seq: u64,
         limit: usize,
         bytes_max: usize,
-    ) -> Result<ChangesPage, StorageError>;
+    ) -> Result<ChangeLogPage, StorageError>;
 
     /// The newest change-log sequence number (0 for an empty log).
     fn head_seq(&self) -> u64;

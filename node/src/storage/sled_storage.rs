@@ -40,7 +40,7 @@ use sled::Transactional;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
-    join_signed, meta, split_signed, ApplyOutcome, Change, ChangesPage, CurrentVersion, KvWrite,
+    join_signed, meta, split_signed, ApplyOutcome, Change, ChangeLogPage, CurrentVersion, KvWrite,
     ListPage, ListQuery, OriginCounts, Pending, PublishFn, PublishRefusal, Published, Purged,
     Space, Storage, StorageError, StorageStats, StoredRecord, APPLY_MANY_RECORDS_MAX,
     CHANGES_PAGE_ENTRIES_MAX, KV_SCAN_ENTRIES_MAX, LIST_PAGE_RECORDS_MAX, LIST_SCAN_RECORDS_MAX,
@@ -888,10 +888,10 @@ impl Inner {
         after_seq: u64,
         limit: usize,
         bytes_max: usize,
-    ) -> Result<ChangesPage, StorageError> {
+    ) -> Result<ChangeLogPage, StorageError> {
         let head_seq = *self.head.borrow();
         let limit = limit.clamp(1, CHANGES_PAGE_ENTRIES_MAX);
-        let mut page = ChangesPage {
+        let mut page = ChangeLogPage {
             changes: Vec::new(),
             next_seq: after_seq,
             head_seq,
@@ -1088,7 +1088,7 @@ impl Storage for SledStorage {
         after_seq: u64,
         limit: usize,
         bytes_max: usize,
-    ) -> Result<ChangesPage, StorageError> {
+    ) -> Result<ChangeLogPage, StorageError> {
         self.inner.changes_since(after_seq, limit, bytes_max)
     }
 

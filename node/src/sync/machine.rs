@@ -29,6 +29,7 @@
 //!
 //! Times are milliseconds on any monotonic clock the driver chooses.
 
+use super::rng::SeededRng;
 use std::fmt;
 
 use seednet_protocol::federation::limits::SYNC_BATCH_RECORDS_MAX;
@@ -213,21 +214,6 @@ impl SyncStatus {
     }
 }
 
-/// SplitMix64: a tiny seeded generator for backoff jitter, so that a
-/// simulation with a given seed replays exactly.
-#[derive(Debug, Clone)]
-struct JitterRng(u64);
-
-impl JitterRng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// The sync decisions for one peer.
 #[derive(Debug, Clone)]
 pub struct PeerSync {
@@ -246,7 +232,8 @@ pub struct PeerSync {
     next_repair_at_ms: Option<u64>,
     /// The last wake-up asked for, so that it is asked again only on change.
     last_wake_ms: Option<u64>,
-    rng: JitterRng,
+    /// Backoff jitter, seeded so that a simulation replays exactly.
+    rng: SeededRng,
     status: SyncStatus,
 }
 
@@ -283,7 +270,7 @@ impl PeerSync {
             feed_regressed: false,
             next_repair_at_ms: None,
             last_wake_ms: None,
-            rng: JitterRng(jitter_seed),
+            rng: SeededRng::new(jitter_seed),
             status: SyncStatus {
                 cursor: persisted_cursor,
                 ..SyncStatus::default()
@@ -362,7 +349,7 @@ impl PeerSync {
         }
         let repair_at = *self.next_repair_at_ms.get_or_insert_with(|| {
             let interval = self.config.repair_interval_ms;
-            now_ms + interval + self.rng.next() % interval
+            now_ms + interval + self.rng.next_u64() % interval
         });
         let phase_deadline = match self.phase {
             Phase::Idle { next_pull_at_ms } => Some(next_pull_at_ms),
@@ -642,7 +629,7 @@ impl PeerSync {
             .saturating_mul(1u64 << exponent)
             .min(self.config.backoff_max_ms);
         let half = delay / 2;
-        half + self.rng.next() % (delay - half + 1)
+        half + self.rng.next_u64() % (delay - half + 1)
     }
 }
 

@@ -33,6 +33,7 @@
 pub mod address;
 pub mod machine;
 pub mod policy;
+pub mod rng;
 #[cfg(test)]
 mod sim;
 #[cfg(test)]

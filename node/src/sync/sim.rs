@@ -27,31 +27,7 @@ use seednet_protocol::{RecordId, RecordKey, VersionHash};
 use super::machine::{
     Action, Event, FetchError, PeerSync, RequestId, SyncConfig, SYNC_BACKOFF_MAX_MS_DEFAULT,
 };
-
-/// SplitMix64, for reproducible runs.
-struct SimRng(u64);
-
-impl SimRng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn range(&mut self, low: u64, high: u64) -> u64 {
-        low + self.below(high - low + 1)
-    }
-
-    fn chance(&mut self, per_thousand: u64) -> bool {
-        self.below(1000) < per_thousand
-    }
-}
+use super::rng::SeededRng;
 
 type RecordNo = u32;
 
@@ -69,7 +45,7 @@ struct Peer {
 }
 
 impl Peer {
-    fn write(&mut self, rng: &mut SimRng) {
+    fn write(&mut self, rng: &mut SeededRng) {
         let record = if self.current.is_empty() || self.only_new_records || rng.chance(300) {
             self.next_record += 1;
             self.next_record - 1
@@ -186,7 +162,7 @@ struct Sim {
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
     events: Vec<Option<Ev>>,
     order: u64,
-    rng: SimRng,
+    rng: SeededRng,
     peer: Peer,
     puller: Puller,
     config: SyncConfig,
@@ -212,9 +188,9 @@ impl Sim {
     }
 
     fn with_repair_interval(seed: u64, repair_interval_ms: u64) -> Self {
-        let mut rng = SimRng(seed);
+        let mut rng = SeededRng::new(seed);
         let faults_until_ms = 30 * 60_000;
-        let windows = |rng: &mut SimRng, count: u64, longest_ms: u64| {
+        let windows = |rng: &mut SeededRng, count: u64, longest_ms: u64| {
             (0..rng.below(count + 1))
                 .map(|_| {
                     let start = rng.below(faults_until_ms);
@@ -240,7 +216,7 @@ impl Sim {
             repair_interval_ms,
             ..SyncConfig::default()
         };
-        let jitter_seed = rng.next();
+        let jitter_seed = rng.next_u64();
         let mut sim = Sim {
             now_ms: 0,
             queue: BinaryHeap::new(),
@@ -438,7 +414,7 @@ impl Sim {
                 }
             }
             Ev::Restart => {
-                let seed = self.rng.next();
+                let seed = self.rng.next_u64();
                 self.puller.machine = Some(PeerSync::new(
                     self.config,
                     self.puller.persisted_cursor,

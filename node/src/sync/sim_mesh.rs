@@ -23,30 +23,7 @@ use seednet_protocol::NodeId;
 
 use super::machine::{Action, Event, FetchError, PeerSync, RequestId, SyncConfig};
 use super::policy::{admit, Admission, RelayPolicy};
-
-struct SimRng(u64);
-
-impl SimRng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn range(&mut self, low: u64, high: u64) -> u64 {
-        low + self.below(high - low + 1)
-    }
-
-    fn chance(&mut self, per_thousand: u64) -> bool {
-        self.below(1000) < per_thousand
-    }
-}
+use super::rng::SeededRng;
 
 type NodeNo = usize;
 /// (origin node, record number).
@@ -165,7 +142,7 @@ struct Mesh {
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
     events: Vec<Option<Ev>>,
     order: u64,
-    rng: SimRng,
+    rng: SeededRng,
     nodes: Vec<Node>,
     config: SyncConfig,
     faults_until_ms: u64,
@@ -177,7 +154,7 @@ struct Mesh {
 impl Mesh {
     /// Nodes `0..count` with the given links (both directions pull).
     fn new(seed: u64, count: usize, links: &[(NodeNo, NodeNo)], policies: &[RelayPolicy]) -> Self {
-        let mut rng = SimRng(seed);
+        let mut rng = SeededRng::new(seed);
         let config = SyncConfig {
             page_records: rng.range(2, 20) as usize,
             ..SyncConfig::default()
@@ -209,7 +186,7 @@ impl Mesh {
         for node in nodes.iter_mut() {
             for peer in node.peers.clone() {
                 node.machines
-                    .insert(peer, PeerSync::new(config, 0, true, rng.next()));
+                    .insert(peer, PeerSync::new(config, 0, true, rng.next_u64()));
                 node.cursors.insert(peer, 0);
             }
         }
@@ -474,7 +451,7 @@ impl Mesh {
                 self.nodes[node].up = true;
                 for peer in self.nodes[node].peers.clone() {
                     let cursor = self.nodes[node].cursors[&peer];
-                    let machine = PeerSync::new(self.config, cursor, true, self.rng.next());
+                    let machine = PeerSync::new(self.config, cursor, true, self.rng.next_u64());
                     self.nodes[node].machines.insert(peer, machine);
                     let timer = self.next_timer(node, peer);
                     self.schedule(

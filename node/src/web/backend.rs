@@ -16,24 +16,8 @@ use seednet_protocol::{
     Timestamp, ValidationErrors,
 };
 
-/// What a signed-in person may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Publishes, edits and deletes this node's records.
-    Editor,
-    /// Everything an editor does, plus peer links and the origin blocklist.
-    Admin,
-}
-
-impl Role {
-    pub fn can_edit(self) -> bool {
-        matches!(self, Role::Editor | Role::Admin)
-    }
-
-    pub fn can_administer(self) -> bool {
-        matches!(self, Role::Admin)
-    }
-}
+/// What a signed-in person may do: the token roles of `crate::tokens`.
+pub use crate::tokens::Role;
 
 /// What a valid token grants: a role, and the token's id (not its secret),
 /// by which a session stays tied to the token it was started with.
@@ -112,17 +96,9 @@ impl SearchRequest {
     }
 }
 
-/// A piece of a snippet: plain text, highlighted when it matched the query.
-/// Snippets reach the page as parts so that the template escapes all text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnippetPart {
-    pub text: String,
-    pub marked: bool,
-}
-
 /// How a hit matched the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MatchedVia {
+pub enum MatchExplanation {
     /// The record's own text, in its own language.
     Text,
     /// A translation the record carries, in `lang`.
@@ -140,12 +116,14 @@ pub struct SearchHit {
     pub key: RecordKey,
     pub version: u64,
     pub title: String,
-    pub snippet: Vec<SnippetPart>,
+    /// The words that carried the match (rendered by the page, which
+    /// escapes every part).
+    pub snippet: seednet_search::Snippet,
     pub lang: LanguageTag,
     pub country: CountryCode,
     pub kind: Kind,
     pub themes: Vec<Theme>,
-    pub matched_via: Vec<MatchedVia>,
+    pub matched_via: Vec<MatchExplanation>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,7 +151,7 @@ pub struct SearchResults {
 
 /// A record and what the page shows around it.
 #[derive(Debug, Clone)]
-pub struct RecordPage {
+pub struct RecordView {
     /// The verified signed version (holding one means its signature verified).
     pub signed: Signed<Record>,
     /// Name and country of the origin node, when this node knows it.
@@ -380,7 +358,7 @@ pub trait WebBackend: Send + Sync + 'static {
     fn record(
         &self,
         key: RecordKey,
-    ) -> impl Future<Output = Result<Option<RecordPage>, BackendError>> + Send;
+    ) -> impl Future<Output = Result<Option<RecordView>, BackendError>> + Send;
 
     /// This node's own records, newest first, at most `limit`.
     fn own_records(

@@ -18,7 +18,7 @@ use seednet_protocol::{CountryCode, NodeId, Record, RecordContent, RecordKey};
 
 use super::backend::{
     AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
-    FederationView, Grant, NodeInfo, PeerView, Published, RecordPage, RecordSummary, RepairView,
+    FederationView, Grant, NodeInfo, PeerView, Published, RecordSummary, RecordView, RepairView,
     Role, SearchFailure, SearchRequest, SearchResults, WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
@@ -108,10 +108,7 @@ fn token_grant<E: std::fmt::Display>(
 ) -> Option<Grant> {
     match info {
         Ok(Some(info)) => Some(Grant {
-            role: match info.role {
-                crate::tokens::Role::Admin => Role::Admin,
-                crate::tokens::Role::Editor => Role::Editor,
-            },
+            role: info.role,
             token_id: info.id,
         }),
         Ok(None) => None,
@@ -178,7 +175,7 @@ impl WebBackend for NodeBackend {
         }))
     }
 
-    async fn record(&self, key: RecordKey) -> Result<Option<RecordPage>, BackendError> {
+    async fn record(&self, key: RecordKey) -> Result<Option<RecordView>, BackendError> {
         let own_ids = self.state.publisher.keys().own_ids();
         let own_name = CentreName {
             name: self.state.config.name.clone(),
@@ -236,7 +233,7 @@ impl WebBackend for NodeBackend {
             } else {
                 peer_name
             };
-            Ok(Some(RecordPage {
+            Ok(Some(RecordView {
                 signed: stored.signed,
                 origin,
                 relation_titles,

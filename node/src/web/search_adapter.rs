@@ -1,17 +1,15 @@
 //! Translation between the web interface's search types and the `search`
 //! crate's requests and responses.
 //!
-//! The search crate returns snippets as HTML-escaped text with `<mark>`
-//! around matched words. The page never inserts that HTML as is: it is parsed
-//! back into plain text parts ([`SnippetPart`]) that the template escapes
-//! again, so a bug in either place cannot inject markup.
+//! Snippets pass through as the search crate's structured
+//! [`engine::Snippet`] (plain text and matched ranges); the page template
+//! escapes each part, so no HTML is ever parsed or inserted.
 
 use seednet_protocol::{CountryCode, Kind, LanguageTag, NodeId, TargetGroup, Theme};
 use seednet_search as engine;
 
 use super::backend::{
-    FacetCounts, FacetField, FacetValue, MatchedVia, SearchHit, SearchRequest, SearchResults,
-    SnippetPart,
+    FacetCounts, FacetField, FacetValue, MatchExplanation, SearchHit, SearchRequest, SearchResults,
 };
 
 /// The engine's request for a web search; `None` when a filter value cannot
@@ -94,7 +92,7 @@ fn hit_from_engine(hit: engine::Hit) -> Option<SearchHit> {
             },
             version: hit.version,
             title: hit.title.clone(),
-            snippet: parse_snippet(&hit.snippet),
+            snippet: hit.snippet.clone(),
             lang: LanguageTag::parse(&hit.lang)?,
             country: CountryCode::parse(&hit.country)?,
             kind: hit.kind.parse().ok()?,
@@ -103,11 +101,11 @@ fn hit_from_engine(hit: engine::Hit) -> Option<SearchHit> {
                 .matched_via
                 .iter()
                 .filter_map(|via| match via {
-                    engine::MatchedVia::Text => Some(MatchedVia::Text),
+                    engine::MatchedVia::Text => Some(MatchExplanation::Text),
                     engine::MatchedVia::Translation { lang } => {
-                        LanguageTag::parse(lang).map(|lang| MatchedVia::Translation { lang })
+                        LanguageTag::parse(lang).map(|lang| MatchExplanation::Translation { lang })
                     }
-                    engine::MatchedVia::Concept { concept } => Some(MatchedVia::Concept {
+                    engine::MatchedVia::Concept { concept } => Some(MatchExplanation::Concept {
                         concept: concept.clone(),
                         labels: concept_labels(concept),
                     }),
@@ -135,69 +133,9 @@ fn concept_labels(concept_id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Splits the engine's snippet HTML (escaped text and `<mark>` tags) into
-/// plain text parts. Any other tag is kept as text, never as markup.
-pub fn parse_snippet(html: &str) -> Vec<SnippetPart> {
-    let mut parts: Vec<SnippetPart> = Vec::new();
-    let mut marked = false;
-    let mut rest = html;
-    while !rest.is_empty() {
-        let tag = if marked { "</mark>" } else { "<mark>" };
-        let (text, after) = match rest.find(tag) {
-            Some(position) => (&rest[..position], &rest[position + tag.len()..]),
-            None => (rest, ""),
-        };
-        if !text.is_empty() {
-            parts.push(SnippetPart {
-                text: unescape(text),
-                marked,
-            });
-        }
-        if after.is_empty() && !rest.contains(tag) {
-            break;
-        }
-        marked = !marked;
-        rest = after;
-    }
-    parts
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn render(parts: &[SnippetPart]) -> String {
-        parts
-            .iter()
-            .map(|p| {
-                if p.marked {
-                    format!("[{}]", p.text)
-                } else {
-                    p.text.clone()
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn snippets_become_plain_text_parts() {
-        let parts = parse_snippet(
-            "Tools &lt;script&gt; &amp; <mark>co-design</mark> for <mark>youth</mark>",
-        );
-        assert_eq!(render(&parts), "Tools <script> & [co-design] for [youth]");
-        assert_eq!(render(&parse_snippet("no match")), "no match");
-        assert_eq!(render(&parse_snippet("<mark>all</mark>")), "[all]");
-        assert_eq!(render(&parse_snippet("")), "");
-    }
 
     #[test]
     fn filters_map_to_engine_filters_and_bad_values_match_nothing() {

@@ -62,7 +62,7 @@ impl WebBackend for ScriptedBackend {
     async fn search(&self, _request: SearchRequest) -> Result<SearchResults, SearchFailure> {
         Ok(SearchResults::default())
     }
-    async fn record(&self, _key: RecordKey) -> Result<Option<RecordPage>, BackendError> {
+    async fn record(&self, _key: RecordKey) -> Result<Option<RecordView>, BackendError> {
         Ok(None)
     }
     async fn own_records(&self, _limit: usize) -> Result<Vec<RecordSummary>, BackendError> {

@@ -17,8 +17,8 @@ use super::{
     html_response, kind_label, lang_label, layout, message_page, notice, pair, parse_pairs,
     server_error, target_group_label, theme_label, Ctx, Nav,
 };
-use crate::web::backend::{RecordPage, WebBackend};
-use crate::web::jsonld;
+use crate::schema_org;
+use crate::web::backend::{RecordView, WebBackend};
 use crate::web::WebState;
 
 /// Parses the two path segments of a record URL.
@@ -108,7 +108,7 @@ fn provenance_text(ctx: &Ctx, provenance: Provenance, reviewed: bool) -> String 
 
 fn render(
     ctx: &Ctx,
-    page: &RecordPage,
+    page: &RecordView,
     content: &RecordContent,
     chosen: Option<&LanguageTag>,
     own: bool,
@@ -121,16 +121,12 @@ fn render(
         Some((lang, translated)) => (translated.title.as_str(), lang.as_str()),
         None => (content.title.as_str(), original_lang),
     };
-    let page_url = format!(
-        "{}{}",
-        node_url.trim_end_matches('/'),
-        super::record::record_url(&record.key)
-    );
-    let json_ld = jsonld::record_json_ld(
+    let json_ld = schema_org::with_context(schema_org::creative_work(
         record,
-        &page_url,
+        content,
+        node_url,
         page.origin.as_ref().map(|origin| origin.name.as_str()),
-    );
+    ));
     html! {
         article class="record" {
             header class="record-header" {
@@ -222,7 +218,7 @@ fn render(
                 p { a class="button" href=(format!("/editor/records/{}/edit", record.key.id)) { (ctx.t("record.edit")) } }
             }
         }
-        script type="application/ld+json" { (PreEscaped(jsonld::script_safe(&json_ld))) }
+        script type="application/ld+json" { (PreEscaped(schema_org::script_safe(&json_ld))) }
     }
 }
 
@@ -316,7 +312,7 @@ fn relation_key(relation_type: RelationType) -> &'static str {
     }
 }
 
-fn relations(ctx: &Ctx, page: &RecordPage, content: &RecordContent) -> Markup {
+fn relations(ctx: &Ctx, page: &RecordView, content: &RecordContent) -> Markup {
     let title_of = |key: &RecordKey| {
         page.relation_titles
             .iter()
@@ -352,7 +348,7 @@ fn relations(ctx: &Ctx, page: &RecordPage, content: &RecordContent) -> Markup {
     }
 }
 
-fn signature(ctx: &Ctx, page: &RecordPage) -> Markup {
+fn signature(ctx: &Ctx, page: &RecordView) -> Markup {
     let record = page.signed.value();
     html! {
         section class="record-signature" aria-labelledby="signature-heading" {

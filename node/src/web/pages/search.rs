@@ -15,8 +15,8 @@ use super::{
     server_error, target_group_label, theme_label, url_encode, Ctx, Nav,
 };
 use crate::web::backend::{
-    FacetCounts, FacetField, MatchedVia, SearchFailure, SearchHit, SearchRequest, SearchResults,
-    WebBackend,
+    FacetCounts, FacetField, MatchExplanation, SearchFailure, SearchHit, SearchRequest,
+    SearchResults, WebBackend,
 };
 use crate::web::i18n::UiLang;
 use crate::web::{WebState, SEARCH_PAGES_MAX, SEARCH_PAGE_SIZE, SEARCH_QUERY_CHARS_MAX};
@@ -300,18 +300,18 @@ fn active_filters(ctx: &Ctx, request: &SearchRequest) -> Markup {
 fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
     let href = format!("/records/{}/{}", hit.key.origin, hit.key.id);
     // A hit that matched in its own words needs no cross-language mark.
-    let matched_own_text = hit.matched_via.contains(&MatchedVia::Text);
+    let matched_own_text = hit.matched_via.contains(&MatchExplanation::Text);
     let cross_language: Vec<String> = hit
         .matched_via
         .iter()
         .filter(|_| !matched_own_text)
         .filter_map(|via| match via {
-            MatchedVia::Text => None,
-            MatchedVia::Translation { lang } => Some(ctx.tf(
+            MatchExplanation::Text => None,
+            MatchExplanation::Translation { lang } => Some(ctx.tf(
                 "search.matched_translation",
                 &[("lang", &lang_label(ctx, lang))],
             )),
-            MatchedVia::Concept { concept, labels } => {
+            MatchExplanation::Concept { concept, labels } => {
                 let label_in = |code: &str| {
                     labels
                         .iter()
@@ -328,7 +328,7 @@ fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
     // The snippet is in a translation's language only when the hit matched
     // through that translation alone; otherwise it is the record's own text.
     let snippet_lang = match hit.matched_via.as_slice() {
-        [MatchedVia::Translation { lang }] => lang.as_str(),
+        [MatchExplanation::Translation { lang }] => lang.as_str(),
         _ => hit.lang.as_str(),
     };
     let other_language = request
@@ -341,9 +341,9 @@ fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
                 h3 class="hit-title" {
                     a href=(href) lang=(hit.lang.as_str()) { (hit.title) }
                 }
-                @if !hit.snippet.is_empty() {
+                @if !hit.snippet.text.is_empty() {
                     p class="snippet" lang=(snippet_lang) {
-                        @for part in &hit.snippet {
+                        @for part in hit.snippet.parts() {
                             @if part.marked { mark { (part.text) } } @else { (part.text) }
                         }
                     }
