@@ -66,30 +66,42 @@ impl Peer {
 
     /// Serves a page exactly as `PageBuilder` does.
     fn serve(&self, since: u64, limit: usize) -> (Vec<(RecordNo, u64)>, PageSummary) {
-        let mut records = Vec::new();
-        let mut last_seq = since;
-        let mut full = false;
-        for (seq, entry) in self.log.range(since + 1..) {
-            if records.len() == limit {
-                full = true;
-                break;
-            }
-            records.push(*entry);
-            last_seq = *seq;
-        }
-        let next_cursor = if full {
-            last_seq
-        } else {
-            self.head_seq.max(since)
-        };
-        let summary = PageSummary {
-            since,
-            records: records.len(),
-            next_cursor,
-            head_seq: self.head_seq,
-        };
-        (records, summary)
+        serve_log(&self.log, self.head_seq, since, limit)
     }
+}
+
+/// A page of a simulated change log, exactly as `PageBuilder` cuts it:
+/// at most `limit` entries after `since`; the cursor is the last entry
+/// served on a full page, else the head.
+pub(super) fn serve_log<E: Copy>(
+    log: &BTreeMap<u64, E>,
+    head_seq: u64,
+    since: u64,
+    limit: usize,
+) -> (Vec<E>, PageSummary) {
+    let mut records = Vec::new();
+    let mut last_seq = since;
+    let mut full = false;
+    for (seq, entry) in log.range(since + 1..) {
+        if records.len() == limit {
+            full = true;
+            break;
+        }
+        records.push(*entry);
+        last_seq = *seq;
+    }
+    let next_cursor = if full {
+        last_seq
+    } else {
+        head_seq.max(since)
+    };
+    let summary = PageSummary {
+        since,
+        records: records.len(),
+        next_cursor,
+        head_seq,
+    };
+    (records, summary)
 }
 
 /// The pulling node: durable store and cursor, volatile machine and pages.

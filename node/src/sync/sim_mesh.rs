@@ -65,29 +65,7 @@ impl Node {
     }
 
     fn serve(&self, since: u64, limit: usize) -> (Page, PageSummary) {
-        let mut records = Vec::new();
-        let mut last_seq = since;
-        let mut full = false;
-        for (seq, entry) in self.log.range(since + 1..) {
-            if records.len() == limit {
-                full = true;
-                break;
-            }
-            records.push(*entry);
-            last_seq = *seq;
-        }
-        let next_cursor = if full {
-            last_seq
-        } else {
-            self.head_seq.max(since)
-        };
-        let summary = PageSummary {
-            since,
-            records: records.len(),
-            next_cursor,
-            head_seq: self.head_seq,
-        };
-        (records, summary)
+        super::sim::serve_log(&self.log, self.head_seq, since, limit)
     }
 }
 
