@@ -3,6 +3,8 @@
 //! over these modules; tests and the federation, search and web parts reuse
 //! them.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod app;
 pub mod clock;

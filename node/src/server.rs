@@ -49,6 +49,15 @@ pub enum ServeError {
     Federation(#[from] crate::federation::FederationError),
     #[error("final flush failed: {0}")]
     Flush(#[from] crate::storage::StorageError),
+    #[error("the {what} task failed: {reason}")]
+    Task { what: &'static str, reason: String },
+}
+
+fn task_failed(what: &'static str) -> impl FnOnce(tokio::task::JoinError) -> ServeError {
+    move |error| ServeError::Task {
+        what,
+        reason: error.to_string(),
+    }
 }
 
 /// Serves the node of `config` until `shutdown` resolves. Prints
@@ -62,7 +71,7 @@ pub async fn serve(
     let open_config = Arc::clone(&config);
     let opened = tokio::task::spawn_blocking(move || node::open(&open_config))
         .await
-        .expect("open task does not panic")?;
+        .map_err(task_failed("opening the data dir"))??;
     let state = AppState::new(
         Arc::clone(&opened.storage),
         opened.publisher.clone(),
@@ -91,7 +100,7 @@ pub async fn serve(
     let storage = Arc::clone(&opened.storage);
     tokio::task::spawn_blocking(move || storage.shutdown())
         .await
-        .expect("shutdown task does not panic")?;
+        .map_err(task_failed("storage shutdown"))??;
     tracing::info!("storage flushed; stopped");
     Ok(())
 }

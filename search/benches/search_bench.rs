@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use seednet_protocol::testing::{sample_content, sign_sample, test_key};
 use seednet_protocol::{CountryCode, Kind, LanguageTag, Record, TargetGroup, Theme};
-use seednet_search::glossary::Glossary;
+use seednet_search::Glossary;
 use seednet_search::{AnalysisConfig, SearchIndex, SearchRequest};
 
 const COMMIT_EVERY_RECORDS: usize = 1_000;

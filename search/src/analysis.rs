@@ -42,15 +42,22 @@ pub const TOKEN_BYTES_MAX: usize = 60;
 /// one of the first-class languages is analysed with [`AnalyzerLang::Generic`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AnalyzerLang {
+    /// Italian: elisions split, Snowball stemmer.
     It,
+    /// Greek: final sigma and accents folded, Snowball stemmer.
     El,
+    /// Romanian: comma-below and cedilla forms unified, Snowball stemmer.
     Ro,
+    /// Slovenian: our light stemmer (`slovenian`).
     Sl,
+    /// English: Snowball stemmer.
     En,
+    /// Any other language: lowercased and folded, no stemming.
     Generic,
 }
 
 impl AnalyzerLang {
+    /// Every chain, first-class languages first.
     pub const ALL: [AnalyzerLang; 6] = [
         AnalyzerLang::It,
         AnalyzerLang::El,
@@ -92,7 +99,8 @@ impl AnalyzerLang {
 }
 
 /// The languages with their own analysis chain (and glossary terms).
-pub const FIRST_CLASS: [&str; 5] = ["it", "el", "ro", "sl", "en"];
+#[cfg(test)]
+pub(crate) const FIRST_CLASS: [&str; 5] = ["it", "el", "ro", "sl", "en"];
 
 /// The name of the accent-folded chain.
 pub const FOLDED_TOKENIZER: &str = "seednet_folded";
@@ -319,15 +327,6 @@ pub fn fold_in_place(token: &mut String) -> bool {
     }
     *token = out;
     !token.is_empty()
-}
-
-/// Normalises then folds a whole query or text fragment (used for matching
-/// glossary terms typed without accents).
-pub fn fold_text(text: &str) -> String {
-    let mut token = text.to_string();
-    normalize_token(&mut token);
-    fold_in_place(&mut token);
-    token
 }
 
 fn normalized(words: &[&str]) -> Vec<String> {

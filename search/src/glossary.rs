@@ -40,9 +40,13 @@ pub const TERM_TOKENS_MAX: usize = 8;
 /// A facet value a concept stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FacetLink {
+    /// A country (the concept names the country).
     Country(CountryCode),
+    /// A competence area.
     Theme(Theme),
+    /// A record kind.
     Kind(Kind),
+    /// A target group.
     TargetGroup(TargetGroup),
 }
 
@@ -50,9 +54,13 @@ pub enum FacetLink {
 /// any) and its terms per language tag.
 #[derive(Debug, Clone)]
 pub struct Concept {
+    /// Stable id (`participatory-budgeting`), shown in `matched_via`.
     pub id: String,
+    /// The glossary section it belongs to (method, policy area, ...).
     pub category: String,
+    /// The facet value (theme, target group, kind) it stands for, if any.
     pub facet: Option<FacetLink>,
+    /// Its terms by language tag; the first term of a language is its label.
     pub terms: BTreeMap<String, Vec<String>>,
 }
 
@@ -68,8 +76,11 @@ pub enum GlossaryError {
 /// A concept found in a text: which one and where (byte range).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConceptMatch {
+    /// Index of the concept in [`Glossary::concepts`].
     pub concept: usize,
+    /// Start of the matched words, in bytes of the text searched.
     pub from: usize,
+    /// End (exclusive) of the matched words, in bytes.
     pub to: usize,
 }
 
@@ -144,14 +155,18 @@ impl Glossary {
         glossary
     }
 
+    /// Every concept, in glossary order (indexes are stable for one glossary).
     pub fn concepts(&self) -> &[Concept] {
         &self.concepts
     }
 
+    /// The concept at `index` (from [`Glossary::find`] or a [`ConceptMatch`]);
+    /// panics on an index this glossary did not give out.
     pub fn concept(&self, index: usize) -> &Concept {
         &self.concepts[index]
     }
 
+    /// The index of the concept with id `id`.
     pub fn find(&self, id: &str) -> Option<usize> {
         self.by_id.get(id).copied()
     }

@@ -81,9 +81,15 @@ pub enum RebuildReason {
     /// Tantivy files without our stamp (a crash during creation).
     StampMissing,
     /// The stamp names another schema version or other analysis switches.
-    SchemaChanged { found: String },
+    SchemaChanged {
+        /// The stamp found in the folder.
+        found: String,
+    },
     /// Tantivy could not open the index or a file failed its checksum.
-    Corrupt { detail: String },
+    Corrupt {
+        /// What tantivy said.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for RebuildReason {

@@ -19,22 +19,26 @@
 //! [`glossary`] (concepts and their matcher), [`index`] (schema, lifecycle,
 //! writes), [`query`] (requests, responses, ranking, facets), [`snippet`].
 
-pub mod analysis;
-pub mod glossary;
-pub mod index;
-pub mod query;
-pub mod slovenian;
-pub mod snippet;
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod analysis;
+mod glossary;
+mod index;
+mod query;
+mod slovenian;
+mod snippet;
 
 pub use analysis::{AnalysisConfig, AnalyzerLang};
+pub use glossary::{Concept, ConceptMatch, FacetLink, Glossary};
 pub use index::{
     OpenState, RebuildReason, SearchIndex, INDEXER_BATCH_RECORDS_MAX, INDEXER_COMMIT_INTERVAL_MS,
     SCHEMA_VERSION,
 };
 pub use query::{
-    FacetCount, Facets, Hit, MatchedVia, QueryInfo, SearchFilters, SearchRequest, SearchResponse,
-    FACET_VALUES_MAX, FILTER_VALUES_MAX, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX, QUERY_CHARS_MAX,
-    QUERY_TERMS_MAX,
+    detect_language, FacetCount, Facets, Hit, MatchedVia, QueryInfo, SearchFilters, SearchRequest,
+    SearchResponse, FACET_VALUES_MAX, FILTER_VALUES_MAX, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX,
+    QUERY_CHARS_MAX, QUERY_TERMS_MAX,
 };
 pub use snippet::{Snippet, SnippetPart};
 
@@ -45,7 +49,9 @@ pub enum SearchError {
     /// HTTP API and the CLI spell it.
     #[error("invalid parameter {field}: {message}")]
     InvalidParameter {
+        /// The parameter (`q`, `country`, `limit`, ...).
         field: &'static str,
+        /// What is wrong with its value.
         message: String,
     },
     /// tantivy failed (I/O, a corrupt segment found while searching).
@@ -54,17 +60,25 @@ pub enum SearchError {
     /// The index directory could not be prepared.
     #[error("search index directory {path}: {source}")]
     Directory {
+        /// The folder.
         path: String,
+        /// What the file system said.
         #[source]
         source: std::io::Error,
     },
     /// Another index writer (another process) holds the folder.
     #[error("search index {path} is in use by another process")]
-    Locked { path: String },
+    Locked {
+        /// The folder.
+        path: String,
+    },
     /// The directory holds files that are not a seednet index; refusing to
     /// delete them.
     #[error("{path} is not empty and is not a seednet search index; refusing to overwrite it")]
-    ForeignDirectory { path: String },
+    ForeignDirectory {
+        /// The folder.
+        path: String,
+    },
 }
 
 impl SearchError {

@@ -88,15 +88,21 @@ pub const FACET_NAMES: [&str; 7] = [
 /// different filters all apply (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchFilters {
+    /// The record's country.
     pub country: Vec<CountryCode>,
     /// The language a record is written in (not the query language).
     pub lang: Vec<LanguageTag>,
+    /// The record's kind (practice, method, tool, case study, know-how).
     pub kind: Vec<Kind>,
+    /// One of the record's competence areas.
     pub theme: Vec<Theme>,
+    /// One of the record's target groups.
     pub target_group: Vec<TargetGroup>,
+    /// The node that published the record.
     pub origin: Vec<NodeId>,
-    /// `year_start` of the record, inclusive bounds.
+    /// Earliest `year_start` of the record, inclusive.
     pub year_from: Option<i64>,
+    /// Latest `year_start` of the record, inclusive.
     pub year_to: Option<i64>,
 }
 
@@ -107,8 +113,11 @@ pub struct SearchRequest {
     pub q: String,
     /// The language the query is written in; detected when absent.
     pub query_lang: Option<LanguageTag>,
+    /// What the hits must be.
     pub filters: SearchFilters,
+    /// Hits to skip (at most [`OFFSET_MAX`]).
     pub offset: usize,
+    /// Hits to return (1 to [`LIMIT_MAX`]).
     pub limit: usize,
 }
 
@@ -267,45 +276,71 @@ pub enum MatchedVia {
     /// Words of the query in the record's own text.
     Text,
     /// Words of the query in the record's translation into `lang`.
-    Translation { lang: String },
+    Translation {
+        /// The translation's language tag.
+        lang: String,
+    },
     /// A concept of the query that the record mentions or carries.
-    Concept { concept: String },
+    Concept {
+        /// The glossary id of the concept.
+        concept: String,
+    },
 }
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
+    /// The origin node id (64 hex digits).
     pub origin: String,
+    /// The record id.
     pub id: String,
+    /// The version indexed (the current one).
     pub version: u64,
+    /// The title in the record's language.
     pub title: String,
     /// The record's words that carried the match, marked.
     pub snippet: Snippet,
+    /// The record's language tag.
     pub lang: String,
+    /// The record's country code.
     pub country: String,
+    /// The record's kind slug.
     pub kind: String,
+    /// The record's competence-area slugs.
     pub themes: Vec<String>,
+    /// The record's `year_start`.
     pub year: i64,
+    /// The ranking score (higher first; comparable within one response only).
     pub score: f32,
+    /// Every way the hit matched the query.
     pub matched_via: Vec<MatchedVia>,
 }
 
 /// A facet value and the number of matching records that have it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FacetCount {
+    /// The value as the filter takes it (`IT`, `co-design`, a node id).
     pub value: String,
+    /// Matching records with that value.
     pub count: u64,
 }
 
 /// Counts over all records matching the query and filters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facets {
+    /// By country.
     pub country: Vec<FacetCount>,
+    /// By record language.
     pub lang: Vec<FacetCount>,
+    /// By kind.
     pub kind: Vec<FacetCount>,
+    /// By competence area.
     pub theme: Vec<FacetCount>,
+    /// By target group.
     pub target_group: Vec<FacetCount>,
+    /// By `year_start`.
     pub year: Vec<FacetCount>,
+    /// By origin node id.
     pub origin: Vec<FacetCount>,
 }
 
@@ -314,6 +349,7 @@ pub struct Facets {
 pub struct QueryInfo {
     /// The query language used (given or detected); `None` when unknown.
     pub lang: Option<String>,
+    /// Whether `lang` was detected (rather than given).
     pub lang_detected: bool,
     /// Concept ids the query was mapped to.
     pub concepts: Vec<String>,
@@ -324,9 +360,13 @@ pub struct QueryInfo {
 pub struct SearchResponse {
     /// Number of matching records (all pages).
     pub total: u64,
+    /// Time the search took in the engine, in milliseconds.
     pub took_ms: u64,
+    /// The page of hits asked for, best first.
     pub hits: Vec<Hit>,
+    /// Counts over every matching record, not only this page.
     pub facets: Facets,
+    /// What the engine understood of the query.
     pub query: QueryInfo,
 }
 

@@ -32,7 +32,9 @@ pub struct Snippet {
 /// One piece of a snippet: text, and whether it matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnippetPart<'a> {
+    /// The piece's text (plain, unescaped).
     pub text: &'a str,
+    /// Whether it matched the query.
     pub marked: bool,
 }
 

@@ -445,9 +445,7 @@ fn seednet_beats_the_monolingual_baseline_across_languages() {
 
     let detected = queries
         .iter()
-        .filter(|query| {
-            seednet_search::query::detect_language(&query.q) == Some(query.lang.as_str())
-        })
+        .filter(|query| seednet_search::detect_language(&query.q) == Some(query.lang.as_str()))
         .count();
     println!(
         "\nquery language detected correctly (whatlang, five languages): {detected} of {}",

@@ -318,7 +318,7 @@ async fn run_on_target(target: &Target, command: Command) -> Result<()> {
         | Command::Block(_)
         | Command::Key(_)
         | Command::Search(_)
-        | Command::Reindex => unreachable!("handled in run"),
+        | Command::Reindex => bail!("internal error: this command is not run against a target"),
     }
 }
 
@@ -481,7 +481,7 @@ impl Target {
         work: impl FnOnce(&Local) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let Target::Local(local) = self else {
-            unreachable!("read is for local targets")
+            bail!("this needs the node's data dir (--data-dir), not a running node (--node)");
         };
         let local = Arc::clone(local);
         tokio::task::spawn_blocking(move || work(&local)).await?

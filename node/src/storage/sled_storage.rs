@@ -1124,7 +1124,9 @@ impl Storage for SledStorage {
             if value.len() < 32 + 32 {
                 return Err(StorageError::Corrupt("items entry too short".into()));
             }
-            let origin: [u8; 32] = value[32..64].try_into().expect("32 bytes");
+            let origin: [u8; 32] = value[32..64]
+                .try_into()
+                .map_err(|_| StorageError::Corrupt("items entry origin".into()))?;
             visit(&Item::new(item_key, decode_hash(&value)?), &origin);
         }
         Ok(())

@@ -90,11 +90,7 @@ pub(super) fn serve_log<E: Copy>(
         records.push(*entry);
         last_seq = *seq;
     }
-    let next_cursor = if full {
-        last_seq
-    } else {
-        head_seq.max(since)
-    };
+    let next_cursor = if full { last_seq } else { head_seq.max(since) };
     let summary = PageSummary {
         since,
         records: records.len(),

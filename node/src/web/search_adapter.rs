@@ -121,7 +121,7 @@ fn hit_from_engine(hit: engine::Hit) -> Option<SearchHit> {
 
 /// The first term of a glossary concept in each language, for display.
 fn concept_labels(concept_id: &str) -> Vec<(String, String)> {
-    let glossary = engine::glossary::Glossary::builtin(engine::AnalysisConfig::default());
+    let glossary = engine::Glossary::builtin(engine::AnalysisConfig::default());
     let Some(index) = glossary.find(concept_id) else {
         return Vec::new();
     };
