@@ -168,8 +168,7 @@ async fn search_finds_records_across_languages_with_facets_filters_and_snippets(
     keys.sort();
     assert_eq!(keys, ["facets", "hits", "took_ms", "total"]);
 
-    // The web search page answers from the same index (the storage scan it
-    // falls back to without one cannot match across languages).
+    // The web search page answers from the same index, across languages.
     let page = client()
         .get(server.url(
             "/?q=%CF%83%CF%85%CE%BD%CE%B4%CE%B9%CE%B1%CE%BC%CF%8C%CF%81%CF%86%CF%89%CF%83%CE%B7",

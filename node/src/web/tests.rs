@@ -1,8 +1,8 @@
 //! Router-level tests of the web pages with a scripted backend.
 //!
 //! These check page behaviour that does not need the real node: the admin
-//! page with federation peers (federation is not yet part of the node, so the
-//! browser tests cannot show peers), CSRF and role checks on admin forms. The
+//! page with peers in every state (hard to arrange between real nodes),
+//! CSRF and role checks on admin forms. The
 //! backend here is a test double and says so; the end-to-end tests in
 //! `node/tests/web_*.rs` run against the real node.
 
