@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use crate::federation::OriginLink;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Editor, JsonBytes};
+use crate::service::Publisher;
 use crate::state::AppState;
 use crate::storage::{ListQuery, Published, LIST_PAGE_RECORDS_MAX};
 
@@ -160,12 +161,12 @@ fn decode_content(body: &[u8]) -> Result<RecordContent, ApiError> {
     ),
     security(("token" = [])))]
 pub async fn create_record(
-    State(state): State<AppState>,
+    State(publisher): State<Publisher>,
     _editor: Editor,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let content = decode_content(&body)?;
-    let published = state.publisher.create(content).await?;
+    let published = publisher.create(content).await?;
     let record = published.signed.value();
     tracing::info!(record = %record.key, version = record.version, seq = published.seq, "record published");
     Ok(signed_response(StatusCode::CREATED, &published, true))
@@ -229,17 +230,17 @@ pub async fn get_record(
     ),
     security(("token" = [])))]
 pub async fn update_record(
-    State(state): State<AppState>,
+    State(publisher): State<Publisher>,
     _editor: Editor,
     Path((origin, id)): Path<(String, String)>,
     headers: HeaderMap,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let key = parse_key(&origin, &id)?;
-    state.publisher.check_own(&key)?;
+    publisher.check_own(&key)?;
     let expected = expected_version(&headers)?;
     let content = decode_content(&body)?;
-    let published = state.publisher.update(key.id, content, expected).await?;
+    let published = publisher.update(key.id, content, expected).await?;
     let record = published.signed.value();
     tracing::info!(record = %record.key, version = record.version, seq = published.seq, "record updated");
     Ok(signed_response(StatusCode::OK, &published, false))
@@ -260,15 +261,15 @@ pub async fn update_record(
     ),
     security(("token" = [])))]
 pub async fn delete_record(
-    State(state): State<AppState>,
+    State(publisher): State<Publisher>,
     _editor: Editor,
     Path((origin, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = parse_key(&origin, &id)?;
-    state.publisher.check_own(&key)?;
+    publisher.check_own(&key)?;
     let expected = expected_version(&headers)?;
-    let published = state.publisher.delete(key.id, expected).await?;
+    let published = publisher.delete(key.id, expected).await?;
     let record = published.signed.value();
     tracing::info!(record = %record.key, version = record.version, seq = published.seq, "record deleted");
     Ok(signed_response(StatusCode::OK, &published, false))
