@@ -42,7 +42,7 @@ use crate::SearchError;
 
 /// Bumped whenever the schema or the meaning of a field changes; an index
 /// with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The stamp file beside tantivy's files.
 pub const STAMP_FILE: &str = "seednet-search-schema";
 /// Memory the tantivy writer may use before it flushes a segment.
@@ -138,6 +138,9 @@ pub(crate) struct Fields {
     pub target_group: Field,
     pub year: Field,
     pub tiebreak: Field,
+    /// The record language as a number ([`lang_key_of`]), a fast field for
+    /// ranking each language's hits against their own best.
+    pub lang_key: Field,
     pub facets: Field,
     pub concepts: Field,
     pub content_json: Field,
@@ -198,6 +201,7 @@ fn build_schema() -> (Schema, Fields) {
                 .set_fast(),
         ),
         tiebreak: builder.add_u64_field("tiebreak", FAST | INDEXED),
+        lang_key: builder.add_u64_field("lang_key", FAST),
         facets: builder.add_facet_field("facets", FacetOptions::default()),
         concepts: builder.add_text_field("concepts", STRING | STORED),
         content_json: builder.add_text_field("content_json", STORED),
@@ -217,6 +221,16 @@ pub(crate) fn key_text(key: &RecordKey) -> String {
 pub(crate) fn tiebreak_of(key: &RecordKey) -> u64 {
     let digest = Sha256::digest(key_text(key).as_bytes());
     u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// A number per language tag, the same on every node: the tag's bytes
+/// (lowercase ASCII, at most 8 of them; longer tags share their first 8).
+pub(crate) fn lang_key_of(tag: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    for (slot, byte) in bytes.iter_mut().zip(tag.bytes()) {
+        *slot = byte.to_ascii_lowercase();
+    }
+    u64::from_be_bytes(bytes)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -462,6 +476,7 @@ impl SearchIndex {
         document.add_text(fields.kind, content.kind.as_str());
         document.add_i64(fields.year, content.year_start);
         document.add_u64(fields.tiebreak, tiebreak_of(&record.key));
+        document.add_u64(fields.lang_key, lang_key_of(content.lang.as_str()));
         let facet_paths = [
             ("country", content.country.as_str().to_string()),
             ("lang", content.lang.as_str().to_string()),

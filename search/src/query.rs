@@ -9,10 +9,17 @@
 //! that stand for a facet value (a country, a competence area, ...) *boost*
 //! records with that value; they never filter (see `docs/SEARCH.md`).
 //!
-//! Scores are BM25 sums; ties are broken by a stable hash of the record key,
-//! so the same index gives the same order on every node and every run. The
-//! ranked list is one input of a possible later rank fusion with a semantic
-//! tier: nothing here depends on the absolute score values.
+//! Scores are BM25 sums, then each language competes on its own scale: the
+//! best [`LANGUAGE_RANKING_WINDOW`] hits are ranked by their score divided by
+//! the best score among those hits *in the same record language*
+//! ([`rank_within_languages`]). A query shares more words with records of its
+//! own language than with equally relevant records in other languages
+//! (glossary concepts and cognates carry less weight than the query's own
+//! words), so raw BM25 would bury the best foreign record behind weaker
+//! same-language ones; dividing by each language's best makes each
+//! language's best match score 1. Ties are broken by a stable hash of the
+//! record key, so the same index gives the same order on every node and every
+//! run.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -67,6 +74,10 @@ pub const FOLDED_WEIGHT: f32 = 0.5;
 pub const CONCEPT_BOOST: f32 = 4.0;
 /// Weight of a facet value named by the query ("... Romania" boosts RO).
 pub const FACET_CONCEPT_BOOST: f32 = 6.0;
+
+/// Hits ranked against the best hit of their language (see the module
+/// documentation); a page deeper than this widens the window to reach it.
+pub const LANGUAGE_RANKING_WINDOW: usize = 200;
 
 /// Weight of a highlighted query word when choosing the snippet window, on
 /// the scale of concept specificity (squared inverse document frequency ×
@@ -421,6 +432,45 @@ impl SearchResponse {
     }
 }
 
+/// A candidate hit before its page is cut: where it is and what ranks it.
+#[derive(Debug, Clone, Copy)]
+struct RankedDoc {
+    address: DocAddress,
+    score: f32,
+    tiebreak: u64,
+    lang_key: u64,
+}
+
+/// Ranks candidates by their score divided by the best score among the
+/// candidates of their record language (best first; ties: the raw score,
+/// then the stable key hash). Scores become those ratios, in `0..=1`.
+fn rank_within_languages(mut candidates: Vec<RankedDoc>) -> Vec<RankedDoc> {
+    let mut best: HashMap<u64, f32> = HashMap::new();
+    for candidate in &candidates {
+        let slot = best.entry(candidate.lang_key).or_insert(0.0);
+        *slot = slot.max(candidate.score);
+    }
+    let raw: HashMap<DocAddress, f32> = candidates
+        .iter()
+        .map(|candidate| (candidate.address, candidate.score))
+        .collect();
+    for candidate in &mut candidates {
+        let top = best[&candidate.lang_key];
+        candidate.score = if top > 0.0 {
+            candidate.score / top
+        } else {
+            0.0
+        };
+    }
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(raw[&b.address].total_cmp(&raw[&a.address]))
+            .then(b.tiebreak.cmp(&a.tiebreak).reverse())
+    });
+    candidates
+}
+
 /// The query after analysis, reused to explain hits.
 struct AnalyzedQuery {
     lang: Option<AnalyzerLang>,
@@ -450,28 +500,49 @@ impl SearchIndex {
         for name in FACET_NAMES {
             facet_collector.add_facet(Facet::from_path([name]));
         }
-        let top = TopDocs::with_limit(request.limit)
-            .and_offset(request.offset)
-            .tweak_score(move |segment: &SegmentReader| {
-                let tiebreak = segment.fast_fields().u64("tiebreak").ok();
-                let year = segment.fast_fields().i64("year").ok();
-                move |doc: DocId, score: Score| {
-                    let key = tiebreak.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
-                    let primary = if browsing {
-                        year.as_ref().and_then(|c| c.first(doc)).unwrap_or(0) as f32
-                    } else {
-                        score
-                    };
-                    (primary, Reverse(key))
-                }
-            });
+        let wanted = request.offset + request.limit;
+        let window = if browsing {
+            wanted
+        } else {
+            wanted.max(LANGUAGE_RANKING_WINDOW)
+        };
+        let top = TopDocs::with_limit(window).tweak_score(move |segment: &SegmentReader| {
+            let tiebreak = segment.fast_fields().u64("tiebreak").ok();
+            let lang_key = segment.fast_fields().u64("lang_key").ok();
+            let year = segment.fast_fields().i64("year").ok();
+            move |doc: DocId, score: Score| {
+                let key = tiebreak.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+                let lang = lang_key.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+                let primary = if browsing {
+                    year.as_ref().and_then(|c| c.first(doc)).unwrap_or(0) as f32
+                } else {
+                    score
+                };
+                (primary, Reverse(key), lang)
+            }
+        });
         let (top_docs, total, facet_counts) =
             searcher.search(&query, &(top, Count, facet_collector))?;
+        let candidates: Vec<RankedDoc> = top_docs
+            .into_iter()
+            .map(
+                |((primary, Reverse(tiebreak), lang_key), address)| RankedDoc {
+                    address,
+                    score: if browsing { 0.0 } else { primary },
+                    tiebreak,
+                    lang_key,
+                },
+            )
+            .collect();
+        let ranked = if browsing {
+            candidates
+        } else {
+            rank_within_languages(candidates)
+        };
 
-        let mut hits = Vec::with_capacity(top_docs.len());
-        for ((primary, _), address) in top_docs {
-            let score = if browsing { 0.0 } else { primary };
-            hits.push(self.hit(&searcher, address, score, &analyzed)?);
+        let mut hits = Vec::with_capacity(request.limit);
+        for candidate in ranked.into_iter().skip(request.offset).take(request.limit) {
+            hits.push(self.hit(&searcher, candidate.address, candidate.score, &analyzed)?);
         }
         let facets = facets_from(&facet_counts);
         let concepts = analyzed

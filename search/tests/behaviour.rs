@@ -703,3 +703,51 @@ fn the_plain_text_rendering_shows_hits_and_facets() {
     assert!(text.contains("country: IE (1)"), "{text}");
     assert!(!text.contains("<mark>"));
 }
+
+#[test]
+fn the_best_record_of_each_language_competes_with_the_query_language() {
+    // Six Italian records share the query's own words; the one Greek record
+    // on the same practice matches only through the concept. Ranked by raw
+    // BM25 it would come after every Italian one; ranked against the best
+    // hit of its own language, it reaches the first page of three.
+    let dir = tempfile::tempdir().unwrap();
+    let mut records: Vec<Record> = (0..6)
+        .map(|n| {
+            // the first names the practice in its title and summary, the
+            // others in passing
+            let (title, summary) = if n == 0 {
+                (
+                    "Bilancio partecipativo nel quartiere".to_string(),
+                    "Il bilancio partecipativo del quartiere: assemblee, proposte e voto sul bilancio partecipativo.".to_string(),
+                )
+            } else {
+                (
+                    format!("Servizi di prossimità nel quartiere {n}"),
+                    "Sportelli di quartiere per famiglie, con un cenno al bilancio partecipativo.".to_string(),
+                )
+            };
+            record(1, &format!("it-{n}"), 1, content("it", "IT", &title, &summary))
+        })
+        .collect();
+    records.push(record(
+        2,
+        "el-patra",
+        1,
+        content(
+            "el",
+            "GR",
+            "Συμμετοχικός προϋπολογισμός στην Πάτρα",
+            "Οι κάτοικοι της Πάτρας ψηφίζουν για έργα της γειτονιάς τους.",
+        ),
+    ));
+    let index = indexed(dir.path(), &records);
+    let mut request = SearchRequest::new("bilancio partecipativo");
+    request.limit = 3;
+    let response = search(&index, request);
+    assert!(
+        ids(&response).contains(&"el-patra".to_string()),
+        "{:?}",
+        ids(&response)
+    );
+    assert_eq!(response.total, 7);
+}

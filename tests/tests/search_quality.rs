@@ -27,10 +27,10 @@ use tantivy::schema::{Schema, Value, STORED, STRING, TEXT};
 use tantivy::{Index, TantivyDocument};
 
 /// Cross-language recall@10 (macro average over queries with cross-language
-/// relevant records) measured at 0.90 with the glossary of this commit, minus
-/// a margin of about 0.03 (the glossary is still growing; it may move a
-/// little either way).
-const CROSS_LANGUAGE_RECALL_AT_10_FLOOR: f64 = 0.87;
+/// relevant records) measured at 0.937 with the glossary of this commit and
+/// each language ranked on its own scale, minus a margin of about 0.03 (the
+/// glossary is still growing; it may move a little either way).
+const CROSS_LANGUAGE_RECALL_AT_10_FLOOR: f64 = 0.90;
 const CUTOFF: usize = 10;
 const LANGUAGES: [&str; 5] = ["it", "el", "ro", "sl", "en"];
 
