@@ -134,6 +134,17 @@ async fn search_finds_records_across_languages_with_facets_filters_and_snippets(
         found.contains(&"Laboratorio di co-progettazione a Torino".to_string()),
         "{body}"
     );
+    // The response says how the query was understood.
+    assert_eq!(body["query"]["lang"], "el", "{body}");
+    assert_eq!(body["query"]["lang_detected"], true);
+    assert!(
+        body["query"]["concepts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "theme:co-design"),
+        "{body}"
+    );
     let turin = body["hits"]
         .as_array()
         .unwrap()
@@ -166,7 +177,7 @@ async fn search_finds_records_across_languages_with_facets_filters_and_snippets(
     let object = body.as_object().unwrap();
     let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["facets", "hits", "took_ms", "total"]);
+    assert_eq!(keys, ["facets", "hits", "query", "took_ms", "total"]);
 
     // The web search page answers from the same index, across languages.
     let page = client()

@@ -34,7 +34,7 @@ use crate::state::AppState;
         system::CreateToken, system::CreatedToken,
         crate::tokens::TokenInfo, crate::tokens::Role,
         search::SearchResults, search::SearchHit, search::MatchedViaItem, search::SnippetSpan,
-        search::SearchFacets, search::FacetCount,
+        search::SearchFacets, search::FacetCount, search::SearchQueryInfo,
     )),
     modifiers(&TokenSecurity),
 )]

@@ -101,6 +101,18 @@ pub struct SearchFacets {
     pub origin: Vec<FacetCount>,
 }
 
+/// What the node understood of the query.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchQueryInfo {
+    /// The query's language (given as `query_lang`, else detected); absent
+    /// when it could not be told.
+    pub lang: Option<String>,
+    /// Whether `lang` was detected rather than given.
+    pub lang_detected: bool,
+    /// Glossary concepts the query was mapped to (their ids).
+    pub concepts: Vec<String>,
+}
+
 /// The answer to `GET /api/v1/search`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SearchResults {
@@ -110,6 +122,8 @@ pub struct SearchResults {
     pub took_ms: u64,
     pub hits: Vec<SearchHit>,
     pub facets: SearchFacets,
+    /// What the node understood of the query.
+    pub query: SearchQueryInfo,
 }
 
 impl From<engine::SearchResponse> for SearchResults {
@@ -124,7 +138,13 @@ impl From<engine::SearchResponse> for SearchResults {
                 .collect()
         };
         let facets = response.facets;
+        let query = SearchQueryInfo {
+            lang: response.query.lang,
+            lang_detected: response.query.lang_detected,
+            concepts: response.query.concepts,
+        };
         SearchResults {
+            query,
             total: response.total,
             took_ms: response.took_ms,
             hits: response
