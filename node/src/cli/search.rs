@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn the_origin_facet_is_printed_with_full_node_ids() {
-        use seednet_node::api::search::{FacetCount, SearchFacets};
+        use seednet_node::api::search::{FacetCount, SearchFacets, SearchQueryInfo};
         let origin = "ab".repeat(32);
         let counts = |value: &str| {
             vec![FacetCount {
@@ -313,6 +313,11 @@ mod tests {
                 target_group: counts("youth"),
                 year: counts("2022"),
                 origin: counts(&origin),
+            },
+            query: SearchQueryInfo {
+                lang: Some("it".into()),
+                lang_detected: true,
+                concepts: Vec::new(),
             },
         };
         let text = render(&results, 0, false);
