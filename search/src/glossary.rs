@@ -62,6 +62,9 @@ pub struct Concept {
     pub facet: Option<FacetLink>,
     /// Its terms by language tag; the first term of a language is its label.
     pub terms: BTreeMap<String, Vec<String>>,
+    /// Indexes of the broader concepts it is a kind of (direct links only;
+    /// see [`Glossary::ancestors`]).
+    pub broader: Vec<usize>,
 }
 
 /// An error in the glossary source (a bug in shipped data: tests catch it).
@@ -94,6 +97,8 @@ struct TermMatcher {
 /// The loaded glossary with one matcher per language.
 pub struct Glossary {
     concepts: Vec<Concept>,
+    /// Every broader concept of each concept, transitively, nearest first.
+    ancestors: Vec<Vec<usize>>,
     by_id: HashMap<String, usize>,
     by_facet: HashMap<FacetLink, usize>,
     matchers: BTreeMap<String, TermMatcher>,
@@ -123,7 +128,9 @@ impl Glossary {
     }
 
     fn from_concepts(concepts: Vec<Concept>, config: AnalysisConfig) -> Glossary {
+        let ancestors = ancestors_of(&concepts);
         let mut glossary = Glossary {
+            ancestors,
             by_id: HashMap::new(),
             by_facet: HashMap::new(),
             matchers: BTreeMap::new(),
@@ -164,6 +171,13 @@ impl Glossary {
     /// panics on an index this glossary did not give out.
     pub fn concept(&self, index: usize) -> &Concept {
         &self.concepts[index]
+    }
+
+    /// Every broader concept of the concept at `index` (its `broader`
+    /// links, their links, and so on), nearest first: a record naming a
+    /// narrower concept matches a query naming any of these.
+    pub fn ancestors(&self, index: usize) -> &[usize] {
+        &self.ancestors[index]
     }
 
     /// The index of the concept with id `id`.
@@ -246,12 +260,21 @@ struct GlossaryFile {
 #[derive(Deserialize)]
 struct ConceptEntry {
     id: String,
+    /// Ids of the broader concepts this one is a kind of.
+    #[serde(default)]
+    broader: Vec<String>,
     #[serde(flatten)]
     terms: BTreeMap<String, Vec<String>>,
 }
 
 fn parse_concepts(source: &str) -> Result<Vec<Concept>, GlossaryError> {
     let file: GlossaryFile = toml::from_str(source)?;
+    let index_of: HashMap<String, usize> = file
+        .concepts
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| (entry.id.clone(), index))
+        .collect();
     let mut seen = HashMap::new();
     let mut concepts = Vec::with_capacity(file.concepts.len());
     for entry in file.concepts {
@@ -273,14 +296,73 @@ fn parse_concepts(source: &str) -> Result<Vec<Concept>, GlossaryError> {
                 return Err(fail(format!("{lang:?} is not a language tag")));
             }
         }
+        let mut broader = Vec::with_capacity(entry.broader.len());
+        for id in &entry.broader {
+            match index_of.get(id) {
+                Some(_) if *id == entry.id => return Err(fail("is broader than itself".into())),
+                Some(&index) => broader.push(index),
+                None => return Err(fail(format!("broader concept {id:?} does not exist"))),
+            }
+        }
         concepts.push(Concept {
             facet: facet_of(category, slug),
             category: category.to_string(),
             id: entry.id,
             terms: entry.terms,
+            broader,
+        });
+    }
+    if let Some(cycle) = first_cycle(&concepts) {
+        return Err(GlossaryError::Concept {
+            id: concepts[cycle].id.clone(),
+            message: "its broader links lead back to it".into(),
         });
     }
     Ok(concepts)
+}
+
+/// A concept on a cycle of broader links, if there is one.
+fn first_cycle(concepts: &[Concept]) -> Option<usize> {
+    // 0 = not visited, 1 = on the current path, 2 = done
+    fn visit(concepts: &[Concept], index: usize, state: &mut [u8]) -> Option<usize> {
+        match state[index] {
+            1 => return Some(index),
+            2 => return None,
+            _ => {}
+        }
+        state[index] = 1;
+        for &parent in &concepts[index].broader {
+            if let Some(found) = visit(concepts, parent, state) {
+                return Some(found);
+            }
+        }
+        state[index] = 2;
+        None
+    }
+    let mut state = vec![0u8; concepts.len()];
+    (0..concepts.len()).find_map(|index| visit(concepts, index, &mut state))
+}
+
+/// Every concept's broader concepts, transitively, nearest first (the
+/// links have no cycle: [`first_cycle`] refused those).
+fn ancestors_of(concepts: &[Concept]) -> Vec<Vec<usize>> {
+    (0..concepts.len())
+        .map(|start| {
+            let mut found: Vec<usize> = Vec::new();
+            let mut frontier: Vec<usize> = concepts[start].broader.clone();
+            while !frontier.is_empty() {
+                let mut next = Vec::new();
+                for index in frontier {
+                    if !found.contains(&index) {
+                        found.push(index);
+                        next.extend(concepts[index].broader.iter().copied());
+                    }
+                }
+                frontier = next;
+            }
+            found
+        })
+        .collect()
 }
 
 /// The facet value a concept id names: `theme:<slug>`, `kind:<slug>`,
@@ -405,5 +487,55 @@ mod tests {
         assert!(Glossary::parse(duplicate, AnalysisConfig::default()).is_err());
         let no_category = "[[concept]]\nid = \"a\"\nen = [\"alpha\"]\n";
         assert!(Glossary::parse(no_category, AnalysisConfig::default()).is_err());
+    }
+
+    fn concept(id: &str, broader: &[&str], term: &str) -> String {
+        let broader: Vec<String> = broader.iter().map(|b| format!("\"{b}\"")).collect();
+        format!(
+            "[[concept]]\nid = \"{id}\"\nbroader = [{}]\nen = [\"{term}\"]\n",
+            broader.join(", ")
+        )
+    }
+
+    #[test]
+    fn broader_links_are_transitive_and_checked() {
+        let source = [
+            concept("field:care", &[], "care"),
+            concept("policy:housing", &["field:care"], "housing"),
+            concept("method:housing-first", &["policy:housing"], "housing first"),
+        ]
+        .concat();
+        let glossary = Glossary::parse(&source, AnalysisConfig::default()).unwrap();
+        let ids = |index: usize| -> Vec<&str> {
+            glossary
+                .ancestors(index)
+                .iter()
+                .map(|&a| glossary.concept(a).id.as_str())
+                .collect()
+        };
+        let first = glossary.find("method:housing-first").unwrap();
+        assert_eq!(ids(first), vec!["policy:housing", "field:care"]);
+        assert!(ids(glossary.find("field:care").unwrap()).is_empty());
+
+        let unknown = concept("policy:housing", &["field:nowhere"], "housing");
+        assert!(Glossary::parse(&unknown, AnalysisConfig::default()).is_err());
+        let itself = concept("policy:housing", &["policy:housing"], "housing");
+        assert!(Glossary::parse(&itself, AnalysisConfig::default()).is_err());
+        let cycle = [
+            concept("field:a", &["field:b"], "alpha"),
+            concept("field:b", &["field:a"], "beta"),
+        ]
+        .concat();
+        assert!(Glossary::parse(&cycle, AnalysisConfig::default()).is_err());
+    }
+
+    #[test]
+    fn the_shipped_glossary_links_methods_to_their_families() {
+        let glossary = glossary();
+        let housing_first = glossary.find("method:housing-first").unwrap();
+        let housing = glossary.find("policy:housing").unwrap();
+        let inclusion = glossary.find("policy:social-inclusion").unwrap();
+        assert!(glossary.ancestors(housing_first).contains(&housing));
+        assert!(glossary.ancestors(housing_first).contains(&inclusion));
     }
 }

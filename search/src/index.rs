@@ -42,7 +42,7 @@ use crate::SearchError;
 
 /// Bumped whenever the schema or the meaning of a field changes; an index
 /// with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// The stamp file beside tantivy's files.
 pub const STAMP_FILE: &str = "seednet-search-schema";
 /// Memory the tantivy writer may use before it flushes a segment.
@@ -143,6 +143,9 @@ pub(crate) struct Fields {
     pub lang_key: Field,
     pub facets: Field,
     pub concepts: Field,
+    /// Ids of the broader concepts of the record's concepts (not its own):
+    /// a query naming a family of methods finds a record naming one of them.
+    pub broader_concepts: Field,
     pub content_json: Field,
     pub by_lang: Vec<(AnalyzerLang, TextFields)>,
     pub folded: TextFields,
@@ -204,6 +207,7 @@ fn build_schema() -> (Schema, Fields) {
         lang_key: builder.add_u64_field("lang_key", FAST),
         facets: builder.add_facet_field("facets", FacetOptions::default()),
         concepts: builder.add_text_field("concepts", STRING | STORED),
+        broader_concepts: builder.add_text_field("broader_concepts", STRING | STORED),
         content_json: builder.add_text_field("content_json", STORED),
         by_lang,
         folded,
@@ -550,8 +554,18 @@ impl SearchIndex {
         }
         concepts.sort_unstable();
         concepts.dedup();
+        let mut broader: Vec<usize> = concepts
+            .iter()
+            .flat_map(|&concept| self.glossary.ancestors(concept).iter().copied())
+            .filter(|ancestor| concepts.binary_search(ancestor).is_err())
+            .collect();
+        broader.sort_unstable();
+        broader.dedup();
         for concept in concepts {
             document.add_text(fields.concepts, &self.glossary.concept(concept).id);
+        }
+        for concept in broader {
+            document.add_text(fields.broader_concepts, &self.glossary.concept(concept).id);
         }
         let json = serde_json::to_string(content).expect("record content serialises");
         document.add_text(fields.content_json, json);

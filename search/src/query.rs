@@ -74,6 +74,10 @@ pub const FOLDED_WEIGHT: f32 = 0.5;
 pub const CONCEPT_BOOST: f32 = 4.0;
 /// Weight of a facet value named by the query ("... Romania" boosts RO).
 pub const FACET_CONCEPT_BOOST: f32 = 6.0;
+/// Weight of a query concept that is broader than a concept of the record
+/// (the query names a family of methods, the record one of them): less than
+/// [`CONCEPT_BOOST`], since the record is about a narrower thing.
+pub const BROADER_CONCEPT_BOOST: f32 = 1.0;
 
 /// Hits ranked against the best hit of their language (see the module
 /// documentation); a page deeper than this widens the window to reach it.
@@ -296,6 +300,14 @@ pub enum MatchedVia {
         /// The glossary id of the concept.
         concept: String,
     },
+    /// A concept the record mentions that is a kind of a broader concept
+    /// of the query (the glossary's `broader` links).
+    NarrowerConcept {
+        /// The record's concept (its terms are highlighted).
+        concept: String,
+        /// The query's broader concept it belongs to.
+        broader: String,
+    },
 }
 
 /// One search result.
@@ -395,6 +407,9 @@ impl SearchResponse {
                     MatchedVia::Text => "text".to_string(),
                     MatchedVia::Translation { lang } => format!("translation ({lang})"),
                     MatchedVia::Concept { concept } => format!("concept {concept}"),
+                    MatchedVia::NarrowerConcept { concept, broader } => {
+                        format!("concept {concept}, a kind of {broader}")
+                    }
                 })
                 .collect();
             out.push_str(&format!(
@@ -663,6 +678,15 @@ impl SearchIndex {
                 Occur::Should,
                 boosted(fields.concepts, &entry.id, CONCEPT_BOOST, false),
             ));
+            should.push((
+                Occur::Should,
+                boosted(
+                    fields.broader_concepts,
+                    &entry.id,
+                    BROADER_CONCEPT_BOOST,
+                    false,
+                ),
+            ));
             if let Some(facet) = entry.facet {
                 let (field, value) = self.facet_term(facet);
                 should.push((
@@ -762,7 +786,22 @@ impl SearchIndex {
             .copied()
             .filter(|&concept| record_concepts.contains(&self.glossary.concept(concept).id))
             .collect();
-        let explanation = self.explain(&content, analyzed, &shared_concepts);
+        // Concepts of the record that are kinds of a query concept it does
+        // not carry itself: (record concept, query concept).
+        let narrower: Vec<(usize, usize)> = record_concepts
+            .iter()
+            .filter_map(|id| self.glossary.find(id))
+            .flat_map(|concept| {
+                self.glossary
+                    .ancestors(concept)
+                    .iter()
+                    .filter(|ancestor| {
+                        analyzed.concepts.contains(ancestor) && !shared_concepts.contains(ancestor)
+                    })
+                    .map(move |&ancestor| (concept, ancestor))
+            })
+            .collect();
+        let explanation = self.explain(&content, analyzed, &shared_concepts, &narrower);
         let version = document
             .get_first(fields.version)
             .and_then(|value| value.as_u64())
@@ -793,7 +832,18 @@ impl SearchIndex {
         content: &RecordContent,
         analyzed: &AnalyzedQuery,
         shared_concepts: &[usize],
+        narrower: &[(usize, usize)],
     ) -> Explanation {
+        // Narrower concepts are highlighted like shared ones, weighted by the
+        // specificity of the query concept they stand for.
+        let mut highlighted: Vec<usize> = shared_concepts.to_vec();
+        let mut weights = analyzed.concept_weights.clone();
+        for &(concept, broader) in narrower {
+            highlighted.push(concept);
+            let weight = weights.get(&broader).copied().unwrap_or(1);
+            weights.entry(concept).or_insert(weight);
+        }
+        let shared_concepts = &highlighted[..];
         let texts = RecordTexts::of(content).0;
         let mut folded_chain = folded_analyzer();
         let mut word_matches: Vec<Candidate> = Vec::new();
@@ -836,7 +886,7 @@ impl SearchIndex {
                 let distinct: BTreeSet<usize> = found.iter().map(|f| f.concept).collect();
                 let specificity: u64 = distinct
                     .iter()
-                    .map(|concept| analyzed.concept_weights.get(concept).copied().unwrap_or(1))
+                    .map(|concept| weights.get(concept).copied().unwrap_or(1))
                     .sum();
                 if !found.is_empty() {
                     concept_matches.push(Candidate {
@@ -844,11 +894,7 @@ impl SearchIndex {
                         highlights: found
                             .iter()
                             .map(|f| {
-                                let weight = analyzed
-                                    .concept_weights
-                                    .get(&f.concept)
-                                    .copied()
-                                    .unwrap_or(1);
+                                let weight = weights.get(&f.concept).copied().unwrap_or(1);
                                 (f.from, f.to, weight)
                             })
                             .collect(),
@@ -904,9 +950,15 @@ impl SearchIndex {
                 lang: lang.to_string(),
             });
         }
-        for &concept in shared_concepts {
+        for &concept in &shared_concepts[..shared_concepts.len() - narrower.len()] {
             matched_via.push(MatchedVia::Concept {
                 concept: self.glossary.concept(concept).id.clone(),
+            });
+        }
+        for &(concept, broader) in narrower {
+            matched_via.push(MatchedVia::NarrowerConcept {
+                concept: self.glossary.concept(concept).id.clone(),
+                broader: self.glossary.concept(broader).id.clone(),
             });
         }
         Explanation {

@@ -751,3 +751,34 @@ fn the_best_record_of_each_language_competes_with_the_query_language() {
     );
     assert_eq!(response.total, 7);
 }
+
+#[test]
+fn a_query_naming_a_family_of_methods_finds_a_record_naming_one_of_them() {
+    // The record names a randomised trial; the query asks for
+    // counterfactual evaluation, the family it belongs to.
+    let dir = tempfile::tempdir().unwrap();
+    let trial = content(
+        "ro",
+        "RO",
+        "Studiu randomizat privind consilierea pentru ocuparea forței de muncă",
+        "Un studiu randomizat controlat a comparat două grupuri de șomeri din Iași.",
+    );
+    let index = indexed(dir.path(), &[record(3, "ro-trial", 1, trial)]);
+    let response = search(&index, SearchRequest::new("counterfactual evaluation"));
+    assert_eq!(ids(&response), vec!["ro-trial"], "{response:?}");
+    assert!(
+        response.hits[0]
+            .matched_via
+            .contains(&MatchedVia::NarrowerConcept {
+                concept: "method:randomised-controlled-trial".into(),
+                broader: "method:counterfactual-evaluation".into(),
+            }),
+        "{:?}",
+        response.hits[0].matched_via
+    );
+    assert!(
+        response.hits[0].snippet.to_html().contains("<mark>"),
+        "{}",
+        response.hits[0].snippet.to_html()
+    );
+}

@@ -41,8 +41,10 @@ pub const SEARCH_QUERY_STRING_BYTES_MAX: usize = 8 * 1024;
 /// Most parameters in one query string.
 pub const SEARCH_PARAMS_COUNT_MAX: usize = 64;
 
-/// One item of a hit's `matched_via` list, as JSON: `text`, `translation` (with `lang`) or `concept`
-/// (with the glossary `concept` id).
+/// One item of a hit's `matched_via` list, as JSON: `text`, `translation`
+/// (with `lang`), `concept` (with the glossary `concept` id) or
+/// `narrower_concept` (the record's `concept`, a kind of the query's
+/// `broader` one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MatchedViaItem {
     /// `text`, `translation` or `concept`.
@@ -51,6 +53,8 @@ pub struct MatchedViaItem {
     pub lang: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concept: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broader: Option<String>,
 }
 
 /// One search hit.
@@ -192,16 +196,25 @@ fn matched_via(via: engine::MatchedVia) -> MatchedViaItem {
             via: "text".into(),
             lang: None,
             concept: None,
+            broader: None,
         },
         engine::MatchedVia::Translation { lang } => MatchedViaItem {
             via: "translation".into(),
             lang: Some(lang),
             concept: None,
+            broader: None,
         },
         engine::MatchedVia::Concept { concept } => MatchedViaItem {
             via: "concept".into(),
             lang: None,
             concept: Some(concept),
+            broader: None,
+        },
+        engine::MatchedVia::NarrowerConcept { concept, broader } => MatchedViaItem {
+            via: "narrower_concept".into(),
+            lang: None,
+            concept: Some(concept),
+            broader: Some(broader),
         },
     }
 }

@@ -214,6 +214,10 @@ fn describe_via(via: &MatchedViaItem) -> String {
     match (via.via.as_str(), &via.lang, &via.concept) {
         ("translation", Some(lang), _) => format!("translation ({lang})"),
         ("concept", _, Some(concept)) => format!("concept {concept}"),
+        ("narrower_concept", _, Some(concept)) => match &via.broader {
+            Some(broader) => format!("concept {concept}, a kind of {broader}"),
+            None => format!("concept {concept}"),
+        },
         (other, _, _) => other.to_string(),
     }
 }

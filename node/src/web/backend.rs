@@ -109,6 +109,14 @@ pub enum MatchExplanation {
         concept: String,
         labels: Vec<(String, String)>,
     },
+    /// A concept the record names that is a kind of a broader concept the
+    /// query names, both with their names per language.
+    NarrowerConcept {
+        concept: String,
+        labels: Vec<(String, String)>,
+        broader: String,
+        broader_labels: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -109,6 +109,14 @@ fn hit_from_engine(hit: engine::Hit) -> Option<SearchHit> {
                         concept: concept.clone(),
                         labels: concept_labels(concept),
                     }),
+                    engine::MatchedVia::NarrowerConcept { concept, broader } => {
+                        Some(MatchExplanation::NarrowerConcept {
+                            concept: concept.clone(),
+                            labels: concept_labels(concept),
+                            broader: broader.clone(),
+                            broader_labels: concept_labels(broader),
+                        })
+                    }
                 })
                 .collect(),
         })

@@ -297,6 +297,19 @@ fn active_filters(ctx: &Ctx, request: &SearchRequest) -> Markup {
     }
 }
 
+/// A concept's name in the interface language, else in English, else its id.
+fn concept_label<'a>(ctx: &Ctx, concept: &'a str, labels: &'a [(String, String)]) -> &'a str {
+    let label_in = |code: &str| {
+        labels
+            .iter()
+            .find(|(lang, _)| lang == code)
+            .map(|(_, term)| term.as_str())
+    };
+    label_in(ctx.lang.code())
+        .or_else(|| label_in("en"))
+        .unwrap_or(concept)
+}
+
 fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
     let href = format!("/records/{}/{}", hit.key.origin, hit.key.id);
     // A hit that matched in its own words needs no cross-language mark.
@@ -311,18 +324,22 @@ fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
                 "search.matched_translation",
                 &[("lang", &lang_label(ctx, lang))],
             )),
-            MatchExplanation::Concept { concept, labels } => {
-                let label_in = |code: &str| {
-                    labels
-                        .iter()
-                        .find(|(lang, _)| lang == code)
-                        .map(|(_, term)| term.as_str())
-                };
-                let label = label_in(ctx.lang.code())
-                    .or_else(|| label_in("en"))
-                    .unwrap_or(concept);
-                Some(ctx.tf("search.matched_concept", &[("concept", label)]))
-            }
+            MatchExplanation::Concept { concept, labels } => Some(ctx.tf(
+                "search.matched_concept",
+                &[("concept", concept_label(ctx, concept, labels))],
+            )),
+            MatchExplanation::NarrowerConcept {
+                concept,
+                labels,
+                broader,
+                broader_labels,
+            } => Some(ctx.tf(
+                "search.matched_narrower_concept",
+                &[
+                    ("concept", concept_label(ctx, concept, labels)),
+                    ("broader", concept_label(ctx, broader, broader_labels)),
+                ],
+            )),
         })
         .collect();
     // The snippet is in a translation's language only when the hit matched
