@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::{Checker, RecordContent};
 use crate::error::{ValidationError, ValidationErrors};
 use crate::identity::NodeId;
-pub use crate::key::{RecordId, RecordKey, VersionHash};
+use crate::key::{RecordId, RecordKey};
 use crate::limits::{JSON_SAFE_INTEGER_MAX, RECORD_CANONICAL_BYTES_MAX};
 use crate::signed::Signable;
 use crate::timestamp::Timestamp;

@@ -120,9 +120,6 @@ vocabulary! {
 #[serde(transparent)]
 pub struct LanguageTag(String);
 
-/// The languages seednet analyses specially; any other valid tag is accepted.
-pub const FIRST_CLASS_LANGUAGES: &[&str] = &["it", "el", "ro", "sl", "en"];
-
 impl LanguageTag {
     pub fn parse(text: &str) -> Option<Self> {
         let valid = (2..=3).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_lowercase());

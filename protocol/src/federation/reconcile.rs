@@ -43,7 +43,7 @@ use super::limits::{
     RECONCILE_BRANCHING_DEFAULT, RECONCILE_LIST_THRESHOLD_DEFAULT, RECONCILE_MESSAGE_BYTES_MAX,
     RECONCILE_MESSAGE_BYTES_MIN, RECONCILE_RANGES_MAX, RECONCILE_ROUNDS_MAX,
 };
-use crate::record::{RecordKey, VersionHash};
+use crate::key::{RecordKey, VersionHash};
 
 /// Protocol version, the first byte of every message.
 pub const RECONCILE_PROTOCOL_VERSION: u8 = 0x01;
