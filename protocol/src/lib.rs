@@ -15,6 +15,7 @@
 //! canonical form have been checked ([`Signed::verify`]).
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod canonical;
 mod content;

@@ -5,7 +5,7 @@
 //! record; a deletion is a signed tombstone version. Only the origin signs its
 //! records, so two versions never conflict; two *different* signed envelopes
 //! with the same key and version are an equivocation, which nodes detect by
-//! comparing [`VersionHash`]es.
+//! comparing [`VersionHash`](crate::VersionHash)es.
 //!
 //! Envelope JSON (the signed bytes are its canonical form):
 //! `{"origin", "id", "version", "signed_at", "content": {..}}` for a live

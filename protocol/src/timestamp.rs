@@ -25,7 +25,8 @@ pub struct TimestampError(pub String);
 impl Timestamp {
     /// From Unix seconds (whole seconds: what this node writes). `None` when
     /// the instant is outside the years -9999 to 9999. Only the years 0 to
-    /// 9999 have a text form: an earlier instant fails to display or serialise.
+    /// 9999 have a text form: displaying or serialising an earlier instant
+    /// panics.
     pub fn from_unix_seconds(seconds: i64) -> Option<Self> {
         OffsetDateTime::from_unix_timestamp(seconds)
             .ok()
