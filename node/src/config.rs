@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use seednet_protocol::content::is_http_url;
+use seednet_protocol::is_http_url;
 use seednet_protocol::limits::NODE_NAME_CHARS_MAX;
 use seednet_protocol::{CountryCode, LanguageTag};
 use serde::{Deserialize, Serialize};

@@ -8,8 +8,7 @@
 
 use std::path::Path;
 
-use seednet_protocol::signed::signed_message;
-use seednet_protocol::{NodeDescriptor, NodeKey, Record};
+use seednet_protocol::{signed_message, NodeDescriptor, NodeKey, Record};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

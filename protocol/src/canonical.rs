@@ -13,7 +13,7 @@ use crate::error::CanonicalError;
 use crate::limits::{JSON_DEPTH_MAX, JSON_SAFE_INTEGER_MAX};
 
 /// Checks the number and depth rules on a parsed JSON value.
-pub fn check_value(value: &Value) -> Result<(), CanonicalError> {
+pub(crate) fn check_value(value: &Value) -> Result<(), CanonicalError> {
     check_value_at(value, &mut String::from("$"), 0)
 }
 
@@ -67,7 +67,7 @@ pub fn to_canonical_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, CanonicalE
 
 /// Parses `bytes` as JSON and checks that they are exactly the canonical
 /// encoding of what they contain. Returns the parsed value.
-pub fn check_canonical(bytes: &[u8]) -> Result<Value, CanonicalError> {
+pub(crate) fn check_canonical(bytes: &[u8]) -> Result<Value, CanonicalError> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| CanonicalError::Json(e.to_string()))?;
     check_value(&value)?;

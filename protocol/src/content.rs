@@ -20,66 +20,116 @@ fn default_license() -> String {
     DEFAULT_LICENSE.to_string()
 }
 
+/// What an editor writes: the `content` of a live record version
+/// (`docs/PROTOCOL.md` section 5).
+///
+/// Lengths are in characters (Unicode scalar values). Single-line text
+/// allows no control characters; multi-line text (summaries, bodies,
+/// sections) allows tab, line feed and carriage return. Optional members
+/// that are absent or empty are omitted from the JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordContent {
+    /// What sort of knowledge the record holds.
     pub kind: Kind,
+    /// The language of the title, summary, body and sections.
     pub lang: LanguageTag,
+    /// Single line, not blank, at most [`TITLE_CHARS_MAX`] characters.
     pub title: String,
+    /// Multi-line, not blank, at most [`SUMMARY_CHARS_MAX`] characters.
     pub summary: String,
+    /// The description, CommonMark: multi-line, not blank, at most
+    /// [`BODY_CHARS_MAX`] characters.
     pub body: String,
+    /// Optional structured parts of the body.
     #[serde(default, skip_serializing_if = "Sections::is_empty")]
     pub sections: Sections,
+    /// Title, summary and optionally body in other languages, by language:
+    /// at most [`TRANSLATIONS_MAX`], none into `lang`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub translations: BTreeMap<LanguageTag, Translation>,
+    /// The competence areas it belongs to: 1 to [`THEMES_MAX`], distinct.
     pub themes: Vec<Theme>,
+    /// The country it concerns; `region` narrows it down.
     pub country: CountryCode,
+    /// Region or city, free text or a NUTS code: single line, not blank, at
+    /// most [`REGION_CHARS_MAX`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The people it is for: at most [`TARGET_GROUPS_MAX`], distinct.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub target_groups: Vec<TargetGroup>,
+    /// Target groups the vocabulary lacks, as free tags: at most
+    /// [`TARGET_GROUP_TAGS_MAX`], distinct, each single line, not blank and at
+    /// most [`TAG_CHARS_MAX`] characters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub target_group_tags: Vec<String>,
+    /// The UN Sustainable Development Goals it serves, by number: at most
+    /// [`SDGS_MAX`], distinct, each 1 to 17.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sdgs: Vec<i64>,
+    /// Who paid for it: at most [`FUNDING_MAX`] entries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub funding: Vec<Funding>,
+    /// The organisations involved: at most [`ORGANISATIONS_MAX`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub organisations: Vec<Organisation>,
+    /// Whom to ask about it: a public contact only (records are public and
+    /// relayed to every node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
+    /// The year it started, [`YEAR_MIN`] to [`YEAR_MAX`].
     pub year_start: i64,
+    /// The year it ended, if it did: [`YEAR_MIN`] to [`YEAR_MAX`], not
+    /// before `year_start`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year_end: Option<i64>,
+    /// Web pages about it: at most [`LINKS_MAX`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
+    /// The SPDX id of the content's licence: 1 to [`LICENSE_CHARS_MAX`] of
+    /// ASCII letters, digits, `.`, `-` and `+`. Absent in JSON means
+    /// [`DEFAULT_LICENSE`]; always written.
     #[serde(default = "default_license")]
     pub license: String,
+    /// Free keywords: at most [`TAGS_MAX`], distinct, each single line, not
+    /// blank and at most [`TAG_CHARS_MAX`] characters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Typed links to other records: at most [`RELATIONS_MAX`]. Targets are
+    /// not checked to exist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relations: Vec<Relation>,
 }
 
-/// Optional structured parts of the body, in the record's language.
+/// Optional structured parts of the body, in the record's language. Each
+/// present section is CommonMark: multi-line, not blank, at most
+/// [`SECTION_CHARS_MAX`] characters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sections {
+    /// The challenge it takes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge: Option<String>,
+    /// The approach taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approach: Option<String>,
+    /// Results and evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<String>,
+    /// Difficulties met and lessons learnt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lessons: Option<String>,
+    /// What it takes to do it elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferability: Option<String>,
+    /// The resources it needs (people, money, time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<String>,
 }
 
 impl Sections {
+    /// True when no section is present (the JSON member is then omitted).
     pub fn is_empty(&self) -> bool {
         self.named().iter().all(|(_, text)| text.is_none())
     }
@@ -97,86 +147,132 @@ impl Sections {
     }
 }
 
+/// Who made a translation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provenance {
+    /// `human`: a person translated it.
     Human,
+    /// `machine`: machine translation.
     Machine,
 }
 
+/// A record's title, summary and optionally body in another language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Translation {
+    /// Single line, not blank, at most [`TITLE_CHARS_MAX`] characters.
     pub title: String,
+    /// Multi-line, not blank, at most [`SUMMARY_CHARS_MAX`] characters.
     pub summary: String,
+    /// CommonMark: multi-line, not blank, at most
+    /// [`TRANSLATION_BODY_CHARS_MAX`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Who translated it.
     pub provenance: Provenance,
+    /// Whether a person checked the translation.
     pub reviewed: bool,
 }
 
+/// Where money for the work came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FundingSource {
+    /// `esf-plus`: the European Social Fund Plus (ESF+).
     EsfPlus,
+    /// `easi`: the EU programme for Employment and Social Innovation (EaSI).
     Easi,
+    /// `erdf`: the European Regional Development Fund (ERDF).
     Erdf,
+    /// `national`: national funds.
     National,
+    /// `regional`: regional funds.
     Regional,
+    /// `private`: private funds.
     Private,
+    /// `other`: any other source.
     Other,
 }
 
+/// One source of funding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Funding {
+    /// The kind of source.
     pub source: FundingSource,
+    /// The funding programme: single line, not blank, at most
+    /// [`PROGRAMME_CHARS_MAX`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub programme: Option<String>,
 }
 
+/// An organisation involved in the work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
+    /// Single line, not blank, at most [`NAME_CHARS_MAX`] characters.
     pub name: String,
+    /// What it did, e.g. `lead` or `partner`: single line, not blank, at
+    /// most [`ROLE_CHARS_MAX`] characters.
     pub role: String,
+    /// Its web site: an http or https URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
+/// A public contact for a record; every member is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    /// A person or office: single line, not blank, at most
+    /// [`NAME_CHARS_MAX`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// An email address: one `@`, a non-empty local part, a dotted domain,
+    /// no white space, at most [`EMAIL_CHARS_MAX`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// A contact web page: an http or https URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
+/// A web page about a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
+    /// An http or https URL (see [`is_http_url`]).
     pub url: String,
+    /// What the page is: single line, not blank, at most
+    /// [`LINK_TITLE_CHARS_MAX`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
 
+/// How a record relates to the target of a [`Relation`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RelationType {
+    /// `adapted_from`: this record adapts the target, e.g. another centre's
+    /// practice.
     AdaptedFrom,
+    /// `related`: the two are related.
     Related,
+    /// `replaces`: this record supersedes the target.
     Replaces,
+    /// `part_of`: this record is part of the target.
     PartOf,
 }
 
+/// A typed link from a record to another record, possibly of another origin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Relation {
+    /// How this record relates to the target (JSON member `type`).
     #[serde(rename = "type")]
     pub relation_type: RelationType,
+    /// The record related to.
     pub target: RecordKey,
 }
 
@@ -312,7 +408,8 @@ fn truncate_for_message(value: &str) -> String {
 }
 
 impl RecordContent {
-    /// Checks every rule not expressed by the types; returns all broken rules.
+    /// Checks every rule not expressed by the types; returns all broken rules,
+    /// each naming its field (`links[2].url`).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut check = Checker::default();
         check.text("title", &self.title, TITLE_CHARS_MAX, false);
@@ -475,7 +572,10 @@ impl RecordContent {
         }
     }
 
-    /// Decodes editor input (JSON) strictly: shape errors carry the field path.
+    /// Decodes editor input (JSON) strictly: unknown fields and trailing bytes
+    /// are refused, and a [`DecodeError::Shape`](crate::DecodeError::Shape)
+    /// carries the field path. Does not validate: call
+    /// [`RecordContent::validate`] next.
     pub fn from_json(json: &[u8]) -> Result<Self, crate::DecodeError> {
         crate::decode::decode_json(json)
     }

@@ -1,7 +1,7 @@
 //! Strict JSON decoding shared by every signed type: unknown fields and
 //! trailing bytes are refused, and a shape error names the path of the
-//! offending field (`$.content.title`), which the node's API passes on as
-//! the error's `field`.
+//! offending field (`content.title`; `$` for the whole document), which the
+//! node's API passes on as the error's `field`.
 
 use serde::de::DeserializeOwned;
 

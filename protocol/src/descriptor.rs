@@ -15,21 +15,33 @@ use crate::signed::Signable;
 use crate::timestamp::Timestamp;
 use crate::vocab::{CountryCode, LanguageTag};
 
+/// A node's signed statement of who it is (signer field `node_id`, context
+/// `seednet node descriptor v1`, at most [`DESCRIPTOR_CANONICAL_BYTES_MAX`]
+/// canonical bytes). [`Signable::validate`] checks the rules of
+/// `docs/PROTOCOL.md` section 6; the types check the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeDescriptor {
+    /// The node's key; the descriptor is signed by it.
     pub node_id: NodeId,
-    /// Human name of the centre, e.g. "SEED Competence Centre Italy".
+    /// Human name of the centre, e.g. "SEED Competence Centre Italy": not
+    /// blank, at most [`NODE_NAME_CHARS_MAX`] characters.
     pub name: String,
+    /// The centre's country.
     pub country: CountryCode,
     /// Public base URL, e.g. `https://seed.example.org`; API paths are appended.
+    /// An http or https URL with a host.
     pub base_url: String,
-    /// Languages the centre publishes in, the first being its main one.
+    /// Languages the centre publishes in, the first being its main one: 1 to
+    /// [`DESCRIPTOR_LANGUAGES_MAX`].
     pub languages: Vec<LanguageTag>,
     /// Descriptor version: increases each time the node re-signs its descriptor.
+    /// From 1 to 2^53 − 1.
     pub version: u64,
-    /// Software name and version, e.g. `seednet/0.1.0`.
+    /// Software name and version, e.g. `seednet/0.1.0`: not blank, at most
+    /// [`SOFTWARE_CHARS_MAX`] characters.
     pub software: String,
+    /// When the node signed this version of its descriptor (informational).
     pub signed_at: Timestamp,
 }
 

@@ -35,6 +35,7 @@ impl NodeId {
         Ok(NodeId(bytes))
     }
 
+    /// The 32 bytes of the compressed public key.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -97,6 +98,7 @@ impl<'de> Deserialize<'de> for NodeId {
 pub struct SignatureBytes(pub [u8; 64]);
 
 impl SignatureBytes {
+    /// The text form: 128 lowercase hex digits.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -147,16 +149,19 @@ impl NodeKey {
         }
     }
 
+    /// The 32-byte seed, to store the key; [`NodeKey::from_seed`] restores it.
     pub fn seed(&self) -> [u8; 32] {
         self.signing.to_bytes()
     }
 
+    /// The public key as a [`NodeId`] (never weak: it is derived from a seed).
     pub fn node_id(&self) -> NodeId {
         NodeId(self.signing.verifying_key().to_bytes())
     }
 
-    /// Signs `message` as is. Callers sign domain-separated messages built by
-    /// [`crate::signed`] or by the request-signature code; never raw content.
+    /// Signs `message` as is. Callers sign domain-separated messages, built by
+    /// [`signed_message`](crate::signed_message) or by the request-signature
+    /// code; never raw content.
     pub fn sign_message(&self, message: &[u8]) -> SignatureBytes {
         SignatureBytes(self.signing.sign(message).to_bytes())
     }

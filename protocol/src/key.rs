@@ -23,6 +23,9 @@ use crate::limits::RECORD_ID_CHARS_MAX;
 pub struct RecordId(String);
 
 impl RecordId {
+    /// The id, or `None` unless `text` is 1 to [`RECORD_ID_CHARS_MAX`] of
+    /// `A-Z a-z 0-9 _ -`. Parsing with [`FromStr`] (and from JSON) applies the
+    /// same rule and fails with [`ValidationError::RecordId`].
     pub fn parse(text: &str) -> Option<Self> {
         let valid = !text.is_empty()
             && text.len() <= RECORD_ID_CHARS_MAX
@@ -32,6 +35,7 @@ impl RecordId {
         valid.then(|| RecordId(text.to_string()))
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -67,10 +71,14 @@ impl<'de> Deserialize<'de> for RecordId {
 }
 
 /// The global identity of a record: who published it and under which id.
+/// JSON `{"origin", "id"}` (in a relation's `target`); text form
+/// `origin/id` ([`Display`](fmt::Display)).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordKey {
+    /// The node that publishes the record; only its key signs versions of it.
     pub origin: NodeId,
+    /// The id the origin chose for it.
     pub id: RecordId,
 }
 
@@ -85,10 +93,13 @@ impl fmt::Display for RecordKey {
 pub struct VersionHash(pub [u8; 32]);
 
 impl VersionHash {
+    /// The hash of `canonical_bytes`: the signed bytes, not the signed
+    /// message (no context prefix).
     pub fn of(canonical_bytes: &[u8]) -> Self {
         VersionHash(Sha256::digest(canonical_bytes).into())
     }
 
+    /// The text form: 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

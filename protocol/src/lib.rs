@@ -14,30 +14,37 @@
 //! [`NodeDescriptor`]) are only ever produced from bytes whose signature and
 //! canonical form have been checked ([`Signed::verify`]).
 
-pub mod canonical;
-pub mod content;
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod canonical;
+mod content;
 mod decode;
-pub mod descriptor;
-pub mod error;
+mod descriptor;
+mod error;
 pub mod federation;
-pub mod identity;
+mod identity;
 mod key;
 pub mod limits;
-pub mod record;
-pub mod signed;
+mod record;
+mod signed;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod timestamp;
-pub mod vocab;
+mod timestamp;
+mod vocab;
 
+pub use canonical::to_canonical_bytes;
 pub use content::{
-    Contact, Funding, FundingSource, Link, Organisation, Provenance, RecordContent, Relation,
-    RelationType, Sections, Translation,
+    is_http_url, Contact, Funding, FundingSource, Link, Organisation, Provenance, RecordContent,
+    Relation, RelationType, Sections, Translation, DEFAULT_LICENSE,
 };
 pub use descriptor::NodeDescriptor;
-pub use error::{DecodeError, ValidationError, ValidationErrors, VerifyError};
+pub use error::{
+    CanonicalError, DecodeError, IdentityError, ValidationError, ValidationErrors, VerifyError,
+};
 pub use identity::{NodeId, NodeKey, SignatureBytes};
-pub use record::{Record, RecordBody, RecordId, RecordKey, VersionHash};
-pub use signed::{verify_batch, Signable, Signed, SignedWire};
-pub use timestamp::Timestamp;
-pub use vocab::{CountryCode, Kind, LanguageTag, TargetGroup, Theme};
+pub use key::{RecordId, RecordKey, VersionHash};
+pub use record::{Record, RecordBody};
+pub use signed::{signed_message, verify_batch, SignError, Signable, Signed, SignedWire};
+pub use timestamp::{Timestamp, TimestampError};
+pub use vocab::{CountryCode, Kind, LanguageTag, TargetGroup, Theme, UnknownSlug};

@@ -5,7 +5,7 @@
 //! record; a deletion is a signed tombstone version. Only the origin signs its
 //! records, so two versions never conflict; two *different* signed envelopes
 //! with the same key and version are an equivocation, which nodes detect by
-//! comparing [`VersionHash`]es.
+//! comparing [`VersionHash`](crate::VersionHash)es.
 //!
 //! Envelope JSON (the signed bytes are its canonical form):
 //! `{"origin", "id", "version", "signed_at", "content": {..}}` for a live
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::{Checker, RecordContent};
 use crate::error::{ValidationError, ValidationErrors};
 use crate::identity::NodeId;
-pub use crate::key::{RecordId, RecordKey, VersionHash};
+use crate::key::{RecordId, RecordKey};
 use crate::limits::{JSON_SAFE_INTEGER_MAX, RECORD_CANONICAL_BYTES_MAX};
 use crate::signed::Signable;
 use crate::timestamp::Timestamp;
@@ -25,21 +25,34 @@ use crate::timestamp::Timestamp;
 /// What a version says: the content, or that the record was deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordBody {
+    /// A live version: JSON member `content`.
     Live(Box<RecordContent>),
+    /// A deletion: JSON member `"deleted": true`, no content. A later live
+    /// version (higher `version`) revives the record.
     Tombstone,
 }
 
-/// One signed version of a record.
+/// One signed version of a record (signer field `origin`, context
+/// `seednet record v1`, at most [`RECORD_CANONICAL_BYTES_MAX`] canonical
+/// bytes). Its JSON is the envelope of the module documentation: the key's
+/// members flattened, and exactly one of `content` or `"deleted": true`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "RecordEnvelope", try_from = "RecordEnvelope")]
 pub struct Record {
+    /// Origin and id (JSON members `origin` and `id`).
     pub key: RecordKey,
+    /// From 1 to 2^53 − 1; strictly increases with each change of one record.
+    /// The origin chooses it (seednet: the previous version + 1).
     pub version: u64,
+    /// When the origin signed this version. Informational: order comes from
+    /// `version` only.
     pub signed_at: Timestamp,
+    /// The content, or a tombstone.
     pub body: RecordBody,
 }
 
 impl Record {
+    /// The content of a live version; `None` for a tombstone.
     pub fn content(&self) -> Option<&RecordContent> {
         match &self.body {
             RecordBody::Live(content) => Some(content),
@@ -47,6 +60,7 @@ impl Record {
         }
     }
 
+    /// True for a tombstone (a deletion).
     pub fn is_tombstone(&self) -> bool {
         matches!(self.body, RecordBody::Tombstone)
     }
@@ -107,7 +121,9 @@ impl TryFrom<RecordEnvelope> for Record {
 }
 
 impl Record {
-    /// Checks the envelope rules and, for a live version, the content rules.
+    /// Checks the envelope rules and, for a live version, the content rules;
+    /// returns every broken rule, content fields prefixed with `content.`
+    /// (`content.title`).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut check = Checker::default();
         if self.version == 0 || self.version > JSON_SAFE_INTEGER_MAX {

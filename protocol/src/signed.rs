@@ -24,19 +24,30 @@ use crate::identity::{NodeId, NodeKey, SignatureBytes};
 use crate::key::VersionHash;
 
 /// A protocol object type that nodes sign.
+///
+/// Implementations decode strictly (`deny_unknown_fields`), so that a typed
+/// value holds everything its signed bytes say.
 pub trait Signable: Serialize + DeserializeOwned + Sized {
-    /// Domain-separation context, unique per object type.
+    /// Domain-separation context, unique per object type (ASCII, e.g.
+    /// `seednet record v1`).
     const CONTEXT: &'static str;
-    /// Limit on the canonical bytes.
+    /// Most bytes of the canonical form; a larger object is neither signed
+    /// nor verified.
     const BYTES_MAX: usize;
     /// Name of the top-level field holding the signer's [`NodeId`].
     const SIGNER_FIELD: &'static str;
 
+    /// The node whose key must sign the object: the value of
+    /// [`Signable::SIGNER_FIELD`].
     fn signer(&self) -> NodeId;
+    /// Checks the rules the types do not express; returns every broken rule.
+    /// Run before signing and after verifying, so no invalid object is
+    /// either signed or accepted.
     fn validate(&self) -> Result<(), ValidationErrors>;
 }
 
-/// The message that is signed for `canonical_bytes` of type `T`.
+/// The message that is signed for `canonical_bytes` of type `T`:
+/// `T::CONTEXT || 0x00 || canonical_bytes`.
 pub fn signed_message<T: Signable>(canonical_bytes: &[u8]) -> Vec<u8> {
     let mut message = Vec::with_capacity(T::CONTEXT.len() + 1 + canonical_bytes.len());
     message.extend_from_slice(T::CONTEXT.as_bytes());
@@ -56,25 +67,42 @@ pub struct Signed<T> {
     value: T,
 }
 
-/// The wire form of a signed object.
+/// The wire form of a signed object:
+/// `{"signed": <canonical JSON>, "signature": "<128 hex digits>"}`.
+///
+/// Nothing here is checked yet; [`Signed::from_wire`] verifies it.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedWire {
+    /// The signed object, byte-exact as received (raw JSON, never
+    /// re-serialised).
     pub signed: Box<RawValue>,
+    /// The ed25519 signature over the signed message of those bytes.
     pub signature: SignatureBytes,
 }
 
 /// Why an object could not be signed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignError {
+    /// The object's signer field names another node than the key's.
     #[error("the object names signer {named} but the key is {key}")]
-    WrongKey { named: NodeId, key: NodeId },
+    WrongKey {
+        /// The node the object names as its signer.
+        named: NodeId,
+        /// The node of the key that was to sign.
+        key: NodeId,
+    },
+    /// The object breaks a rule ([`DecodeError::Invalid`]), cannot be encoded
+    /// canonically ([`DecodeError::Canonical`]) or is over
+    /// [`Signable::BYTES_MAX`] ([`DecodeError::TooLarge`]).
     #[error(transparent)]
     Decode(#[from] DecodeError),
 }
 
 impl<T: Signable> Signed<T> {
     /// Validates `value`, encodes it canonically and signs it with `key`.
+    /// Fails, signing nothing, when `key` is not the value's signer or the
+    /// value is invalid, not encodable or too large ([`SignError`]).
     pub fn sign(key: &NodeKey, value: T) -> Result<Self, SignError> {
         if value.signer() != key.node_id() {
             return Err(SignError::WrongKey {
@@ -98,7 +126,12 @@ impl<T: Signable> Signed<T> {
         })
     }
 
-    /// Verifies `bytes` and `signature` and decodes the object.
+    /// Verifies `bytes` and `signature` and decodes the object, in the order
+    /// of the module documentation. The first failing step refuses it:
+    /// [`VerifyError::TooLarge`]; not JSON ([`VerifyError::Canonical`]);
+    /// [`VerifyError::Signer`]; [`VerifyError::BadSignature`]; the number or
+    /// canonical-form rules ([`VerifyError::Canonical`]); the shape or the
+    /// rules of `T` ([`VerifyError::Decode`]).
     pub fn verify(bytes: &[u8], signature: SignatureBytes) -> Result<Self, VerifyError> {
         let prepared = Prepared::<T>::parse(bytes)?;
         let key = prepared.signer.verifying_key();
@@ -110,7 +143,7 @@ impl<T: Signable> Signed<T> {
         prepared.finish(bytes, signature)
     }
 
-    /// Verifies an object received in wire form.
+    /// Verifies an object received in wire form, like [`Signed::verify`].
     pub fn from_wire(wire: &SignedWire) -> Result<Self, VerifyError> {
         Self::verify(wire.signed.get().as_bytes(), wire.signature)
     }
@@ -124,18 +157,23 @@ impl<T: Signable> Signed<T> {
         }
     }
 
+    /// The exact canonical bytes that were signed: what a node stores and
+    /// relays.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
+    /// The signature over [`signed_message`] of the bytes.
     pub fn signature(&self) -> SignatureBytes {
         self.signature
     }
 
+    /// The typed value decoded from the bytes.
     pub fn value(&self) -> &T {
         &self.value
     }
 
+    /// The typed value, dropping the bytes and signature.
     pub fn into_value(self) -> T {
         self.value
     }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::content::{Funding, FundingSource, Organisation, RecordContent, Sections};
 use crate::identity::NodeKey;
-use crate::record::{Record, RecordBody, RecordId, RecordKey};
+use crate::key::{RecordId, RecordKey};
+use crate::record::{Record, RecordBody};
 use crate::signed::Signed;
 use crate::timestamp::Timestamp;
 use crate::vocab::{CountryCode, Kind, LanguageTag, TargetGroup, Theme};

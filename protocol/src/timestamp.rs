@@ -9,25 +9,36 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+/// An instant in UTC, as signed records and descriptors carry it.
+///
+/// Parsing ([`FromStr`], JSON) accepts only the `Z` spelling with an upper-case
+/// `T`; [`Display`](fmt::Display) writes RFC 3339 with `Z`, and a fraction of a
+/// second only when there is one. Order is the order of instants.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
 
+/// Text that is not an RFC 3339 UTC timestamp; holds the text as given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not an RFC 3339 UTC timestamp like 2026-11-23T18:02:28Z")]
 pub struct TimestampError(pub String);
 
 impl Timestamp {
-    /// From Unix seconds (whole seconds: what this node writes).
+    /// From Unix seconds (whole seconds: what this node writes). `None` when
+    /// the instant is outside the years -9999 to 9999. Only the years 0 to
+    /// 9999 have a text form: displaying or serialising an earlier instant
+    /// panics.
     pub fn from_unix_seconds(seconds: i64) -> Option<Self> {
         OffsetDateTime::from_unix_timestamp(seconds)
             .ok()
             .map(Timestamp)
     }
 
+    /// Seconds since the Unix epoch, a fraction of a second dropped.
     pub fn unix_seconds(&self) -> i64 {
         self.0.unix_timestamp()
     }
 
+    /// The calendar year in UTC.
     pub fn year(&self) -> i32 {
         self.0.year()
     }

@@ -10,15 +10,31 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Declares a closed vocabulary: an enum, its slugs, `ALL`, `as_str` and parsing.
+/// Each variant's documentation ends with its slug.
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $slug:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident {
+        $($(#[$variant_meta:meta])* $variant:ident => $slug:literal),+ $(,)?
+    }) => {
         $(#[$meta])*
+        ///
+        /// The text form (JSON, [`Display`](fmt::Display), [`FromStr`]) is the
+        /// variant's slug; parsing anything else fails with [`UnknownSlug`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
+        pub enum $name {
+            $(
+                $(#[$variant_meta])*
+                #[doc = ""]
+                #[doc = concat!("Slug `", $slug, "`.")]
+                $variant
+            ),+
+        }
 
         impl $name {
+            /// Every value, in the order of `docs/PROTOCOL.md` (also the
+            /// order of [`Ord`]).
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The slug, as on the wire.
             pub fn as_str(&self) -> &'static str {
                 match self { $($name::$variant => $slug),+ }
             }
@@ -63,8 +79,11 @@ macro_rules! vocabulary {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {vocabulary} {value:?}, expected one of: {}", expected.join(", "))]
 pub struct UnknownSlug {
+    /// The vocabulary's type name, e.g. `Theme`.
     pub vocabulary: &'static str,
+    /// The text that was refused, as given.
     pub value: String,
+    /// Every valid slug of the vocabulary, in order.
     pub expected: &'static [&'static str],
 }
 
@@ -86,6 +105,7 @@ vocabulary! {
         ParticipatoryFacilitation => "participatory-facilitation",
         CompetenceTransfer => "competence-transfer",
         ScalingUp => "scaling-up",
+        /// Reorganisation of public administration.
         PaReorganisation => "pa-reorganisation",
         ImpactFinance => "impact-finance",
         ResearchMapping => "research-mapping",
@@ -99,6 +119,7 @@ vocabulary! {
     /// Controlled target groups; free-text groups go to `target_group_tags`.
     TargetGroup {
         Youth => "youth",
+        /// Young people not in employment, education or training.
         Neet => "neet",
         ChildrenFamilies => "children-families",
         OlderPeople => "older-people",
@@ -120,15 +141,15 @@ vocabulary! {
 #[serde(transparent)]
 pub struct LanguageTag(String);
 
-/// The languages seednet analyses specially; any other valid tag is accepted.
-pub const FIRST_CLASS_LANGUAGES: &[&str] = &["it", "el", "ro", "sl", "en"];
-
 impl LanguageTag {
+    /// The tag, or `None` unless `text` is 2 or 3 lowercase ASCII letters.
+    /// Any such tag is accepted, not only assigned ones (`hr`, `fil`).
     pub fn parse(text: &str) -> Option<Self> {
         let valid = (2..=3).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_lowercase());
         valid.then(|| LanguageTag(text.to_string()))
     }
 
+    /// The tag as text, e.g. `it`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -159,6 +180,8 @@ const ISO_3166_ALPHA2: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ B
 pub struct CountryCode([u8; 2]);
 
 impl CountryCode {
+    /// The code, or `None` unless `text` is an officially assigned code in
+    /// upper case (`IT`; not `it`, not the unassigned `XX`).
     pub fn parse(text: &str) -> Option<Self> {
         let bytes = text.as_bytes();
         let assigned = bytes.len() == 2
@@ -167,6 +190,7 @@ impl CountryCode {
         assigned.then(|| CountryCode([bytes[0], bytes[1]]))
     }
 
+    /// The code as text, e.g. `IT`.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("country codes are ASCII")
     }

@@ -2,8 +2,8 @@
 //! change of a signed record survives verification.
 
 use proptest::prelude::*;
-use seednet_protocol::canonical::to_canonical_bytes;
 use seednet_protocol::testing::{sample_content, sign_sample, test_key};
+use seednet_protocol::to_canonical_bytes;
 use seednet_protocol::{
     Kind, LanguageTag, Provenance, Record, RecordContent, Signed, TargetGroup, Theme, Translation,
 };

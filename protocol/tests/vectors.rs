@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
-use seednet_protocol::error::{CanonicalError, VerifyError};
-use seednet_protocol::signed::signed_message;
-use seednet_protocol::{NodeDescriptor, NodeKey, Record, SignatureBytes, Signed};
+use seednet_protocol::{
+    signed_message, CanonicalError, NodeDescriptor, NodeKey, Record, SignatureBytes, Signed,
+    VerifyError,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -143,7 +144,7 @@ fn valid_vectors_are_the_jcs_form_of_their_record_and_re_sign_identically() {
 /// (`license`), but a second round changes nothing and loses no field.
 #[test]
 fn typed_values_round_trip() {
-    use seednet_protocol::canonical::to_canonical_bytes;
+    use seednet_protocol::to_canonical_bytes;
     for vector in load_vectors().iter().filter(|v| v.json["valid"] == true) {
         let bytes = vector.str("canonical").as_bytes();
         let signature: SignatureBytes = vector.str("signature_hex").parse().unwrap();

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use seednet_protocol::content::DEFAULT_LICENSE as DEFAULT_LICENSE_ID;
+use seednet_protocol::DEFAULT_LICENSE as DEFAULT_LICENSE_ID;
 use seednet_protocol::{
     Contact, CountryCode, Kind, LanguageTag, Link, RecordContent, RecordKey, Relation,
     RelationType, Sections, TargetGroup, Theme, ValidationError,

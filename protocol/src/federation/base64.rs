@@ -9,7 +9,7 @@
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Encodes `bytes` as padded standard base64.
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b0 = chunk[0];
@@ -28,7 +28,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// Text that is not strict padded standard base64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not padded standard base64")]
-pub struct Base64Error;
+pub(crate) struct Base64Error;
 
 fn value_of(c: u8) -> Result<u32, Base64Error> {
     let value = match c {
@@ -43,7 +43,7 @@ fn value_of(c: u8) -> Result<u32, Base64Error> {
 }
 
 /// Decodes strict padded standard base64.
-pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
+pub(crate) fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
     let bytes = text.as_bytes();
     if !bytes.len().is_multiple_of(4) {
         return Err(Base64Error);

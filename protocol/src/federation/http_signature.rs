@@ -38,9 +38,12 @@ use crate::identity::{NodeId, NodeKey, SignatureBytes};
 pub const SIGNATURE_LABEL: &str = "seednet";
 /// The only algorithm of the profile.
 pub const SIGNATURE_ALGORITHM: &str = "ed25519";
-/// Header names (lowercase, as HTTP/2 and the RFC spell them).
+/// Name of the header carrying the signature's parameters (lowercase, as
+/// HTTP/2 and the RFC spell header names).
 pub const HEADER_SIGNATURE_INPUT: &str = "signature-input";
+/// Name of the header carrying the signature itself.
 pub const HEADER_SIGNATURE: &str = "signature";
+/// Name of the header carrying the body's SHA-256 digest.
 pub const HEADER_CONTENT_DIGEST: &str = "content-digest";
 
 /// The parts of a request that are signed.
@@ -59,7 +62,10 @@ pub struct RequestParts<'a> {
 /// The signature parameters chosen by a signer.
 #[derive(Debug, Clone)]
 pub struct SignatureParams {
+    /// When the signature is made (`created`), in Unix seconds.
     pub created_unix_seconds: i64,
+    /// When it stops being valid (`expires`), in Unix seconds: 1 to
+    /// [`SIGNATURE_LIFETIME_SECONDS_MAX`] after `created_unix_seconds`.
     pub expires_unix_seconds: i64,
     /// 16 to 64 of `A-Z a-z 0-9 - _`, unique per request (e.g. 16 random bytes
     /// in hex); the caller provides the randomness.
@@ -80,7 +86,9 @@ impl SignatureParams {
 /// Header values to attach to a request, lowercase names in the constants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureHeaders {
+    /// Value of `Signature-Input`: `seednet=(<components>);created=…;…`.
     pub signature_input: String,
+    /// Value of `Signature`: `seednet=:<base64 of the 64 signature bytes>:`.
     pub signature: String,
     /// Present exactly when the body is not empty.
     pub content_digest: Option<String>,
@@ -91,17 +99,22 @@ pub struct SignatureHeaders {
 /// with `", "` by the caller, as HTTP field combination requires).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReceivedHeaders<'a> {
+    /// The `Signature-Input` value.
     pub signature_input: Option<&'a str>,
+    /// The `Signature` value.
     pub signature: Option<&'a str>,
+    /// The `Content-Digest` value.
     pub content_digest: Option<&'a str>,
 }
 
 /// Verifier settings.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifyPolicy {
-    /// Accepted clock difference between the nodes, both ways.
+    /// Accepted clock difference between the nodes, both ways, in seconds
+    /// (default [`SIGNATURE_SKEW_SECONDS_DEFAULT`]).
     pub skew_seconds: i64,
-    /// Longest accepted `expires - created`.
+    /// Longest accepted `expires - created`, in seconds (default
+    /// [`SIGNATURE_LIFETIME_SECONDS_MAX`]).
     pub lifetime_seconds_max: i64,
 }
 
@@ -119,8 +132,11 @@ impl Default for VerifyPolicy {
 pub struct VerifiedRequest {
     /// The node that signed the request.
     pub signer: NodeId,
+    /// The signature's `created`, in Unix seconds.
     pub created_unix_seconds: i64,
+    /// The signature's `expires`, in Unix seconds.
     pub expires_unix_seconds: i64,
+    /// The signature's `nonce`, now recorded in the nonce cache.
     pub nonce: String,
 }
 
@@ -151,45 +167,104 @@ pub struct NonceCacheError(pub String);
 /// error body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// A signature header is absent; holds its name.
     #[error("the {0} header is missing")]
     MissingHeader(&'static str),
+    /// A header value that is not an RFC 8941 dictionary within the profile
+    /// (decimals, component parameters and repeated parameters are refused)
+    /// or is over [`SIGNATURE_HEADER_CHARS_MAX`] characters, or a `seednet`
+    /// member of the wrong type or not 64 signature bytes.
     #[error("the {header} header is malformed: {reason}")]
     MalformedHeader {
+        /// The header's name.
         header: &'static str,
+        /// What is wrong (for a syntax error, with the offset where the
+        /// parser stopped).
         reason: String,
     },
+    /// A signature header without a [`SIGNATURE_LABEL`] member.
     #[error("the signature headers have no {SIGNATURE_LABEL:?} entry")]
     MissingLabel,
+    /// Covered components other than the profile's, or in another order.
     #[error("covered components must be {expected}, found {found}")]
-    WrongComponents { expected: String, found: String },
+    WrongComponents {
+        /// The profile's components for this request, serialised.
+        expected: String,
+        /// The components received, serialised.
+        found: String,
+    },
+    /// A required signature parameter is absent; holds its name.
     #[error("signature parameter {0:?} is missing")]
     MissingParameter(&'static str),
+    /// A parameter the profile does not allow, or one of the wrong type.
     #[error("signature parameter {name:?} is not allowed or has the wrong type")]
-    BadParameter { name: String },
+    BadParameter {
+        /// The parameter's name.
+        name: String,
+    },
+    /// An `alg` other than [`SIGNATURE_ALGORITHM`]; holds it.
     #[error("algorithm {0:?} is not supported (only \"ed25519\")")]
     UnsupportedAlgorithm(String),
+    /// A `keyid` that is not a valid node id; holds the reason.
     #[error("keyid is not a node id: {0}")]
     BadKeyId(String),
+    /// A nonce that is not [`SIGNATURE_NONCE_CHARS_MIN`] to
+    /// [`SIGNATURE_NONCE_CHARS_MAX`] of `A-Z a-z 0-9 - _` (signing or
+    /// verifying).
     #[error("nonce must be {SIGNATURE_NONCE_CHARS_MIN} to {SIGNATURE_NONCE_CHARS_MAX} of A-Z a-z 0-9 - _")]
     BadNonce,
+    /// A request with a body and no `Content-Digest` header.
     #[error("the request has a body but no content-digest header")]
     MissingDigest,
+    /// A `Content-Digest` without a `sha-256` member equal to the digest of
+    /// the body received.
     #[error("content-digest does not match the body (only sha-256 is accepted)")]
     BadDigest,
+    /// `expires - created` outside 1 to the allowed maximum (signing or
+    /// verifying).
     #[error("signature lifetime {lifetime} s is not between 1 and {max} s")]
-    BadLifetime { lifetime: i64, max: i64 },
+    BadLifetime {
+        /// `expires - created`, in seconds.
+        lifetime: i64,
+        /// The longest lifetime allowed, in seconds.
+        max: i64,
+    },
+    /// `expires + skew` is before now.
     #[error("signature expired at {expires} (now {now}, skew {skew} s)")]
-    Expired { expires: i64, now: i64, skew: i64 },
+    Expired {
+        /// The signature's `expires`, in Unix seconds.
+        expires: i64,
+        /// The verifier's clock, in Unix seconds.
+        now: i64,
+        /// The skew allowed, in seconds.
+        skew: i64,
+    },
+    /// `created` is after `now + skew`.
     #[error("signature created at {created} is in the future (now {now}, skew {skew} s)")]
-    FromTheFuture { created: i64, now: i64, skew: i64 },
+    FromTheFuture {
+        /// The signature's `created`, in Unix seconds.
+        created: i64,
+        /// The verifier's clock, in Unix seconds.
+        now: i64,
+        /// The skew allowed, in seconds.
+        skew: i64,
+    },
+    /// The verifier does not accept this signer (`accept_key` said no);
+    /// holds the signer.
     #[error("node {0} is not a known peer")]
     UnknownKey(NodeId),
+    /// The signature does not verify strictly over the signature base.
     #[error("signature does not verify")]
     BadSignature,
+    /// The signer's nonce was seen before: a replay.
     #[error("nonce was already used: replayed request")]
     ReplayedNonce,
+    /// The nonce cache could not decide; the request may be retried (503).
     #[error(transparent)]
     NonceCache(#[from] NonceCacheError),
+    /// A target URI that is not `http://` or `https://`, has characters other
+    /// than printable ASCII, or is over [`SIGNATURE_TARGET_URI_CHARS_MAX`]
+    /// characters (signing or verifying).
     #[error(
         "target uri is longer than {SIGNATURE_TARGET_URI_CHARS_MAX} characters or not absolute"
     )]
@@ -253,7 +328,10 @@ fn check_target_uri(target_uri: &str) -> Result<(), SignatureError> {
     Ok(())
 }
 
-/// Signs a request: returns the header values to send with it.
+/// Signs a request: returns the header values to send with it. Refuses,
+/// signing nothing, a bad target URI, nonce or lifetime
+/// ([`SignatureError::BadTargetUri`], [`SignatureError::BadNonce`],
+/// [`SignatureError::BadLifetime`]).
 pub fn sign_request(
     key: &NodeKey,
     request: &RequestParts<'_>,
@@ -348,6 +426,9 @@ fn signature_base(
 /// and the request's path and query). `accept_key` says whether the signer may
 /// talk to this node at all (a known peer); it is asked before the signature is
 /// checked. The nonce is recorded only once everything else has passed.
+/// The first failing check is the error, in the order of
+/// `docs/PROTOCOL-federation.md` section 9.3 (a bad target URI right after the
+/// headers' presence).
 pub fn verify_request(
     request: &RequestParts<'_>,
     headers: &ReceivedHeaders<'_>,
@@ -876,6 +957,8 @@ pub struct MemoryNonceCache {
 }
 
 impl MemoryNonceCache {
+    /// An empty cache for at most `capacity` unexpired nonces. Until the
+    /// first [`MemoryNonceCache::set_now`] nothing expires.
     pub fn new(capacity: usize) -> Self {
         MemoryNonceCache {
             capacity,
@@ -889,10 +972,13 @@ impl MemoryNonceCache {
         self.now_unix_seconds = now_unix_seconds;
     }
 
+    /// Nonces held, expired ones included until the cache, full, forgets
+    /// them.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// True when no nonce is held.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -33,8 +33,9 @@ pub const SIGNATURE_SKEW_SECONDS_DEFAULT: i64 = 300;
 pub const SIGNATURE_LIFETIME_SECONDS_MAX: i64 = 300;
 /// Lifetime a signer gives its request signatures by default.
 pub const SIGNATURE_LIFETIME_SECONDS_DEFAULT: i64 = 60;
-/// Nonce length bounds, in characters of the `nonce` parameter.
+/// Fewest characters of the `nonce` parameter of a request signature.
 pub const SIGNATURE_NONCE_CHARS_MIN: usize = 16;
+/// Most characters of the `nonce` parameter of a request signature.
 pub const SIGNATURE_NONCE_CHARS_MAX: usize = 64;
 /// Most characters of a `Signature-Input` or `Signature` header value
 /// that a verifier parses.

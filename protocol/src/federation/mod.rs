@@ -16,7 +16,7 @@
 //! The exact profile is written down in `docs/PROTOCOL.md` (section
 //! "Federation"). Nothing here knows about HTTP libraries, sled or tokio.
 
-pub mod base64;
+mod base64;
 pub mod http_signature;
 pub mod limits;
 pub mod reconcile;

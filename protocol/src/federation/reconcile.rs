@@ -43,7 +43,7 @@ use super::limits::{
     RECONCILE_BRANCHING_DEFAULT, RECONCILE_LIST_THRESHOLD_DEFAULT, RECONCILE_MESSAGE_BYTES_MAX,
     RECONCILE_MESSAGE_BYTES_MIN, RECONCILE_RANGES_MAX, RECONCILE_ROUNDS_MAX,
 };
-use crate::record::{RecordKey, VersionHash};
+use crate::key::{RecordKey, VersionHash};
 
 /// Protocol version, the first byte of every message.
 pub const RECONCILE_PROTOCOL_VERSION: u8 = 0x01;
@@ -73,6 +73,7 @@ pub fn item_id_of(key: &RecordKey) -> [u8; 32] {
 pub struct ItemKey(pub [u8; ITEM_KEY_BYTES]);
 
 impl ItemKey {
+    /// The key of version `version` of the record with `item_id`.
     pub fn new(item_id: [u8; 32], version: u64) -> Self {
         let mut bytes = [0u8; ITEM_KEY_BYTES];
         bytes[..32].copy_from_slice(&item_id);
@@ -80,10 +81,12 @@ impl ItemKey {
         ItemKey(bytes)
     }
 
+    /// The first 32 bytes: the record's item id.
     pub fn item_id(&self) -> [u8; 32] {
         self.0[..32].try_into().expect("32 bytes")
     }
 
+    /// The last 8 bytes, big-endian: the version.
     pub fn version(&self) -> u64 {
         u64::from_be_bytes(self.0[32..].try_into().expect("8 bytes"))
     }
@@ -109,6 +112,8 @@ pub struct Item {
 }
 
 impl Item {
+    /// The item of `key` whose signed bytes hash to `version_hash`; computes
+    /// its element hash `SHA-256(key ‖ version_hash)` once.
     pub fn new(key: ItemKey, version_hash: VersionHash) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(key.0);
@@ -125,10 +130,12 @@ impl Item {
         Item::new(ItemKey::new(item_id_of(record), version), version_hash)
     }
 
+    /// Item id and version.
     pub fn key(&self) -> &ItemKey {
         &self.key
     }
 
+    /// The [`VersionHash`] of the version's signed bytes.
     pub fn version_hash(&self) -> &VersionHash {
         &self.version_hash
     }
@@ -136,13 +143,20 @@ impl Item {
 
 /// An exclusive upper (or inclusive lower) end of a range: the zero-padded
 /// prefix of an item key, or infinity.
+///
+/// Bounds that this module builds or decodes never end in a zero byte
+/// within `len`, so that equal bounds are equal values and the derived order
+/// is the order of the padded keys, with `Infinity` last.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bound {
     /// `padded` is the prefix of length `len` followed by zeros.
     Key {
+        /// The prefix, zero-padded to [`ITEM_KEY_BYTES`].
         padded: [u8; ITEM_KEY_BYTES],
+        /// The prefix's length in bytes, 0 to [`ITEM_KEY_BYTES`].
         len: u8,
     },
+    /// Above every key.
     Infinity,
 }
 
@@ -220,6 +234,8 @@ impl Bound {
 /// its storage (a range scan of a tree keyed by [`ItemKey`]); slices of
 /// sorted items implement it for tests and small sets.
 pub trait ItemSource {
+    /// Why reading items failed ([`Infallible`](std::convert::Infallible)
+    /// for items in memory).
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Calls `visit` for each item with `lower <= key < upper`, in ascending
@@ -302,8 +318,12 @@ impl Accumulator {
 /// What one range of a message says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
+    /// Nothing to do here: the sides agree, or the range was dealt with.
     Skip,
+    /// The sender's fingerprint of its items in the range.
     Fingerprint([u8; FINGERPRINT_BYTES]),
+    /// All the sender's items in the range, sorted and distinct (only a
+    /// responder sends them).
     Items(Vec<Item>),
 }
 
@@ -311,31 +331,50 @@ pub enum Payload {
 /// `upper`, exclusive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Range {
+    /// The range's exclusive upper end.
     pub upper: Bound,
+    /// What the sender says about the range.
     pub payload: Payload,
 }
 
 /// A reconciliation message. Ranges after the last one are implicitly `Skip`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
+    /// Consecutive ranges from [`Bound::ZERO`] upwards, their upper bounds
+    /// strictly increasing (at most [`RECONCILE_RANGES_MAX`]).
     pub ranges: Vec<Range>,
 }
 
 /// A message that cannot be used, or a failure of the local item source.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError<E: std::error::Error + 'static> {
+    /// A message that breaks a rule of its encoding ([`Message::decode`]);
+    /// holds which.
     #[error("reconciliation message is malformed: {0}")]
     Malformed(String),
+    /// A first byte other than [`RECONCILE_PROTOCOL_VERSION`]; holds it.
     #[error("reconciliation protocol version {0} is not supported")]
     UnsupportedVersion(u8),
+    /// A message over [`RECONCILE_MESSAGE_BYTES_MAX`], refused before
+    /// decoding.
     #[error("reconciliation message is {actual} bytes, over the limit of {max}")]
-    TooLarge { max: usize, actual: usize },
+    TooLarge {
+        /// The limit, in bytes.
+        max: usize,
+        /// The message's size, in bytes.
+        actual: usize,
+    },
+    /// The responder received an item list.
     #[error("the initiator sent an item list, which only a responder may send")]
     UnexpectedItems,
+    /// The initiator would send more than [`RECONCILE_ROUNDS_MAX`] messages;
+    /// holds the limit.
     #[error("reconciliation did not finish within {0} rounds")]
     TooManyRounds(usize),
+    /// [`Reconciler::reconcile`] was called after it returned `None`.
     #[error("reconciliation was already finished")]
     Finished,
+    /// The local [`ItemSource`] failed.
     #[error("reading local items failed: {0}")]
     Source(#[source] E),
 }
@@ -522,6 +561,12 @@ impl Message {
 
 /// Tuning of one side. Both sides may use different values; the defaults
 /// are the protocol's recommended ones.
+///
+/// [`respond`] and [`Reconciler::new`] panic on a configuration outside
+/// these bounds: `branching` at least 2, `list_threshold` at least
+/// `branching`, `message_bytes_max` from [`RECONCILE_MESSAGE_BYTES_MIN`] to
+/// [`RECONCILE_MESSAGE_BYTES_MAX`], and an item list of `list_threshold`
+/// items well within half of `message_bytes_max`.
 #[derive(Debug, Clone, Copy)]
 pub struct ReconcileConfig {
     /// Sub-ranges per split (at least 2).
@@ -687,7 +732,7 @@ fn split<S: ItemSource + ?Sized>(
 
 /// The responder: answers one message from the initiator, reading its own
 /// items from `source`. Stateless: the same message and items give the same
-/// reply.
+/// reply. Panics on a configuration out of bounds ([`ReconcileConfig`]).
 pub fn respond<S: ItemSource + ?Sized>(
     config: &ReconcileConfig,
     source: &S,
@@ -790,6 +835,8 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
+    /// An initiator that has sent nothing yet. Panics on a configuration out
+    /// of bounds ([`ReconcileConfig`]).
     pub fn new(config: ReconcileConfig) -> Self {
         Reconciler {
             config: config.checked(),
@@ -943,6 +990,7 @@ impl Reconciler {
         self.rounds
     }
 
+    /// True once [`Reconciler::reconcile`] returned `None`.
     pub fn is_finished(&self) -> bool {
         self.finished
     }

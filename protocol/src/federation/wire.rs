@@ -37,28 +37,89 @@ use crate::vocab::CountryCode;
 /// A federation body that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
+    /// A body over its limit, refused before parsing.
     #[error("body is {actual} bytes, over the limit of {max}")]
-    TooLarge { max: usize, actual: usize },
+    TooLarge {
+        /// The limit, in bytes.
+        max: usize,
+        /// The body's size, in bytes.
+        actual: usize,
+    },
+    /// A body that is not JSON of the expected shape (unknown fields are
+    /// refused), or an item id that is not 64 lowercase hex digits; holds
+    /// the decoder's message.
     #[error("body is not the expected JSON: {0}")]
     Json(String),
+    /// A changes query `limit` outside 1 to [`SYNC_BATCH_RECORDS_MAX`].
     #[error("limit must be between 1 and {max}, got {actual}")]
-    BadLimit { max: usize, actual: usize },
+    BadLimit {
+        /// The largest limit allowed.
+        max: usize,
+        /// The limit asked for.
+        actual: usize,
+    },
+    /// A page with more records than its query's limit, or a by-item request
+    /// or answer with more than [`RECONCILE_FETCH_ITEMS_MAX`] entries.
     #[error("page has {actual} records, over the limit of {max}")]
-    TooManyRecords { max: usize, actual: usize },
+    TooManyRecords {
+        /// The most entries allowed.
+        max: usize,
+        /// The entries received.
+        actual: usize,
+    },
+    /// A page whose `next_cursor` is below the `since` it answers.
     #[error("page cursor {next_cursor} is before the requested position {since}")]
-    CursorBackwards { since: u64, next_cursor: u64 },
+    CursorBackwards {
+        /// The `since` of the query.
+        since: u64,
+        /// The page's `next_cursor`.
+        next_cursor: u64,
+    },
+    /// A page with records whose `next_cursor` equals `since`.
     #[error("page has records but its cursor {next_cursor} did not move past {since}")]
-    CursorStuck { since: u64, next_cursor: u64 },
+    CursorStuck {
+        /// The `since` of the query.
+        since: u64,
+        /// The page's `next_cursor`.
+        next_cursor: u64,
+    },
+    /// A page whose `next_cursor` is above its `head_seq` (other than an
+    /// empty page that leaves the cursor where it was).
     #[error("page cursor {next_cursor} is past the node's head sequence {head_seq}")]
-    CursorPastHead { next_cursor: u64, head_seq: u64 },
+    CursorPastHead {
+        /// The page's `next_cursor`.
+        next_cursor: u64,
+        /// The page's `head_seq`.
+        head_seq: u64,
+    },
+    /// The descriptor embedded in a link request does not verify.
     #[error("embedded descriptor is refused: {0}")]
     Descriptor(VerifyError),
+    /// The descriptor embedded in a link request is another node's.
     #[error("embedded descriptor names node {named}, the request is signed by {signer}")]
-    DescriptorMismatch { named: NodeId, signer: NodeId },
+    DescriptorMismatch {
+        /// The `node_id` of the embedded descriptor.
+        named: NodeId,
+        /// The `from` of the link request (its signer).
+        signer: NodeId,
+    },
+    /// A key rotation whose `old_node_id` is not the key pinned for the peer.
     #[error("rotation is signed by {signer}, but the pinned key of this peer is {pinned}")]
-    RotationNotFromPinnedKey { signer: NodeId, pinned: NodeId },
+    RotationNotFromPinnedKey {
+        /// The rotation's `old_node_id` (its signer).
+        signer: NodeId,
+        /// The key this node pins for the peer.
+        pinned: NodeId,
+    },
+    /// The descriptor fetched after a key rotation names another key than
+    /// the rotation's `new_node_id`.
     #[error("new descriptor names node {named}, the rotation names {expected}")]
-    RotationDescriptorMismatch { named: NodeId, expected: NodeId },
+    RotationDescriptorMismatch {
+        /// The `node_id` of the fetched descriptor.
+        named: NodeId,
+        /// The rotation's `new_node_id`.
+        expected: NodeId,
+    },
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8], max: usize) -> Result<T, WireError> {
@@ -130,9 +191,14 @@ pub struct ChangesPage {
 /// What a pulling node learns from a checked page, without the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageSummary {
+    /// The `since` of the query the page answers.
     pub since: u64,
+    /// How many records the page holds.
     pub records: usize,
+    /// The page's `next_cursor`: the puller's cursor once the records are
+    /// applied.
     pub next_cursor: u64,
+    /// The page's `head_seq`.
     pub head_seq: u64,
 }
 
@@ -183,7 +249,9 @@ pub fn signed_items(records: &[SignedWire]) -> Vec<(&[u8], SignatureBytes)> {
         .collect()
 }
 
-/// The page rules on a summary (shared with the sync state machine's checks).
+/// The page rules on a summary (shared with the sync state machine's checks):
+/// at most `limit` (and [`SYNC_BATCH_RECORDS_MAX`]) records, then the cursor
+/// rules of [`ChangesPage`]; the first broken rule is the error.
 pub fn check_summary(summary: &PageSummary, limit: usize) -> Result<(), WireError> {
     let max = limit.min(SYNC_BATCH_RECORDS_MAX);
     if summary.records > max {
@@ -229,6 +297,8 @@ pub struct PageBuilder {
 }
 
 impl PageBuilder {
+    /// An empty page answering `query`; `head_seq` is the log's highest
+    /// sequence when the scan starts.
     pub fn new(query: ChangesQuery, head_seq: u64) -> Self {
         PageBuilder {
             query,
@@ -242,7 +312,8 @@ impl PageBuilder {
 
     /// Adds the record at change-log sequence `seq`. Returns `false` (and does
     /// not add it) when the page is full by count or bytes; the first record
-    /// is always added. Sequences must increase.
+    /// is always added. Sequences must increase: panics on a `seq` at or below
+    /// one already pushed or skipped.
     pub fn push(&mut self, seq: u64, record: SignedWire) -> bool {
         assert!(
             seq > self.scanned_through,
@@ -262,6 +333,7 @@ impl PageBuilder {
 
     /// Passes over the entry at `seq` without serving it. Returns `false`
     /// when the page is already full (the entry stays for the next page).
+    /// Panics, like [`PageBuilder::push`], on a sequence out of order.
     pub fn skip(&mut self, seq: u64) -> bool {
         assert!(
             seq > self.scanned_through,
@@ -298,10 +370,16 @@ impl PageBuilder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyHint {
+    /// The sender's highest change-log sequence.
     pub head_seq: u64,
 }
 
 impl NotifyHint {
+    /// Decodes a body of at most [`FEDERATION_SMALL_BODY_BYTES_MAX`] bytes
+    /// ([`WireError::TooLarge`]; [`WireError::Json`] for anything but
+    /// `{"head_seq": N}`).
+    ///
+    /// [`FEDERATION_SMALL_BODY_BYTES_MAX`]: super::limits::FEDERATION_SMALL_BODY_BYTES_MAX
     pub fn decode(body: &[u8]) -> Result<Self, WireError> {
         decode_json(body, super::limits::FEDERATION_SMALL_BODY_BYTES_MAX)
     }
@@ -315,6 +393,7 @@ impl NotifyHint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemsRequest {
+    /// The item ids, at most [`RECONCILE_FETCH_ITEMS_MAX`].
     pub item_ids: Vec<String>,
 }
 
@@ -323,6 +402,7 @@ pub struct ItemsRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemsResponse {
+    /// Exact signed bytes of the current versions, not yet verified.
     pub records: Vec<SignedWire>,
 }
 
@@ -343,14 +423,18 @@ impl ItemsResponse {
 }
 
 impl ItemsRequest {
+    /// The request for `item_ids`, in that order. The caller keeps to
+    /// [`RECONCILE_FETCH_ITEMS_MAX`] ids: the receiver refuses more.
     pub fn new(item_ids: &[[u8; 32]]) -> Self {
         ItemsRequest {
             item_ids: item_ids.iter().map(hex::encode).collect(),
         }
     }
 
-    /// Decodes and checks a request body: at most
-    /// [`RECONCILE_FETCH_ITEMS_MAX`] ids, each 64 lowercase hex digits.
+    /// Decodes and checks a request body of at most
+    /// [`ITEMS_REQUEST_BODY_BYTES_MAX`] bytes: at most
+    /// [`RECONCILE_FETCH_ITEMS_MAX`] ids ([`WireError::TooManyRecords`]), each
+    /// 64 lowercase hex digits ([`WireError::Json`]). Returns the ids in order.
     pub fn decode(body: &[u8]) -> Result<Vec<[u8; 32]>, WireError> {
         let request: ItemsRequest = decode_json(body, ITEMS_REQUEST_BODY_BYTES_MAX)?;
         if request.item_ids.len() > RECONCILE_FETCH_ITEMS_MAX {
@@ -375,7 +459,9 @@ impl ItemsRequest {
     }
 }
 
-/// Most bytes of an [`ItemsRequest`] body.
+/// Most bytes of an [`ItemsRequest`] body: 70 bytes for each of
+/// [`RECONCILE_FETCH_ITEMS_MAX`] ids (64 hex digits, quotes, a separator and
+/// some white space) and 64 for the surrounding object.
 pub const ITEMS_REQUEST_BODY_BYTES_MAX: usize = RECONCILE_FETCH_ITEMS_MAX * 70 + 64;
 
 // --- Links --------------------------------------------------------------------
@@ -386,11 +472,14 @@ pub const ITEMS_REQUEST_BODY_BYTES_MAX: usize = RECONCILE_FETCH_ITEMS_MAX * 70 +
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddedSigned {
+    /// The inner object, as parsed from its canonical bytes.
     pub signed: serde_json::Value,
+    /// The inner object's own signature.
     pub signature: SignatureBytes,
 }
 
 impl EmbeddedSigned {
+    /// The embedded form of `signed`.
     pub fn from_signed<T: Signable>(signed: &Signed<T>) -> Self {
         let value = serde_json::from_slice(signed.bytes()).expect("signed bytes are JSON");
         EmbeddedSigned {
@@ -399,7 +488,8 @@ impl EmbeddedSigned {
         }
     }
 
-    /// Verifies the embedded object as a `T`.
+    /// Verifies the embedded object as a `T`: re-encodes `signed` canonically
+    /// and verifies those bytes like [`Signed::verify`].
     pub fn verify<T: Signable>(&self) -> Result<Signed<T>, VerifyError> {
         let bytes = to_canonical_bytes(&self.signed).map_err(VerifyError::Canonical)?;
         Signed::verify(&bytes, self.signature)
@@ -412,12 +502,18 @@ impl EmbeddedSigned {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
+    /// The requester, whose key signs the request.
     pub from: NodeId,
+    /// The receiver, never `from` (the receiver checks that it is its own id).
     pub to: NodeId,
-    /// The requester's signed node descriptor.
+    /// The requester's signed node descriptor; it must name `from`
+    /// ([`LinkRequest::verified_descriptor`]).
     pub descriptor: EmbeddedSigned,
+    /// When the requester signed the request.
     pub requested_at: Timestamp,
-    /// A note for the receiving admin (may be empty).
+    /// A note for the receiving admin (may be empty): at most
+    /// [`FEDERATION_NOTE_CHARS_MAX`] characters, no control characters but
+    /// tab, line feed and carriage return.
     #[serde(default)]
     pub note: String,
 }
@@ -445,7 +541,8 @@ impl Signable for LinkRequest {
 }
 
 impl LinkRequest {
-    /// The requester's descriptor, verified, and checked to be the signer's.
+    /// The requester's descriptor, verified ([`WireError::Descriptor`]), and
+    /// checked to be the signer's ([`WireError::DescriptorMismatch`]).
     pub fn verified_descriptor(&self) -> Result<Signed<NodeDescriptor>, WireError> {
         let descriptor = self
             .descriptor
@@ -467,7 +564,11 @@ impl LinkRequest {
 pub enum Approval {
     /// No decision yet.
     None,
+    /// That side's admin approved: for `local`, `peer add` or `peer
+    /// approve`; for `remote`, a link request or accept from the peer.
     Approved,
+    /// That side's admin revoked: for `local`, `peer revoke`; for `remote`, a
+    /// `link_revoked` refusal from the peer.
     Revoked,
 }
 
@@ -497,6 +598,7 @@ pub enum LinkState {
 }
 
 impl LinkState {
+    /// Every state, in declaration order.
     pub const ALL: [LinkState; 4] = [
         LinkState::Requested,
         LinkState::Pending,
@@ -529,6 +631,7 @@ pub enum LinkEvent {
 }
 
 impl Link {
+    /// No decision on either side: not a link yet ([`Link::state`] is `None`).
     pub const NEW: Link = Link {
         local: Approval::None,
         remote: Approval::None,
@@ -557,6 +660,8 @@ impl Link {
         }
     }
 
+    /// The state an admin sees (`docs/PROTOCOL-federation.md` section 9.2);
+    /// `None` while neither side has decided.
     pub fn state(&self) -> Option<LinkState> {
         match (self.local, self.remote) {
             (Approval::Revoked, _) | (_, Approval::Revoked) => Some(LinkState::Revoked),
@@ -584,11 +689,17 @@ impl Link {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerEntry {
+    /// The key pinned for the peer: only it speaks for the peer.
     pub node_id: NodeId,
+    /// The centre's name, from the peer's last verified descriptor.
     pub name: String,
+    /// The centre's country, from the same descriptor.
     pub country: CountryCode,
+    /// The peer's public base URL, from the same descriptor.
     pub base_url: String,
+    /// The state shown, [`Link::state`] of `link`.
     pub state: LinkState,
+    /// Both sides' decisions.
     pub link: Link,
     /// Last time a pull completed without error.
     pub last_sync_at: Option<Timestamp>,
@@ -600,6 +711,7 @@ pub struct PeerEntry {
     pub head_seq: u64,
     /// `head_seq - cursor` when last seen.
     pub lag: u64,
+    /// The last error met with this peer, for the admin, if any.
     pub last_error: Option<String>,
     /// Equivocations (two signed versions with one key and version) seen in
     /// records received from this peer.
@@ -645,8 +757,9 @@ pub struct RepairReport {
     pub finished_at: Option<Timestamp>,
     /// Reconciliation messages sent.
     pub rounds: u64,
-    /// Bytes of reconciliation messages sent and received.
+    /// Bytes of reconciliation messages sent.
     pub bytes_sent: u64,
+    /// Bytes of reconciliation messages received.
     pub bytes_received: u64,
     /// Items the peer holds and this node lacks.
     pub needed: u64,
@@ -673,10 +786,15 @@ pub struct RepairReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotation {
+    /// The key being retired; it signs the statement.
     pub old_node_id: NodeId,
+    /// The key the node signs with from now on; never `old_node_id`.
     pub new_node_id: NodeId,
+    /// When the old key signed the statement.
     pub rotated_at: Timestamp,
-    /// Why, for the admins (may be empty).
+    /// Why, for the admins (may be empty): at most
+    /// [`FEDERATION_NOTE_CHARS_MAX`] characters, no control characters but
+    /// tab, line feed and carriage return.
     #[serde(default)]
     pub reason: String,
 }
@@ -705,7 +823,9 @@ impl Signable for KeyRotation {
 
 /// Checks a verified rotation against the key pinned for the peer and the
 /// new descriptor fetched from the peer. Passing means "show to the admin",
-/// never "apply".
+/// never "apply". Fails with [`WireError::RotationNotFromPinnedKey`] or
+/// [`WireError::RotationDescriptorMismatch`]; checking that the descriptor
+/// keeps the peer's `base_url` is the caller's.
 pub fn check_rotation(
     rotation: &Signed<KeyRotation>,
     pinned: &NodeId,
