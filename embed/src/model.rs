@@ -16,7 +16,7 @@
 use std::ops::Range;
 
 use crate::format::{self, malformed, Cursor, Directory, Shape};
-use crate::kernels::{self, matmul, Kernel, MatmulScratch, Q4Matrix, QuantizedRows};
+use crate::kernels::{self, matmul, Kernel, Q4Matrix, QuantizedRows};
 use crate::mathfn;
 use crate::tokenizer::Tokenizer;
 use crate::EmbedError;
@@ -134,7 +134,7 @@ impl Weights {
 
     /// Bytes of memory held by the weights (for reporting).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let lin = |l: &Linear| l.w.rows * l.w.cols / 2 + l.w.rows * l.w.cols / 32 * 4 + l.b.len() * 4;
+        let lin = |l: &Linear| l.w.heap_bytes() + l.b.len() * 4;
         let layers: usize = self
             .layers
             .iter()
@@ -203,7 +203,6 @@ struct ThreadScratch {
     projected: Vec<f32>,
     wide: Vec<f32>,
     quantized: QuantizedRows,
-    matmul: MatmulScratch,
     keys_t: Vec<f32>,
     scores: Vec<f32>,
 }
@@ -354,7 +353,7 @@ impl Step<'_> {
                 ts.projected.clear();
                 ts.projected.resize(n * h, 0.0);
                 let lin = &layer.attn_out;
-                matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.projected, &mut ts.matmul);
+                matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.projected);
                 for (row, res) in hidden.chunks_exact_mut(h).zip(ts.projected.chunks_exact(h)) {
                     mathfn::add_layer_norm(row, Some(res), &layer.attn_norm.w, &layer.attn_norm.b, w.eps);
                 }
@@ -362,11 +361,11 @@ impl Step<'_> {
                 ts.wide.clear();
                 ts.wide.resize(n * w.shape.ffn, 0.0);
                 let lin = &layer.ffn_in;
-                matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.wide, &mut ts.matmul);
+                matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.wide);
                 mathfn::gelu_in_place(&mut ts.wide);
                 ts.quantized.quantize(&ts.wide, w.shape.ffn);
                 let lin = &layer.ffn_out;
-                matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.projected, &mut ts.matmul);
+                matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.projected);
                 for (row, res) in hidden.chunks_exact_mut(h).zip(ts.projected.chunks_exact(h)) {
                     mathfn::add_layer_norm(row, Some(res), &layer.ffn_norm.w, &layer.ffn_norm.b, w.eps);
                 }
@@ -378,9 +377,9 @@ impl Step<'_> {
             ts.quantized.quantize(hidden, h);
             ts.queries.clear();
             ts.queries.resize(n * h, 0.0);
-            matmul(kernel, &layer.q.w, &layer.q.b, &ts.quantized, &mut ts.queries, &mut ts.matmul);
-            matmul(kernel, &layer.k.w, &layer.k.b, &ts.quantized, next_keys, &mut ts.matmul);
-            matmul(kernel, &layer.v.w, &layer.v.b, &ts.quantized, next_values, &mut ts.matmul);
+            matmul(kernel, &layer.q.w, &layer.q.b, &ts.quantized, &mut ts.queries);
+            matmul(kernel, &layer.k.w, &layer.k.b, &ts.quantized, next_keys);
+            matmul(kernel, &layer.v.w, &layer.v.b, &ts.quantized, next_values);
         }
     }
 

@@ -166,7 +166,7 @@ fn matches_reference_embeddings_and_token_counts() {
         got.push(fx.model.embed(&texts, k, 2));
     }
     let (mut qi, mut pi) = (0, 0);
-    let mut worst: Vec<(String, f32)> = Vec::new();
+    let mut worst: Vec<(String, f32, String)> = Vec::new();
     let mut failures = Vec::new();
     for (n, ((text, kind), (reference, count))) in items.iter().zip(&want).enumerate() {
         let lang = &cases[n / 2].lang;
@@ -182,11 +182,13 @@ fn matches_reference_embeddings_and_token_counts() {
         };
         assert_eq!(reference.len(), EMBEDDING_DIM);
         let cos = cosine(mine, reference);
-        match worst.iter_mut().find(|w| &w.0 == lang) {
-            Some(w) => w.1 = w.1.min(cos),
-            None => worst.push((lang.clone(), cos)),
-        }
         let short: String = text.chars().take(60).collect();
+        let label = format!("{kind:?} {short:?}");
+        match worst.iter_mut().find(|w| &w.0 == lang) {
+            Some(w) if cos < w.1 => (w.1, w.2) = (cos, label),
+            Some(_) => {}
+            None => worst.push((lang.clone(), cos, label)),
+        }
         if cos < MIN_COSINE {
             failures.push(format!("{lang} {kind:?} cosine {cos:.5}: {short:?}"));
         }
@@ -195,8 +197,8 @@ fn matches_reference_embeddings_and_token_counts() {
             failures.push(format!("{lang} {kind:?} tokens {mine_count} vs {count}: {short:?}"));
         }
     }
-    for (lang, cos) in &worst {
-        eprintln!("worst cosine {lang}: {cos:.6}");
+    for (lang, cos, label) in &worst {
+        eprintln!("worst cosine {lang}: {cos:.6} ({label})");
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
