@@ -172,22 +172,31 @@ impl QuantizedRows {
 /// clamped to −128..=127, stored as `code + 128`. Returns the scale. The
 /// order of operations (reciprocal first, then multiply) follows the
 /// reference, so the codes come out identical for identical inputs.
+///
+/// Written without float comparisons or float-to-int casts (both of which
+/// carry NaN rules that keep the compiler from vectorising): the largest
+/// magnitude is the largest of the sign-cleared bit patterns, and rounding
+/// uses the 1.5 · 2^23 trick, reading the integer off the sum's low bits.
 #[inline(always)]
 fn quantize_block(x: &[f32; BLOCK], out: &mut [u8; BLOCK]) -> f32 {
-    // Adding and subtracting 1.5 · 2^23 rounds to the nearest integer, ties
-    // to even (for |v| < 2^22), without a library call.
-    const ROUNDER: f32 = 12_582_912.0;
-    let mut amax = 0.0f32;
+    let mut amax_bits = 0u32;
     for v in x {
-        amax = amax.max(v.abs());
+        amax_bits = amax_bits.max(v.to_bits() & 0x7fff_ffff);
     }
-    let scale = amax / 127.0;
+    let scale = f32::from_bits(amax_bits) / 127.0;
     let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
     for (o, v) in out.iter_mut().zip(x) {
-        let q = ((v * inv + ROUNDER) - ROUNDER).clamp(-128.0, 127.0);
-        *o = (q as i32 + 128) as u8;
+        let q = round_to_int(v * inv).clamp(-128, 127);
+        *o = (q + 128) as u8;
     }
     scale
+}
+
+/// Rounds to the nearest integer, ties to even, for |v| < 2^22.
+#[inline(always)]
+pub(crate) fn round_to_int(v: f32) -> i32 {
+    const ROUNDER: f32 = 12_582_912.0; // 1.5 · 2^23
+    (v + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32
 }
 
 /// Which matrix kernel this CPU runs.

@@ -18,10 +18,9 @@ pub(crate) fn exp(x: f32) -> f32 {
     // n · LN2_HIGH is exact.
     const LN2_HIGH: f32 = 0.693_145_75;
     const LN2_LOW: f32 = 1.428_606_8e-6;
-    // Adding and subtracting 1.5 · 2^23 rounds to the nearest integer.
-    const ROUNDER: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2_E + ROUNDER) - ROUNDER;
+    let k = crate::kernels::round_to_int(x * LOG2_E);
+    let n = k as f32;
     let r = (x - n * LN2_HIGH) - n * LN2_LOW;
     // Taylor series to r^7 on |r| <= ln2/2: relative error < 3e-9 before
     // rounding.
@@ -33,7 +32,7 @@ pub(crate) fn exp(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let two_n = f32::from_bits(((k + 127) as u32) << 23);
     p * two_n
 }
 
@@ -129,10 +128,23 @@ pub(crate) fn add_layer_norm(
     }
 }
 
+/// The largest value (of finite inputs), through an order-preserving map
+/// of the bit patterns to integers, which vectorises.
+#[inline(always)]
+pub(crate) fn max(xs: &[f32]) -> f32 {
+    let key = |v: f32| {
+        let i = v.to_bits() as i32;
+        i ^ ((i >> 31) & 0x7fff_ffff)
+    };
+    let m = xs.iter().fold(i32::MIN, |m, &v| m.max(key(v)));
+    let i = m ^ ((m >> 31) & 0x7fff_ffff);
+    f32::from_bits(i as u32)
+}
+
 /// Softmax of `xs` in place.
 #[inline(always)]
 pub(crate) fn softmax(xs: &mut [f32]) {
-    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = max(xs);
     for v in xs.iter_mut() {
         *v = exp(*v - max);
     }
@@ -183,6 +195,13 @@ mod tests {
         assert!(sum(&row).abs() < 1e-5);
         let var: f32 = row.iter().map(|v| v * v).sum::<f32>() / 16.0;
         assert!((var - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn max_of_mixed_signs() {
+        assert_eq!(max(&[-3.0, -1.5, -7.0]), -1.5);
+        assert_eq!(max(&[-3.0, 2.5, 0.0, -0.0, 1.0]), 2.5);
+        assert_eq!(max(&[-0.0]), -0.0);
     }
 
     #[test]
