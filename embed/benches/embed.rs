@@ -134,10 +134,23 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3,
         model.memory_bytes() as f64 / 1e6
     );
-    let tokens: Vec<usize> = RECORDS.iter().map(|r| model.token_count(r, TextKind::Passage)).collect();
-    let qtokens: Vec<usize> = QUERIES.iter().map(|q| model.token_count(q, TextKind::Query)).collect();
-    println!("records: {} ({tokens:?} tokens); queries: {} ({qtokens:?} tokens)", RECORDS.len(), QUERIES.len());
-    println!("{:<10} {:>8} {:>12} {:>14} {:>15}", "engine", "threads", "ms/passage", "ms/query batch", "ms/query single");
+    let tokens: Vec<usize> = RECORDS
+        .iter()
+        .map(|r| model.token_count(r, TextKind::Passage))
+        .collect();
+    let qtokens: Vec<usize> = QUERIES
+        .iter()
+        .map(|q| model.token_count(q, TextKind::Query))
+        .collect();
+    println!(
+        "records: {} ({tokens:?} tokens); queries: {} ({qtokens:?} tokens)",
+        RECORDS.len(),
+        QUERIES.len()
+    );
+    println!(
+        "{:<10} {:>8} {:>12} {:>14} {:>15}",
+        "engine", "threads", "ms/passage", "ms/query batch", "ms/query single"
+    );
     let mut scratch = Scratch::default();
     for threads in [1, 2] {
         let p = best_ms(rounds, RECORDS.len(), || {
@@ -151,7 +164,10 @@ fn main() {
                 model.embed_with(&mut scratch, &[q], TextKind::Query, threads);
             }
         });
-        println!("{:<10} {threads:>8} {p:>12.2} {qb:>14.2} {qs:>15.2}", "rust");
+        println!(
+            "{:<10} {threads:>8} {p:>12.2} {qb:>14.2} {qs:>15.2}",
+            "rust"
+        );
     }
     if std::env::var("BENCH_SKIP_C").is_ok_and(|v| v == "1") {
         return;

@@ -225,7 +225,12 @@ pub(crate) fn read_directory(
             )));
         }
         if offset.saturating_add(bytes) > file_len as u64 {
-            return Err(truncated(&format!("tensor '{name}'"), offset, bytes, file_len));
+            return Err(truncated(
+                &format!("tensor '{name}'"),
+                offset,
+                bytes,
+                file_len,
+            ));
         }
         out.push(TensorEntry {
             name,

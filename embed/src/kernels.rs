@@ -91,7 +91,8 @@ impl Q4Matrix {
                 for s in 0..STEPS {
                     let mut v = [0i8; 32];
                     for (m, (_, codes)) in rowblocks.iter().enumerate() {
-                        v[STEP * m..STEP * (m + 1)].copy_from_slice(&codes[STEP * s..STEP * (s + 1)]);
+                        v[STEP * m..STEP * (m + 1)]
+                            .copy_from_slice(&codes[STEP * s..STEP * (s + 1)]);
                     }
                     packed.push(v);
                 }
@@ -118,14 +119,18 @@ impl Q4Matrix {
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.packed.capacity() * 32 + (self.scales.capacity() + self.offsets.capacity()) * 4 * ROW_GROUP
+        self.packed.capacity() * 32
+            + (self.scales.capacity() + self.offsets.capacity()) * 4 * ROW_GROUP
     }
 }
 
 /// Dequantises one 4-bit row from the file layout (used for the word
 /// embedding table, which is only ever read a row at a time).
 pub(crate) fn dequantize_row(raw: &[u8], out: &mut [f32]) {
-    for (b, o) in raw.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+    for (b, o) in raw
+        .chunks_exact(BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(BLOCK))
+    {
         let d = half_to_f32(u16::from_le_bytes([b[0], b[1]]));
         for (j, &byte) in b[2..].iter().enumerate() {
             o[j] = ((byte & 0x0f) as i32 - 8) as f32 * d;
@@ -234,7 +239,13 @@ impl Kernel {
 }
 
 /// `out[t][r] = bias[r] + Σ W[r][·]·x[t][·]` for every token of `x`.
-pub(crate) fn matmul(kernel: Kernel, w: &Q4Matrix, bias: &[f32], x: &QuantizedRows, out: &mut [f32]) {
+pub(crate) fn matmul(
+    kernel: Kernel,
+    w: &Q4Matrix,
+    bias: &[f32],
+    x: &QuantizedRows,
+    out: &mut [f32],
+) {
     assert_eq!(x.cols, w.cols);
     assert_eq!(bias.len(), w.rows);
     assert_eq!(out.len(), x.tokens * w.rows);
@@ -309,7 +320,13 @@ mod avx2 {
 
         #[inline(always)]
         fn call(self) {
-            let Job { simd, w, bias, x, out } = self;
+            let Job {
+                simd,
+                w,
+                bias,
+                x,
+                out,
+            } = self;
             let groups = w.rows / ROW_GROUP;
             let mut g = 0;
             while g + GROUPS_PER_PASS <= groups {
@@ -325,17 +342,29 @@ mod avx2 {
 
     /// Row groups `g0..g0 + V`, for every token.
     #[inline(always)]
-    fn pass<const V: usize>(simd: V3, w: &Q4Matrix, bias: &[f32], x: &QuantizedRows, out: &mut [f32], g0: usize) {
+    fn pass<const V: usize>(
+        simd: V3,
+        w: &Q4Matrix,
+        bias: &[f32],
+        x: &QuantizedRows,
+        out: &mut [f32],
+        g0: usize,
+    ) {
         {
             let nb = w.blocks_per_row();
             let rows = w.rows;
             let ones = simd.avx._mm256_set1_epi16(1);
-            let packed: [&[[i8; 32]]; V] =
-                core::array::from_fn(|v| &w.packed[(g0 + v) * nb * STEPS..(g0 + v + 1) * nb * STEPS]);
-            let scales: [&[[f32; 8]]; V] = core::array::from_fn(|v| &w.scales[(g0 + v) * nb..(g0 + v + 1) * nb]);
-            let offsets: [&[[f32; 8]]; V] = core::array::from_fn(|v| &w.offsets[(g0 + v) * nb..(g0 + v + 1) * nb]);
+            let packed: [&[[i8; 32]]; V] = core::array::from_fn(|v| {
+                &w.packed[(g0 + v) * nb * STEPS..(g0 + v + 1) * nb * STEPS]
+            });
+            let scales: [&[[f32; 8]]; V] =
+                core::array::from_fn(|v| &w.scales[(g0 + v) * nb..(g0 + v + 1) * nb]);
+            let offsets: [&[[f32; 8]]; V] =
+                core::array::from_fn(|v| &w.offsets[(g0 + v) * nb..(g0 + v + 1) * nb]);
             let bias: [__m256; V] = core::array::from_fn(|v| {
-                let b: [f32; 8] = bias[(g0 + v) * ROW_GROUP..(g0 + v + 1) * ROW_GROUP].try_into().unwrap();
+                let b: [f32; 8] = bias[(g0 + v) * ROW_GROUP..(g0 + v + 1) * ROW_GROUP]
+                    .try_into()
+                    .unwrap();
                 cast(b)
             });
             for t in 0..x.tokens {
@@ -346,24 +375,37 @@ mod avx2 {
                     let a = &codes[b];
                     let mut lanes: [__m256i; V] = [simd.avx._mm256_setzero_si256(); V];
                     for s in 0..STEPS {
-                        let four = i32::from_le_bytes([a[4 * s], a[4 * s + 1], a[4 * s + 2], a[4 * s + 3]]);
+                        let four = i32::from_le_bytes([
+                            a[4 * s],
+                            a[4 * s + 1],
+                            a[4 * s + 2],
+                            a[4 * s + 3],
+                        ]);
                         let bc = simd.avx._mm256_set1_epi32(four);
                         for v in 0..V {
                             let wv: __m256i = cast(packed[v][b * STEPS + s]);
-                            lanes[v] = simd.avx2._mm256_add_epi16(lanes[v], simd.avx2._mm256_maddubs_epi16(bc, wv));
+                            lanes[v] = simd
+                                .avx2
+                                ._mm256_add_epi16(lanes[v], simd.avx2._mm256_maddubs_epi16(bc, wv));
                         }
                     }
                     let dab = simd.avx._mm256_set1_ps(da[b]);
                     for v in 0..V {
-                        let sums = simd.avx._mm256_cvtepi32_ps(simd.avx2._mm256_madd_epi16(lanes[v], ones));
-                        let scaled = simd.fma._mm256_fmadd_ps(sums, cast(scales[v][b]), cast(offsets[v][b]));
+                        let sums = simd
+                            .avx
+                            ._mm256_cvtepi32_ps(simd.avx2._mm256_madd_epi16(lanes[v], ones));
+                        let scaled =
+                            simd.fma
+                                ._mm256_fmadd_ps(sums, cast(scales[v][b]), cast(offsets[v][b]));
                         acc[v] = simd.fma._mm256_fmadd_ps(scaled, dab, acc[v]);
                     }
                 }
-                for v in 0..V {
-                    let o: [f32; 8] = cast(acc[v]);
-                    let at = t * rows + (g0 + v) * ROW_GROUP;
-                    out[at..at + ROW_GROUP].copy_from_slice(&o);
+                let at = t * rows + g0 * ROW_GROUP;
+                for (o, acc) in out[at..at + V * ROW_GROUP]
+                    .chunks_exact_mut(ROW_GROUP)
+                    .zip(acc)
+                {
+                    o.copy_from_slice(&cast::<__m256, [f32; 8]>(acc));
                 }
             }
         }
@@ -403,13 +445,22 @@ mod tests {
     }
 
     /// Reference result in f64 straight from the definition.
-    fn by_definition(raw: &[u8], rows: usize, cols: usize, x: &QuantizedRows, bias: &[f32]) -> Vec<f64> {
+    fn by_definition(
+        raw: &[u8],
+        rows: usize,
+        cols: usize,
+        x: &QuantizedRows,
+        bias: &[f32],
+    ) -> Vec<f64> {
         let nb = cols / BLOCK;
         let mut out = vec![0f64; x.tokens * rows];
         for t in 0..x.tokens {
             for r in 0..rows {
                 let mut w = vec![0f32; cols];
-                dequantize_row(&raw[r * nb * BLOCK_BYTES..(r + 1) * nb * BLOCK_BYTES], &mut w);
+                dequantize_row(
+                    &raw[r * nb * BLOCK_BYTES..(r + 1) * nb * BLOCK_BYTES],
+                    &mut w,
+                );
                 let mut acc = bias[r] as f64;
                 for b in 0..nb {
                     let mut s = 0f64;

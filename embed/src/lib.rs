@@ -191,7 +191,12 @@ impl Model {
     /// consecutive windows without overlap; its embedding is the mean of the
     /// windows' mean-pooled states, weighted by their content token counts,
     /// then normalised, as in the reference.
-    pub fn embed(&self, texts: &[&str], kind: TextKind, threads: usize) -> Vec<[f32; EMBEDDING_DIM]> {
+    pub fn embed(
+        &self,
+        texts: &[&str],
+        kind: TextKind,
+        threads: usize,
+    ) -> Vec<[f32; EMBEDDING_DIM]> {
         self.embed_with(&mut Scratch::default(), texts, kind, threads)
     }
 
@@ -239,7 +244,8 @@ impl Model {
             self.weights.tokenizer.encode_into(text, words, tokens);
             let windows = tokens.len().div_ceil(per_window).max(1);
             for w in 0..windows {
-                let content = &tokens[(w * per_window).min(tokens.len())..((w + 1) * per_window).min(tokens.len())];
+                let content = &tokens
+                    [(w * per_window).min(tokens.len())..((w + 1) * per_window).min(tokens.len())];
                 if batch.tokens() + content.len() + 2 > MAX_BATCH_TOKENS {
                     flush(batch, &mut owners);
                 }
@@ -353,6 +359,9 @@ mod tests {
         std::fs::write(&p, b"abc").unwrap();
         let d = sha256_file(&p).unwrap();
         std::fs::remove_file(&p).unwrap();
-        assert_eq!(d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            d,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

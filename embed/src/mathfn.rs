@@ -39,6 +39,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 /// The Gauss error function, by Abramowitz & Stegun 7.1.26
 /// (absolute error below 1.5e-7).
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // the published coefficients, as printed
 pub(crate) fn erf(x: f32) -> f32 {
     const P: f32 = 0.327_591_1;
     const A1: f32 = 0.254_829_592;
@@ -120,7 +121,11 @@ pub(crate) fn add_layer_norm(
             *a += d * d;
         }
     }
-    let tail: f32 = chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum();
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
     let var = (acc.iter().sum::<f32>() + tail) / n;
     let inv = 1.0 / (var + eps).sqrt();
     for ((r, w), b) in row.iter_mut().zip(weight).zip(bias) {

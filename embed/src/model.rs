@@ -139,7 +139,12 @@ impl Weights {
             .layers
             .iter()
             .map(|l| {
-                lin(&l.q) + lin(&l.k) + lin(&l.v) + lin(&l.attn_out) + lin(&l.ffn_in) + lin(&l.ffn_out)
+                lin(&l.q)
+                    + lin(&l.k)
+                    + lin(&l.v)
+                    + lin(&l.attn_out)
+                    + lin(&l.ffn_in)
+                    + lin(&l.ffn_out)
                     + 4 * 4 * self.shape.hidden
             })
             .sum();
@@ -215,7 +220,11 @@ fn split_even(n: usize, parts: usize) -> Vec<Range<usize>> {
 }
 
 /// Cuts `buf` (rows of `width`) into the mutable pieces for `parts`.
-fn split_rows<'a>(mut buf: &'a mut [f32], parts: &[Range<usize>], width: usize) -> Vec<&'a mut [f32]> {
+fn split_rows<'a>(
+    mut buf: &'a mut [f32],
+    parts: &[Range<usize>],
+    width: usize,
+) -> Vec<&'a mut [f32]> {
     let mut out = Vec::with_capacity(parts.len());
     for p in parts {
         let (head, tail) = buf.split_at_mut(p.len() * width);
@@ -248,16 +257,28 @@ struct Step<'a> {
 impl Weights {
     /// Runs the encoder over `batch`; returns the mean of the last hidden
     /// states over each window's tokens (specials included), not normalised.
-    pub(crate) fn forward(&self, batch: &Batch, threads: usize, s: &mut ForwardScratch) -> Vec<[f32; crate::EMBEDDING_DIM]> {
+    pub(crate) fn forward(
+        &self,
+        batch: &Batch,
+        threads: usize,
+        s: &mut ForwardScratch,
+    ) -> Vec<[f32; crate::EMBEDDING_DIM]> {
         let h = self.shape.hidden;
         let t = batch.tokens();
         let threads = threads.clamp(1, (t / MIN_TOKENS_PER_THREAD).max(1));
         let parts = split_even(t, threads);
-        for buf in [&mut s.hidden, &mut s.keys, &mut s.values, &mut s.next_keys, &mut s.next_values] {
+        for buf in [
+            &mut s.hidden,
+            &mut s.keys,
+            &mut s.values,
+            &mut s.next_keys,
+            &mut s.next_values,
+        ] {
             buf.clear();
             buf.resize(t * h, 0.0);
         }
-        s.threads.resize_with(threads.max(s.threads.len()), ThreadScratch::default);
+        s.threads
+            .resize_with(threads.max(s.threads.len()), ThreadScratch::default);
 
         for layer in std::iter::once(None).chain((0..self.shape.layers).map(Some)) {
             let step = Step {
@@ -276,13 +297,15 @@ impl Weights {
                 .zip(hidden)
                 .zip(nk.into_iter().zip(nv))
                 .zip(s.threads.iter_mut())
-                .map(|(((tokens, hidden), (next_keys, next_values)), scratch)| Share {
-                    tokens,
-                    hidden,
-                    next_keys,
-                    next_values,
-                    scratch,
-                });
+                .map(
+                    |(((tokens, hidden), (next_keys, next_values)), scratch)| Share {
+                        tokens,
+                        hidden,
+                        next_keys,
+                        next_values,
+                        scratch,
+                    },
+                );
             if threads == 1 {
                 for share in shares {
                     step.run(share);
@@ -355,7 +378,13 @@ impl Step<'_> {
                 let lin = &layer.attn_out;
                 matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.projected);
                 for (row, res) in hidden.chunks_exact_mut(h).zip(ts.projected.chunks_exact(h)) {
-                    mathfn::add_layer_norm(row, Some(res), &layer.attn_norm.w, &layer.attn_norm.b, w.eps);
+                    mathfn::add_layer_norm(
+                        row,
+                        Some(res),
+                        &layer.attn_norm.w,
+                        &layer.attn_norm.b,
+                        w.eps,
+                    );
                 }
                 ts.quantized.quantize(hidden, h);
                 ts.wide.clear();
@@ -367,7 +396,13 @@ impl Step<'_> {
                 let lin = &layer.ffn_out;
                 matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.projected);
                 for (row, res) in hidden.chunks_exact_mut(h).zip(ts.projected.chunks_exact(h)) {
-                    mathfn::add_layer_norm(row, Some(res), &layer.ffn_norm.w, &layer.ffn_norm.b, w.eps);
+                    mathfn::add_layer_norm(
+                        row,
+                        Some(res),
+                        &layer.ffn_norm.w,
+                        &layer.ffn_norm.b,
+                        w.eps,
+                    );
                 }
             }
         }
@@ -377,7 +412,13 @@ impl Step<'_> {
             ts.quantized.quantize(hidden, h);
             ts.queries.clear();
             ts.queries.resize(n * h, 0.0);
-            matmul(kernel, &layer.q.w, &layer.q.b, &ts.quantized, &mut ts.queries);
+            matmul(
+                kernel,
+                &layer.q.w,
+                &layer.q.b,
+                &ts.quantized,
+                &mut ts.queries,
+            );
             matmul(kernel, &layer.k.w, &layer.k.b, &ts.quantized, next_keys);
             matmul(kernel, &layer.v.w, &layer.v.b, &ts.quantized, next_values);
         }
@@ -420,7 +461,10 @@ impl Step<'_> {
                 ts.keys_t.clear();
                 ts.keys_t.resize(dh * len, 0.0);
                 for (j, k) in win.clone().enumerate() {
-                    for (e, &v) in self.keys[k * h + cols.start..k * h + cols.end].iter().enumerate() {
+                    for (e, &v) in self.keys[k * h + cols.start..k * h + cols.end]
+                        .iter()
+                        .enumerate()
+                    {
                         ts.keys_t[e * len + j] = v;
                     }
                 }

@@ -116,7 +116,9 @@ impl Tokenizer {
             || starts.windows(2).any(|w| w[0] > w[1])
             || starts[n] as usize > blob.len()
         {
-            return Err(malformed("piece offsets are not increasing within the piece bytes"));
+            return Err(malformed(
+                "piece offsets are not increasing within the piece bytes",
+            ));
         }
         let scores: Vec<f32> = raw_scores
             .chunks_exact(4)
@@ -137,8 +139,9 @@ impl Tokenizer {
             for _ in 0..k {
                 let cp = t.u32("replacement code point")?;
                 out.push(
-                    char::from_u32(cp)
-                        .ok_or_else(|| malformed(format!("replacement U+{cp:X} is no character")))?,
+                    char::from_u32(cp).ok_or_else(|| {
+                        malformed(format!("replacement U+{cp:X} is no character"))
+                    })?,
                 );
             }
             map.push((from, out));
@@ -146,7 +149,13 @@ impl Tokenizer {
         if map.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(malformed("normalisation table is not sorted by code point"));
         }
-        Self::assemble(blob[..starts[n] as usize].to_vec(), starts, scores, specials, map)
+        Self::assemble(
+            blob[..starts[n] as usize].to_vec(),
+            starts,
+            scores,
+            specials,
+            map,
+        )
     }
 
     fn assemble(
@@ -168,7 +177,9 @@ impl Tokenizer {
             }
         }
         if map.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err(malformed("a code point appears twice in the normalisation table"));
+            return Err(malformed(
+                "a code point appears twice in the normalisation table",
+            ));
         }
         let lowest = scores.iter().copied().fold(f32::INFINITY, f32::min);
         let longest_piece = starts
@@ -192,7 +203,11 @@ impl Tokenizer {
             starts,
             scores,
             specials,
-            unknown_score: if n == 0 { -UNKNOWN_PENALTY } else { lowest - UNKNOWN_PENALTY },
+            unknown_score: if n == 0 {
+                -UNKNOWN_PENALTY
+            } else {
+                lowest - UNKNOWN_PENALTY
+            },
             longest_piece,
             index,
             map_from,
@@ -444,17 +459,17 @@ mod tests {
             ("<pad>", 0.0),
             ("</s>", 0.0),
             ("<unk>", 0.0),
-            ("▁", -2.0),     // 4
-            ("a", -3.0),     // 5
-            ("b", -3.0),     // 6
-            ("▁a", -2.5),    // 7
-            ("ab", -2.0),    // 8
-            ("▁ab", -6.0),   // 9
-            ("č", -1.0),     // 10
-            ("▁bi", -1.0),   // 11
-            ("▁b", -1.5),    // 12
-            ("i", -1.5),     // 13
-            ("▁ș", -1.0),    // 14
+            ("▁", -2.0),   // 4
+            ("a", -3.0),   // 5
+            ("b", -3.0),   // 6
+            ("▁a", -2.5),  // 7
+            ("ab", -2.0),  // 8
+            ("▁ab", -6.0), // 9
+            ("č", -1.0),   // 10
+            ("▁bi", -1.0), // 11
+            ("▁b", -1.5),  // 12
+            ("i", -1.5),   // 13
+            ("▁ș", -1.0),  // 14
         ];
         let norm = [('\t', " "), ('\u{0007}', ""), ('ﬁ', "fi"), ('Ⅻ', "XII")];
         Tokenizer::new(&pieces, SPECIALS, &norm).unwrap()

