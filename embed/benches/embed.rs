@@ -20,14 +20,14 @@ const ROUNDS: usize = 5;
 
 /// Records as the node stores them: a title and a summary.
 const RECORDS: &[&str] = &[
-    "Bilancio partecipativo a Bologna. Nel 2023 i residenti dei sei quartieri hanno proposto e votato progetti per la cura dello spazio pubblico, dalle aree verdi ai percorsi pedonali, con un milione di euro a disposizione e laboratori aperti in ogni quartiere.",
-    "Co-design of public services with older residents. A municipal team in Ljubljana ran twelve workshops with seniors and care workers to redesign home assistance, prototyping a booking service and testing it with forty households before rollout.",
+    "Bilancio partecipativo a Bologna. Nel 2023 i residenti dei sei quartieri hanno proposto e votato progetti per la cura dello spazio pubblico, dalle aree verdi ai percorsi pedonali, con un milione di euro a disposizione e laboratori aperti in ogni quartiere. Il Comune pubblica ogni sei mesi lo stato di avanzamento dei lavori.",
+    "Co-design of public services with older residents. A municipal team in Ljubljana ran twelve workshops with seniors and care workers to redesign home assistance, prototyping a booking service and testing it with forty households before rollout. The evaluation found shorter waiting times and fewer missed visits.",
     "Αξιολόγηση κοινωνικού αντίκτυπου σε δήμους της Κρήτης. Η μελέτη συγκρίνει δεκαπέντε προγράμματα κοινωνικής ένταξης και προτείνει δείκτες που μπορούν να συλλέγουν οι δημοτικές υπηρεσίες χωρίς πρόσθετο κόστος.",
-    "Bugetare participativă în Cluj-Napoca. Cetățenii au depus peste trei sute de propuneri pentru școli, parcuri și transport, iar primăria a publicat raportul de implementare și costurile fiecărui proiect finanțat.",
-    "Vključevanje mladih v odločanje občine. Mladinski svet v Mariboru je z občinsko upravo pripravil program za zaposlovanje mladih in preverjanje učinkov po enem letu, vključno z anketami med udeleženci.",
-    "Socijalno uključivanje osoba s invaliditetom u Zagrebu. Udruge i gradska uprava zajednički su razvile model asistencije u kući, a evaluacija je pokazala veće zadovoljstvo korisnika i manje troškove smještaja.",
-    "Impact evaluation of a social innovation fund. The study follows thirty projects financed by a regional administration over five years and measures employment, housing stability and participation in community life against a matched comparison group.",
-    "Laboratorio di co-progettazione tra enti del terzo settore e pubblica amministrazione per i servizi alle famiglie fragili: metodo, tempi, strumenti di valutazione e lezioni apprese dopo il primo anno di sperimentazione.",
+    "Bugetare participativă în Cluj-Napoca. Cetățenii au depus peste trei sute de propuneri pentru școli, parcuri și transport, iar primăria a publicat raportul de implementare și costurile fiecărui proiect finanțat. Următoarea ediție va include și un vot separat pentru tineri.",
+    "Vključevanje mladih v odločanje občine. Mladinski svet v Mariboru je z občinsko upravo pripravil program za zaposlovanje mladih in preverjanje učinkov po enem letu, vključno z anketami med udeleženci in delodajalci ter javno predstavitvijo rezultatov.",
+    "Socijalno uključivanje osoba s invaliditetom u Zagrebu. Udruge i gradska uprava zajednički su razvile model asistencije u kući, a evaluacija je pokazala veće zadovoljstvo korisnika i manje troškove smještaja. Model se sada širi na još tri grada.",
+    "Impact evaluation of a social innovation fund. The study follows thirty projects financed by a regional administration over five years and measures employment, housing stability and participation in community life against a matched comparison group, with all data and code published.",
+    "Laboratorio di co-progettazione tra enti del terzo settore e pubblica amministrazione per i servizi alle famiglie fragili: metodo, tempi, strumenti di valutazione e lezioni apprese dopo il primo anno di sperimentazione in tre distretti sociali della provincia.",
 ];
 
 const QUERIES: &[&str] = &[
@@ -55,6 +55,18 @@ fn model_path() -> Option<PathBuf> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().into())
+}
+
+/// A line of /proc/self/status (Linux), e.g. the peak resident set size.
+fn proc_status(key: &str) -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .map(|l| l[key.len() + 1..].trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into())
 }
 
 fn best_ms(rounds: usize, per: usize, mut f: impl FnMut()) -> f64 {
@@ -130,9 +142,11 @@ fn main() {
     let t = Instant::now();
     let model = Model::load(&path).expect("load model");
     println!(
-        "model loaded in {:.0} ms, {:.1} MB held",
+        "model loaded in {:.0} ms, {:.1} MB held; process peak RSS {}, RSS {}",
         t.elapsed().as_secs_f64() * 1e3,
-        model.memory_bytes() as f64 / 1e6
+        model.memory_bytes() as f64 / 1e6,
+        proc_status("VmHWM"),
+        proc_status("VmRSS"),
     );
     let tokens: Vec<usize> = RECORDS
         .iter()

@@ -22,7 +22,7 @@ use crate::tokenizer::Tokenizer;
 use crate::EmbedError;
 
 /// Below this many tokens per thread, extra threads cost more than they save.
-const MIN_TOKENS_PER_THREAD: usize = 8;
+const MIN_TOKENS_PER_THREAD: usize = 4;
 
 #[derive(Debug)]
 pub(crate) struct Linear {
