@@ -39,10 +39,6 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos: 0 }
     }
 
-    pub(crate) fn position(&self) -> usize {
-        self.pos
-    }
-
     /// The next `n` bytes, or a `Truncated` error naming `what`.
     pub(crate) fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], EmbedError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());

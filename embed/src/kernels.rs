@@ -159,9 +159,8 @@ impl QuantizedRows {
         self.tokens = tokens;
         self.cols = cols;
         let blocks = tokens * cols / BLOCK;
-        self.codes.clear();
+        // Every entry is overwritten below.
         self.codes.resize(blocks, [0; BLOCK]);
-        self.scales.clear();
         self.scales.resize(blocks, 0.0);
         for ((block, codes), scale) in x
             .chunks_exact(BLOCK)
@@ -290,6 +289,58 @@ fn matmul_portable(w: &Q4Matrix, bias: &[f32], x: &QuantizedRows, out: &mut [f32
     }
 }
 
+/// One head's attention for one query: `out = softmax(scale · q·kⱼ) · vⱼ`
+/// over the rows of `keys` and `values` (each row `stride` wide, the head's
+/// columns starting at `col`). `scores` is scratch.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend(
+    kernel: Kernel,
+    query: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    stride: usize,
+    col: usize,
+    scale: f32,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let len = keys.len() / stride;
+    scores.resize(len, 0.0);
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2(simd) if query.len() == 32 => {
+            avx2::attend(simd, query, keys, values, stride, col, scale, scores, out)
+        }
+        _ => attend_portable(query, keys, values, stride, col, scale, scores, out),
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn attend_portable(
+    query: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    stride: usize,
+    col: usize,
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let dh = query.len();
+    for (j, s) in scores.iter_mut().enumerate() {
+        let k = &keys[j * stride + col..j * stride + col + dh];
+        let dot: f32 = query.iter().zip(k).map(|(a, b)| a * b).sum();
+        *s = dot * scale;
+    }
+    crate::mathfn::softmax(scores);
+    out.fill(0.0);
+    for (j, &p) in scores.iter().enumerate() {
+        crate::mathfn::axpy(p, &values[j * stride + col..j * stride + col + dh], out);
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::*;
@@ -337,6 +388,76 @@ mod avx2 {
                 pass::<1>(simd, w, bias, x, out, g);
                 g += 1;
             }
+        }
+    }
+
+    #[inline(always)]
+    fn load8(s: &[f32]) -> __m256 {
+        let a: [f32; 8] = s[..8].try_into().unwrap();
+        cast(a)
+    }
+
+    /// [`super::attend`] for a head width of 32: the query stays in four
+    /// registers, four keys are scored at a time (their four sums gathered
+    /// with horizontal adds), and the output accumulates in registers.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn attend(
+        simd: V3,
+        query: &[f32],
+        keys: &[f32],
+        values: &[f32],
+        stride: usize,
+        col: usize,
+        scale: f32,
+        scores: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let q: [__m256; 4] = core::array::from_fn(|i| load8(&query[8 * i..]));
+        let row = |buf: &'_ [f32], j: usize| -> [__m256; 4] {
+            let r = &buf[j * stride + col..j * stride + col + 32];
+            core::array::from_fn(|i| load8(&r[8 * i..]))
+        };
+        let dot = |k: [__m256; 4]| {
+            let mut a = simd.avx._mm256_mul_ps(q[0], k[0]);
+            for i in 1..4 {
+                a = simd.fma._mm256_fmadd_ps(q[i], k[i], a);
+            }
+            a
+        };
+        let len = scores.len();
+        let mut j = 0;
+        while j + 4 <= len {
+            let d: [__m256; 4] = core::array::from_fn(|u| dot(row(keys, j + u)));
+            let h01 = simd.avx._mm256_hadd_ps(d[0], d[1]);
+            let h23 = simd.avx._mm256_hadd_ps(d[2], d[3]);
+            let h = simd.avx._mm256_hadd_ps(h01, h23);
+            let four = simd.sse._mm_add_ps(
+                simd.avx._mm256_castps256_ps128(h),
+                simd.avx._mm256_extractf128_ps::<1>(h),
+            );
+            let four: [f32; 4] = cast(four);
+            for (s, v) in scores[j..j + 4].iter_mut().zip(four) {
+                *s = v * scale;
+            }
+            j += 4;
+        }
+        while j < len {
+            let v: [f32; 8] = cast(dot(row(keys, j)));
+            scores[j] = v.iter().sum::<f32>() * scale;
+            j += 1;
+        }
+        crate::mathfn::softmax(scores);
+        let mut acc = [simd.avx._mm256_setzero_ps(); 4];
+        for (j, &p) in scores.iter().enumerate() {
+            let p = simd.avx._mm256_set1_ps(p);
+            let v = row(values, j);
+            for i in 0..4 {
+                acc[i] = simd.fma._mm256_fmadd_ps(p, v[i], acc[i]);
+            }
+        }
+        for (o, a) in out.chunks_exact_mut(8).zip(acc) {
+            o.copy_from_slice(&cast::<__m256, [f32; 8]>(a));
         }
     }
 
@@ -474,6 +595,53 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn attention_kernels_agree() {
+        let mut n = Noise(42);
+        let stride = 96;
+        for len in [1, 3, 4, 7, 13] {
+            let keys: Vec<f32> = (0..len * stride).map(|_| n.float()).collect();
+            let values: Vec<f32> = (0..len * stride).map(|_| n.float()).collect();
+            let q: Vec<f32> = (0..32).map(|_| 3.0 * n.float()).collect();
+            let mut want = vec![0f32; 32];
+            let mut scores = vec![0f32; len];
+            attend_portable(&q, &keys, &values, stride, 32, 0.17, &mut scores, &mut want);
+            // Straight from the definition, in f64.
+            let dots: Vec<f64> = (0..len)
+                .map(|j| {
+                    (0..32)
+                        .map(|e| q[e] as f64 * keys[j * stride + 32 + e] as f64)
+                        .sum::<f64>()
+                        * 0.17
+                })
+                .collect();
+            let m = dots.iter().cloned().fold(f64::MIN, f64::max);
+            let z: f64 = dots.iter().map(|d| (d - m).exp()).sum();
+            for e in 0..32 {
+                let v: f64 = (0..len)
+                    .map(|j| (dots[j] - m).exp() / z * values[j * stride + 32 + e] as f64)
+                    .sum();
+                assert!((want[e] as f64 - v).abs() < 1e-5, "portable len {len}");
+            }
+            let mut got = vec![0f32; 32];
+            let mut scratch = Vec::new();
+            attend(
+                Kernel::detect(),
+                &q,
+                &keys,
+                &values,
+                stride,
+                32,
+                0.17,
+                &mut scratch,
+                &mut got,
+            );
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-5, "len {len}: {a} vs {b}");
+            }
+        }
     }
 
     #[test]

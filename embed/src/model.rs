@@ -78,7 +78,6 @@ impl Weights {
             )));
         }
         let entries = format::read_directory(&mut c, len)?;
-        let _ = c.position();
         let dir = Directory {
             entries,
             file: &file,
@@ -208,7 +207,6 @@ struct ThreadScratch {
     projected: Vec<f32>,
     wide: Vec<f32>,
     quantized: QuantizedRows,
-    keys_t: Vec<f32>,
     scores: Vec<f32>,
 }
 
@@ -267,6 +265,8 @@ impl Weights {
         let t = batch.tokens();
         let threads = threads.clamp(1, (t / MIN_TOKENS_PER_THREAD).max(1));
         let parts = split_even(t, threads);
+        // Every element of these is written before it is read, so stale
+        // contents from an earlier call are harmless and need no zeroing.
         for buf in [
             &mut s.hidden,
             &mut s.keys,
@@ -274,7 +274,6 @@ impl Weights {
             &mut s.next_keys,
             &mut s.next_values,
         ] {
-            buf.clear();
             buf.resize(t * h, 0.0);
         }
         s.threads
@@ -369,11 +368,9 @@ impl Step<'_> {
             None => self.embed_tokens(tokens.clone(), hidden),
             Some(l) => {
                 let layer = &w.layers[l];
-                ts.context.clear();
                 ts.context.resize(n * h, 0.0);
                 self.attention(tokens.clone(), ts);
                 ts.quantized.quantize(&ts.context, h);
-                ts.projected.clear();
                 ts.projected.resize(n * h, 0.0);
                 let lin = &layer.attn_out;
                 matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.projected);
@@ -387,7 +384,6 @@ impl Step<'_> {
                     );
                 }
                 ts.quantized.quantize(hidden, h);
-                ts.wide.clear();
                 ts.wide.resize(n * w.shape.ffn, 0.0);
                 let lin = &layer.ffn_in;
                 matmul(kernel, &lin.w, &lin.b, &ts.quantized, &mut ts.wide);
@@ -410,7 +406,6 @@ impl Step<'_> {
         let next = self.layer.map_or(0, |l| l + 1);
         if let Some(layer) = w.layers.get(next) {
             ts.quantized.quantize(hidden, h);
-            ts.queries.clear();
             ts.queries.resize(n * h, 0.0);
             matmul(
                 kernel,
@@ -450,41 +445,25 @@ impl Step<'_> {
         let h = shape.hidden;
         let dh = h / shape.heads;
         let scale = 1.0 / (dh as f32).sqrt();
-        let mut t = tokens.start;
-        while t < tokens.end {
-            let win = self.batch.windows[self.batch.window_of[t] as usize].clone();
-            let until = win.end.min(tokens.end);
-            let len = win.len();
+        for q in tokens.clone() {
+            let win = &self.batch.windows[self.batch.window_of[q] as usize];
+            let keys = &self.keys[win.start * h..win.end * h];
+            let values = &self.values[win.start * h..win.end * h];
+            let local = q - tokens.start;
             for head in 0..shape.heads {
-                let cols = head * dh..(head + 1) * dh;
-                // Keys of this head, transposed: keys_t[e][j] for key j.
-                ts.keys_t.clear();
-                ts.keys_t.resize(dh * len, 0.0);
-                for (j, k) in win.clone().enumerate() {
-                    for (e, &v) in self.keys[k * h + cols.start..k * h + cols.end]
-                        .iter()
-                        .enumerate()
-                    {
-                        ts.keys_t[e * len + j] = v;
-                    }
-                }
-                for q in t..until {
-                    let local = q - tokens.start;
-                    let query = &ts.queries[local * h + cols.start..local * h + cols.end];
-                    ts.scores.clear();
-                    ts.scores.resize(len, 0.0);
-                    for (e, &qe) in query.iter().enumerate() {
-                        mathfn::axpy(qe, &ts.keys_t[e * len..(e + 1) * len], &mut ts.scores);
-                    }
-                    ts.scores.iter_mut().for_each(|s| *s *= scale);
-                    mathfn::softmax(&mut ts.scores);
-                    let out = &mut ts.context[local * h + cols.start..local * h + cols.end];
-                    for (j, &p) in win.clone().zip(&ts.scores) {
-                        mathfn::axpy(p, &self.values[j * h + cols.start..j * h + cols.end], out);
-                    }
-                }
+                let cols = local * h + head * dh..local * h + (head + 1) * dh;
+                kernels::attend(
+                    self.w.kernel,
+                    &ts.queries[cols.clone()],
+                    keys,
+                    values,
+                    h,
+                    head * dh,
+                    scale,
+                    &mut ts.scores,
+                    &mut ts.context[cols],
+                );
             }
-            t = until;
         }
     }
 }
