@@ -42,8 +42,11 @@ pub(crate) const ROW_GROUP: usize = 8;
 const STEP: usize = 4;
 /// Steps per block.
 const STEPS: usize = BLOCK / STEP;
-/// Row groups the AVX2 kernel runs per pass over a token's activations.
-const GROUPS_PER_PASS: usize = 4;
+/// Row groups the AVX2 kernel runs together (sharing each broadcast of
+/// activation bytes).
+const GROUPS_PER_PASS: usize = 2;
+/// Tokens the AVX2 kernel runs together (sharing each weight vector load).
+const TOKENS_PER_PASS: usize = 2;
 
 /// A weight matrix of 4-bit codes, `rows` outputs by `cols` inputs, in the
 /// interleaved layout described in the module docs.
@@ -381,11 +384,11 @@ mod avx2 {
             let groups = w.rows / ROW_GROUP;
             let mut g = 0;
             while g + GROUPS_PER_PASS <= groups {
-                pass::<GROUPS_PER_PASS>(simd, w, bias, x, out, g);
+                pass::<GROUPS_PER_PASS, TOKENS_PER_PASS>(simd, w, bias, x, out, g);
                 g += GROUPS_PER_PASS;
             }
             while g < groups {
-                pass::<1>(simd, w, bias, x, out, g);
+                pass::<1, TOKENS_PER_PASS>(simd, w, bias, x, out, g);
                 g += 1;
             }
         }
@@ -461,9 +464,10 @@ mod avx2 {
         }
     }
 
-    /// Row groups `g0..g0 + V`, for every token.
+    /// Row groups `g0..g0 + V`, for every token, `TT` tokens at a time
+    /// (each weight vector loaded once is used for `TT` tokens).
     #[inline(always)]
-    fn pass<const V: usize>(
+    fn pass<const V: usize, const TT: usize>(
         simd: V3,
         w: &Q4Matrix,
         bias: &[f32],
@@ -471,63 +475,98 @@ mod avx2 {
         out: &mut [f32],
         g0: usize,
     ) {
-        {
-            let nb = w.blocks_per_row();
-            let rows = w.rows;
-            let ones = simd.avx._mm256_set1_epi16(1);
-            let packed: [&[[i8; 32]]; V] = core::array::from_fn(|v| {
-                &w.packed[(g0 + v) * nb * STEPS..(g0 + v + 1) * nb * STEPS]
-            });
-            let scales: [&[[f32; 8]]; V] =
-                core::array::from_fn(|v| &w.scales[(g0 + v) * nb..(g0 + v + 1) * nb]);
-            let offsets: [&[[f32; 8]]; V] =
-                core::array::from_fn(|v| &w.offsets[(g0 + v) * nb..(g0 + v + 1) * nb]);
-            let bias: [__m256; V] = core::array::from_fn(|v| {
-                let b: [f32; 8] = bias[(g0 + v) * ROW_GROUP..(g0 + v + 1) * ROW_GROUP]
-                    .try_into()
-                    .unwrap();
-                cast(b)
-            });
-            for t in 0..x.tokens {
-                let codes = &x.codes[t * nb..(t + 1) * nb];
-                let da = &x.scales[t * nb..(t + 1) * nb];
-                let mut acc: [__m256; V] = bias;
-                for b in 0..nb {
-                    let a = &codes[b];
-                    let mut lanes: [__m256i; V] = [simd.avx._mm256_setzero_si256(); V];
-                    for s in 0..STEPS {
-                        let four = i32::from_le_bytes([
-                            a[4 * s],
-                            a[4 * s + 1],
-                            a[4 * s + 2],
-                            a[4 * s + 3],
-                        ]);
-                        let bc = simd.avx._mm256_set1_epi32(four);
-                        for v in 0..V {
-                            let wv: __m256i = cast(packed[v][b * STEPS + s]);
-                            lanes[v] = simd
-                                .avx2
-                                ._mm256_add_epi16(lanes[v], simd.avx2._mm256_maddubs_epi16(bc, wv));
-                        }
-                    }
-                    let dab = simd.avx._mm256_set1_ps(da[b]);
-                    for v in 0..V {
-                        let sums = simd
-                            .avx
-                            ._mm256_cvtepi32_ps(simd.avx2._mm256_madd_epi16(lanes[v], ones));
-                        let scaled =
-                            simd.fma
-                                ._mm256_fmadd_ps(sums, cast(scales[v][b]), cast(offsets[v][b]));
-                        acc[v] = simd.fma._mm256_fmadd_ps(scaled, dab, acc[v]);
+        let nb = w.blocks_per_row();
+        let rows = w.rows;
+        let ones = simd.avx._mm256_set1_epi16(1);
+        let packed: [&[[i8; 32]]; V] =
+            core::array::from_fn(|v| &w.packed[(g0 + v) * nb * STEPS..(g0 + v + 1) * nb * STEPS]);
+        let scales: [&[[f32; 8]]; V] =
+            core::array::from_fn(|v| &w.scales[(g0 + v) * nb..(g0 + v + 1) * nb]);
+        let offsets: [&[[f32; 8]]; V] =
+            core::array::from_fn(|v| &w.offsets[(g0 + v) * nb..(g0 + v + 1) * nb]);
+        let bias: [__m256; V] = core::array::from_fn(|v| {
+            let b: [f32; 8] = bias[(g0 + v) * ROW_GROUP..(g0 + v + 1) * ROW_GROUP]
+                .try_into()
+                .unwrap();
+            cast(b)
+        });
+        let mut t0 = 0;
+        while t0 < x.tokens {
+            if t0 + TT > x.tokens {
+                // The last few tokens, one at a time.
+                for t in t0..x.tokens {
+                    tile::<V, 1>(
+                        simd, nb, rows, ones, &packed, &scales, &offsets, &bias, x, out, g0, t,
+                    );
+                }
+                break;
+            }
+            tile::<V, TT>(
+                simd, nb, rows, ones, &packed, &scales, &offsets, &bias, x, out, g0, t0,
+            );
+            t0 += TT;
+        }
+    }
+
+    /// Row groups `g0..g0 + V` times tokens `t0..t0 + TT`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn tile<const V: usize, const TT: usize>(
+        simd: V3,
+        nb: usize,
+        rows: usize,
+        ones: __m256i,
+        packed: &[&[[i8; 32]]; V],
+        scales: &[&[[f32; 8]]; V],
+        offsets: &[&[[f32; 8]]; V],
+        bias: &[__m256; V],
+        x: &QuantizedRows,
+        out: &mut [f32],
+        g0: usize,
+        t0: usize,
+    ) {
+        let codes: [&[[u8; BLOCK]]; TT] =
+            core::array::from_fn(|u| &x.codes[(t0 + u) * nb..(t0 + u + 1) * nb]);
+        let da: [&[f32]; TT] =
+            core::array::from_fn(|u| &x.scales[(t0 + u) * nb..(t0 + u + 1) * nb]);
+        let mut acc: [[__m256; V]; TT] = [*bias; TT];
+        for b in 0..nb {
+            let mut lanes = [[simd.avx._mm256_setzero_si256(); V]; TT];
+            for s in 0..STEPS {
+                let bc: [__m256i; TT] = core::array::from_fn(|u| {
+                    let a = &codes[u][b];
+                    let four =
+                        i32::from_le_bytes([a[4 * s], a[4 * s + 1], a[4 * s + 2], a[4 * s + 3]]);
+                    simd.avx._mm256_set1_epi32(four)
+                });
+                for v in 0..V {
+                    let wv: __m256i = cast(packed[v][b * STEPS + s]);
+                    for u in 0..TT {
+                        let prod = simd.avx2._mm256_maddubs_epi16(bc[u], wv);
+                        lanes[u][v] = simd.avx2._mm256_add_epi16(lanes[u][v], prod);
                     }
                 }
-                let at = t * rows + g0 * ROW_GROUP;
-                for (o, acc) in out[at..at + V * ROW_GROUP]
-                    .chunks_exact_mut(ROW_GROUP)
-                    .zip(acc)
-                {
-                    o.copy_from_slice(&cast::<__m256, [f32; 8]>(acc));
+            }
+            for u in 0..TT {
+                let dab = simd.avx._mm256_set1_ps(da[u][b]);
+                for v in 0..V {
+                    let sums = simd
+                        .avx
+                        ._mm256_cvtepi32_ps(simd.avx2._mm256_madd_epi16(lanes[u][v], ones));
+                    let scaled =
+                        simd.fma
+                            ._mm256_fmadd_ps(sums, cast(scales[v][b]), cast(offsets[v][b]));
+                    acc[u][v] = simd.fma._mm256_fmadd_ps(scaled, dab, acc[u][v]);
                 }
+            }
+        }
+        for (u, acc) in acc.iter().enumerate() {
+            let at = (t0 + u) * rows + g0 * ROW_GROUP;
+            for (o, a) in out[at..at + V * ROW_GROUP]
+                .chunks_exact_mut(ROW_GROUP)
+                .zip(acc)
+            {
+                o.copy_from_slice(&cast::<__m256, [f32; 8]>(*a));
             }
         }
     }
