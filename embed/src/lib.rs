@@ -39,6 +39,8 @@ mod kernels;
 mod mathfn;
 mod model;
 pub mod tokenizer;
+#[cfg(test)]
+mod toy;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
