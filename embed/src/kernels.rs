@@ -44,9 +44,9 @@ const STEP: usize = 4;
 const STEPS: usize = BLOCK / STEP;
 /// Row groups the AVX2 kernel runs together (sharing each broadcast of
 /// activation bytes).
-const GROUPS_PER_PASS: usize = 2;
+const GROUPS_PER_PASS: usize = 4;
 /// Tokens the AVX2 kernel runs together (sharing each weight vector load).
-const TOKENS_PER_PASS: usize = 2;
+const TOKENS_PER_PASS: usize = 1;
 
 /// A weight matrix of 4-bit codes, `rows` outputs by `cols` inputs, in the
 /// interleaved layout described in the module docs.
