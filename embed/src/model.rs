@@ -2,8 +2,9 @@
 //!
 //! A batch of windows (each `<s>` + up to 510 content tokens + `</s>`) is run
 //! as one token matrix: the token-wise steps (linear layers, layer norms,
-//! GELU) see all tokens at once, so each weight tile is unpacked once per
-//! batch; attention runs within each window only.
+//! GELU) see all tokens at once, so each layer's weights are streamed through
+//! the cache once per batch (and thread), not once per text; attention runs
+//! within each window only.
 //!
 //! With several threads the tokens are split into contiguous ranges, one per
 //! thread. Everything but attention is token-wise, and attention needs only
