@@ -26,6 +26,7 @@ mod analysis;
 mod glossary;
 mod index;
 mod query;
+mod semantic;
 mod slovenian;
 mod snippet;
 
@@ -39,6 +40,10 @@ pub use query::{
     detect_language, FacetCount, Facets, Hit, MatchedVia, QueryInfo, SearchFilters, SearchRequest,
     SearchResponse, FACET_VALUES_MAX, FILTER_VALUES_MAX, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX,
     QUERY_CHARS_MAX, QUERY_TERMS_MAX,
+};
+pub use semantic::{
+    Passage, RecordVectors, SemanticMatch, VectorIndex, VectorsOpened, PASSAGES_PER_RECORD_MAX,
+    REFERENCE_MEAN_WEIGHT, VECTOR_DIM, VECTOR_LOG_FILE,
 };
 pub use snippet::{Snippet, SnippetPart};
 
