@@ -36,6 +36,7 @@
 
 mod format;
 mod kernels;
+mod locate;
 mod mathfn;
 mod model;
 pub mod tokenizer;
@@ -47,6 +48,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use locate::{find_model, FoundModel, MODEL_PATH_ENV, PYTHON_PROBE_MS_MAX};
 use model::{Batch, ForwardScratch, Weights};
 pub use tokenizer::Tokenizer;
 

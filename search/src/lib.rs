@@ -38,12 +38,13 @@ pub use index::{
 };
 pub use query::{
     detect_language, FacetCount, Facets, Hit, MatchedVia, QueryInfo, SearchFilters, SearchRequest,
-    SearchResponse, FACET_VALUES_MAX, FILTER_VALUES_MAX, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX,
-    QUERY_CHARS_MAX, QUERY_TERMS_MAX,
+    SearchResponse, SemanticQuery, FACET_VALUES_MAX, FILTER_VALUES_MAX, FUSION_CANDIDATES,
+    LEXICAL_WEIGHT, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX, QUERY_CHARS_MAX, QUERY_TERMS_MAX,
+    SEMANTIC_MIN_SIMILARITY, SEMANTIC_WEIGHT,
 };
 pub use semantic::{
-    Passage, RecordVectors, SemanticMatch, VectorIndex, VectorsOpened, PASSAGES_PER_RECORD_MAX,
-    REFERENCE_MEAN_WEIGHT, VECTOR_DIM, VECTOR_LOG_FILE,
+    builtin_reference_means, Passage, RecordVectors, SemanticMatch, VectorIndex, VectorsOpened,
+    PASSAGES_PER_RECORD_MAX, REFERENCE_MEAN_WEIGHT, VECTOR_DIM, VECTOR_LOG_FILE,
 };
 pub use snippet::{Snippet, SnippetPart};
 

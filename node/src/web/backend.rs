@@ -109,6 +109,8 @@ pub enum MatchExplanation {
         concept: String,
         labels: Vec<(String, String)>,
     },
+    /// Close in meaning to the query (the semantic tier), in whatever words.
+    Meaning,
     /// A concept the record names that is a kind of a broader concept the
     /// query names, both with their names per language.
     NarrowerConcept {

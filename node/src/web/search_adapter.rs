@@ -109,6 +109,7 @@ fn hit_from_engine(hit: engine::Hit) -> Option<SearchHit> {
                         concept: concept.clone(),
                         labels: concept_labels(concept),
                     }),
+                    engine::MatchedVia::Meaning => Some(MatchExplanation::Meaning),
                     engine::MatchedVia::NarrowerConcept { concept, broader } => {
                         Some(MatchExplanation::NarrowerConcept {
                             concept: concept.clone(),

@@ -320,6 +320,7 @@ fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
         .filter(|_| !matched_own_text)
         .filter_map(|via| match via {
             MatchExplanation::Text => None,
+            MatchExplanation::Meaning => Some(ctx.t("search.matched_meaning").to_string()),
             MatchExplanation::Translation { lang } => Some(ctx.tf(
                 "search.matched_translation",
                 &[("lang", &lang_label(ctx, lang))],
