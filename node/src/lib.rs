@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod node;
 pub mod schema_org;
 pub mod search_index;
+pub mod semantic_tier;
 pub mod server;
 pub mod service;
 pub mod state;

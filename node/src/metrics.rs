@@ -319,6 +319,39 @@ fn render_storage(out: &mut String, stats: &StorageStats) {
     }
 }
 
+/// The semantic tier's series: whether it takes part, records with
+/// vectors, change-log entries not yet embedded, passages embedded.
+pub fn render_semantic(status: &crate::semantic_tier::SemanticStatus) -> String {
+    use crate::semantic_tier::SemanticState;
+    let ready = u8::from(status.state == SemanticState::Ready);
+    let mut out = String::new();
+    out.push_str("# HELP seednet_semantic_ready Whether searches fuse the semantic tier (1) or are lexical only (0).\n");
+    out.push_str("# TYPE seednet_semantic_ready gauge\n");
+    let _ = writeln!(out, "seednet_semantic_ready {ready}");
+    out.push_str("# HELP seednet_semantic_vectors Records with vectors.\n");
+    out.push_str("# TYPE seednet_semantic_vectors gauge\n");
+    let _ = writeln!(
+        out,
+        "seednet_semantic_vectors {}",
+        status.records_with_vectors
+    );
+    out.push_str(
+        "# HELP seednet_semantic_pending Change-log entries the embedder has not reached yet.\n",
+    );
+    out.push_str("# TYPE seednet_semantic_pending gauge\n");
+    let _ = writeln!(out, "seednet_semantic_pending {}", status.pending);
+    out.push_str(
+        "# HELP seednet_semantic_passages_embedded_total Passages embedded since start.\n",
+    );
+    out.push_str("# TYPE seednet_semantic_passages_embedded_total counter\n");
+    let _ = writeln!(
+        out,
+        "seednet_semantic_passages_embedded_total {}",
+        status.passages_embedded
+    );
+    out
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")

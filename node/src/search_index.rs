@@ -46,11 +46,12 @@ use std::time::{Duration, Instant};
 
 use seednet_protocol::{NodeId, Record, RecordKey, RelationType};
 use seednet_search::{
-    OpenState, SearchIndex, INDEXER_BATCH_RECORDS_MAX, INDEXER_COMMIT_INTERVAL_MS,
+    OpenState, SearchIndex, SemanticQuery, INDEXER_BATCH_RECORDS_MAX, INDEXER_COMMIT_INTERVAL_MS,
 };
 use tokio::sync::{watch, Notify};
 
 use crate::federation::purge;
+use crate::semantic_tier::{SemanticState, SemanticTier};
 use crate::storage::Storage;
 
 /// Folder of the index inside the node's data dir.
@@ -401,12 +402,23 @@ pub struct NodeSearchIndex {
     storage: Arc<dyn Storage>,
     data_dir: PathBuf,
     cell: Arc<tokio::sync::OnceCell<Result<Arc<LiveIndex>, SearchUnavailable>>>,
+    /// The semantic tier fused into every search once it is ready.
+    semantic: SemanticTier,
+}
+
+/// A search's answer and whether the semantic tier took part.
+pub struct NodeSearchResponse {
+    /// The engine's answer.
+    pub response: seednet_search::SearchResponse,
+    /// The semantic tier's state when the search ran.
+    pub semantic: SemanticState,
 }
 
 impl NodeSearchIndex {
     /// The index of `data_dir` over `storage`; nothing is opened yet.
     pub fn new(storage: Arc<dyn Storage>, data_dir: &Path) -> Self {
         NodeSearchIndex {
+            semantic: SemanticTier::new(Arc::clone(&storage)),
             storage,
             data_dir: data_dir.to_path_buf(),
             cell: Arc::default(),
@@ -434,12 +446,57 @@ impl NodeSearchIndex {
     }
 
     /// Opens the index in the background, so that a missing or outdated
-    /// index is rebuilt at start-up rather than on the first search.
-    pub fn open_in_background(&self) {
+    /// index is rebuilt at start-up rather than on the first search, and
+    /// starts the semantic tier (its own thread) as `config` says.
+    pub fn open_in_background(&self, config: &crate::config::Config) {
         let index = self.clone();
         tokio::spawn(async move {
             let _ = index.get().await;
         });
+        self.semantic.start(config);
+    }
+
+    /// The semantic tier (for status and metrics).
+    pub fn semantic(&self) -> &SemanticTier {
+        &self.semantic
+    }
+
+    /// Searches once the index holds every change stored when called,
+    /// fusing the semantic tier when it is ready. The `Err` of the inner
+    /// result is the engine's (a bad request).
+    pub async fn search(
+        &self,
+        request: seednet_search::SearchRequest,
+    ) -> Result<Result<NodeSearchResponse, seednet_search::SearchError>, SearchUnavailable> {
+        let semantic = self.semantic.clone();
+        self.read_fresh(move |live| {
+            let state = semantic.state();
+            let vector = match state {
+                SemanticState::Ready if !request.q.trim().is_empty() => {
+                    semantic.embed_query(&request.q)
+                }
+                _ => None,
+            };
+            let response = match &vector {
+                Some(vector) => semantic
+                    .with_ready(|_, vectors| {
+                        live.index.search_with(
+                            &request,
+                            Some(SemanticQuery {
+                                vectors,
+                                query: vector,
+                            }),
+                        )
+                    })
+                    .unwrap_or_else(|| live.index.search(&request)),
+                None => live.index.search(&request),
+            };
+            response.map(|response| NodeSearchResponse {
+                response,
+                semantic: state,
+            })
+        })
+        .await
     }
 
     /// Runs `work` on the index once it holds every change the log held
@@ -465,8 +522,10 @@ impl NodeSearchIndex {
     /// why.
     pub async fn forget_purged(&self, origin: NodeId) -> Result<(), String> {
         let live = self.get().await.map_err(|error| error.reason)?;
+        let semantic = self.semantic.clone();
         tokio::task::spawn_blocking(move || {
             live.forget_origin(&origin)?;
+            semantic.forget_origin(&origin);
             purge::index_done(live.storage.as_ref(), &origin)?;
             Ok::<(), IndexerError>(())
         })

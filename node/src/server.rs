@@ -92,7 +92,7 @@ pub async fn serve(
         let _ = stdout.flush();
     }
     state.federation.start().await?;
-    state.search_index.open_in_background();
+    state.search_index.open_in_background(&config);
     let app = app::app(state.clone());
     accept_loop(listener, app, shutdown).await;
     state.begin_shutdown();

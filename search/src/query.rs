@@ -91,8 +91,12 @@ pub const FUSION_CANDIDATES: usize = 50;
 /// Semantic candidates looked at when filters are set (most may not pass).
 pub const SEMANTIC_FILTERED_CANDIDATES: usize = 500;
 /// Least centred cosine for a record to match by meaning alone (below it,
-/// a record is no match, only a lexical hit's tie-breaker).
-pub const SEMANTIC_MIN_SIMILARITY: f32 = 0.03;
+/// a record is no match, only a lexical hit's tie-breaker). Centred cosines
+/// are small (the best match of a query is typically 0.05 to 0.3).
+pub const SEMANTIC_MIN_SIMILARITY: f32 = 0.05;
+/// Least similarity, relative to the query's best match, for a record to
+/// match by meaning alone: what is far behind the best is not a result.
+pub const SEMANTIC_RELATIVE_MIN: f32 = 0.6;
 
 /// Hits ranked against the best hit of their language (see the module
 /// documentation); a page deeper than this widens the window to reach it.
@@ -670,9 +674,15 @@ impl SearchIndex {
                 } else {
                     SEMANTIC_FILTERED_CANDIDATES
                 };
-                semantic
-                    .vectors
-                    .nearest(semantic.query, wanted, SEMANTIC_MIN_SIMILARITY)
+                let mut found =
+                    semantic
+                        .vectors
+                        .nearest(semantic.query, wanted, SEMANTIC_MIN_SIMILARITY);
+                let floor = found
+                    .first()
+                    .map_or(0.0, |best| best.similarity * SEMANTIC_RELATIVE_MIN);
+                found.retain(|candidate| candidate.similarity >= floor);
+                found
             }
             None => Vec::new(),
         };

@@ -344,6 +344,21 @@ impl VectorIndex {
         self.read().rows.iter().filter(|row| row.is_some()).count()
     }
 
+    /// Every record with vectors.
+    pub fn keys(&self) -> Vec<RecordKey> {
+        self.read().by_key.keys().cloned().collect()
+    }
+
+    /// The records of `origin` with vectors.
+    pub fn keys_of_origin(&self, origin: &seednet_protocol::NodeId) -> Vec<RecordKey> {
+        self.read()
+            .by_key
+            .keys()
+            .filter(|key| key.origin == *origin)
+            .cloned()
+            .collect()
+    }
+
     /// The version whose vectors are held for `key`, if any.
     pub fn version_of(&self, key: &RecordKey) -> Option<u64> {
         let state = self.read();

@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::http::error::ApiError;
 use crate::search_index::NodeSearchIndex;
+use crate::semantic_tier::SemanticState;
 
 /// Parameters `GET /api/v1/search` accepts.
 pub const SEARCH_PARAMS: [&str; 12] = [
@@ -115,6 +116,12 @@ pub struct SearchQueryInfo {
     pub lang_detected: bool,
     /// Glossary concepts the query was mapped to (their ids).
     pub concepts: Vec<String>,
+    /// Whether the semantic tier (meaning, across wordings and languages)
+    /// was fused into this answer.
+    pub semantic: bool,
+    /// Why it was not, when it was not (no model installed, still starting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic_unavailable: Option<String>,
 }
 
 /// The answer to `GET /api/v1/search`.
@@ -146,6 +153,8 @@ impl From<engine::SearchResponse> for SearchResults {
             lang: response.query.lang,
             lang_detected: response.query.lang_detected,
             concepts: response.query.concepts,
+            semantic: response.query.semantic,
+            semantic_unavailable: None,
         };
         SearchResults {
             query,
@@ -302,8 +311,8 @@ pub async fn search(
 ) -> Result<Json<SearchResults>, ApiError> {
     let request = parse_search_query(raw.as_deref().unwrap_or(""))?;
     let started = Instant::now();
-    let response = index
-        .read_fresh(move |live| live.index.search(&request))
+    let answer = index
+        .search(request)
         .await
         .map_err(|unavailable| {
             ApiError::new(
@@ -314,12 +323,21 @@ pub async fn search(
         })?
         .map_err(search_error)?;
     tracing::debug!(
-        total = response.total,
-        hits = response.hits.len(),
+        total = answer.response.total,
+        hits = answer.response.hits.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        semantic = answer.response.query.semantic,
         "search answered"
     );
-    Ok(Json(SearchResults::from(response)))
+    let mut results = SearchResults::from(answer.response);
+    if !results.query.semantic {
+        results.query.semantic_unavailable = Some(match answer.semantic {
+            SemanticState::Off { reason } => reason,
+            SemanticState::Starting => "the semantic tier is starting".into(),
+            SemanticState::Ready => "the query has no words to embed".into(),
+        });
+    }
+    Ok(Json(results))
 }
 
 #[cfg(test)]

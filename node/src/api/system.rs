@@ -36,6 +36,11 @@ pub async fn node_descriptor(State(state): State<AppState>) -> Result<Response, 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     pub status: String,
+    /// The semantic tier (on `/readyz`): `state` is `ready`, `starting` or
+    /// `off` (with `reason`); a node without it still serves lexical search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub semantic: Option<crate::semantic_tier::SemanticStatus>,
 }
 
 /// Liveness: the process answers.
@@ -44,6 +49,7 @@ pub struct Health {
 pub async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
+        semantic: None,
     })
 }
 
@@ -71,6 +77,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     }
     Ok(Json(Health {
         status: "ready".into(),
+        semantic: Some(state.search_index.semantic().status()),
     }))
 }
 
@@ -79,7 +86,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let peers = state.federation.list_peers();
-    let text = state.metrics.render(&state.storage.stats(), &peers);
+    let mut text = state.metrics.render(&state.storage.stats(), &peers);
+    text.push_str(&crate::metrics::render_semantic(
+        &state.search_index.semantic().status(),
+    ));
     (
         [(
             header::CONTENT_TYPE,
@@ -109,6 +119,11 @@ pub struct NodeStatus {
     pub records: Vec<OriginStatus>,
     pub evidence_records: u64,
     pub tokens: usize,
+    /// The semantic tier of the running node (absent when the status is
+    /// read from a stopped node's data dir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub semantic: Option<crate::semantic_tier::SemanticStatus>,
 }
 
 /// Node status (admin).
@@ -123,9 +138,11 @@ pub async fn status(
 ) -> Result<Json<NodeStatus>, ApiError> {
     let config = state.config.clone();
     let node_id = state.node_id();
-    let status = state
+    let semantic = state.search_index.semantic().status();
+    let mut status = state
         .blocking(move |storage| node_status(storage, node_id, &config.name, &config.public_url))
         .await?;
+    status.semantic = Some(semantic);
     Ok(Json(status))
 }
 
@@ -156,6 +173,7 @@ pub fn node_status(
             .collect(),
         evidence_records: stats.evidence_records,
         tokens,
+        semantic: None,
     })
 }
 

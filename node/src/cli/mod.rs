@@ -367,6 +367,7 @@ async fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
         },
         log: LogSection::default(),
         federation: Default::default(),
+        search: Default::default(),
     };
     // Check every value before touching the disk.
     let config = Config::resolve(data_dir, &file, &Default::default(), &Overrides::default())?;
@@ -1015,6 +1016,17 @@ async fn status(target: &Target, json: bool) -> Result<()> {
     }
     if status.records.is_empty() {
         println!("records     none yet");
+    }
+    if let Some(semantic) = &status.semantic {
+        use seednet_node::semantic_tier::SemanticState;
+        match &semantic.state {
+            SemanticState::Ready => println!(
+                "semantic    on: {} records with vectors, {} changes pending",
+                semantic.records_with_vectors, semantic.pending
+            ),
+            SemanticState::Starting => println!("semantic    starting"),
+            SemanticState::Off { reason } => println!("semantic    off: {reason}"),
+        }
     }
     Ok(())
 }

@@ -322,6 +322,8 @@ mod tests {
                 lang: Some("it".into()),
                 lang_detected: true,
                 concepts: Vec::new(),
+                semantic: false,
+                semantic_unavailable: None,
             },
         };
         let text = render(&results, 0, false);

@@ -97,6 +97,7 @@ pub async fn init_node(
             sync_interval_ms: Some(sync_interval_ms),
             ..FederationSection::default()
         },
+        search: Default::default(),
     };
     let config = Config::resolve(data_dir, &file, &Default::default(), &Overrides::default())
         .map_err(|e| LocalNodeError::Setup(e.to_string()))?;

@@ -164,12 +164,13 @@ impl WebBackend for NodeBackend {
         let response = self
             .state
             .search_index
-            .read_fresh(move |live| live.index.search(&engine_request))
+            .search(engine_request)
             .await
             .map_err(|unavailable| SearchFailure::Unavailable {
                 reason: unavailable.reason,
             })?
-            .map_err(|error| BackendError(error.to_string()))?;
+            .map_err(|error| BackendError(error.to_string()))?
+            .response;
         Ok(from_engine_response(response, |origin| {
             own.iter().any(|id| *id == origin).then(|| own_name.clone())
         }))

@@ -87,6 +87,10 @@ impl Server {
             .arg(data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("SEEDNET_LOG", "warn")
+            // Tests of exact result sets run lexical search only, whether
+            // this machine has the model or not; `tests/semantic.rs` turns
+            // the semantic tier on.
+            .env("SEEDNET_SEMANTIC", "off")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         for (name, value) in env {

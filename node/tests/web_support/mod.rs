@@ -106,6 +106,8 @@ impl Node {
             .arg(&data_dir)
             .args(["serve", "--listen", &listen])
             .env("SEEDNET_LOG", "warn")
+            // The pages are checked against exact lexical results.
+            .env("SEEDNET_SEMANTIC", "off")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
