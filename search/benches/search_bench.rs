@@ -12,6 +12,12 @@
 //! target groups and years. Randomness is seeded: every run indexes the same
 //! records and runs the same queries.
 //!
+//! The semantic tier is measured on the same index with synthetic vectors
+//! (one passage per record: a random direction plus a per-language
+//! component, as real multilingual embeddings have): the cost of the exact
+//! vector search and of the fusion does not depend on what the vectors say.
+//! The cost of embedding itself is `cargo bench -p seednet-embed`.
+//!
 //! `cargo bench -p seednet-search` (records: `SEEDNET_BENCH_RECORDS`, default
 //! 20000; queries: `SEEDNET_BENCH_QUERIES`, default 2000).
 
@@ -20,7 +26,10 @@ use std::time::Instant;
 use seednet_protocol::testing::{sample_content, sign_sample, test_key};
 use seednet_protocol::{CountryCode, Kind, LanguageTag, Record, TargetGroup, Theme};
 use seednet_search::Glossary;
-use seednet_search::{AnalysisConfig, SearchIndex, SearchRequest};
+use seednet_search::{
+    AnalysisConfig, Passage, RecordVectors, SearchIndex, SearchRequest, SemanticQuery, VectorIndex,
+    VECTOR_DIM,
+};
 
 const COMMIT_EVERY_RECORDS: usize = 1_000;
 const LANGUAGES: [(&str, &str); 5] = [
@@ -175,6 +184,17 @@ fn percentile(sorted_us: &[u128], fraction: f64) -> u128 {
     sorted_us[index]
 }
 
+/// A unit vector: a seeded random direction plus a shared component for the
+/// language `lang` (0..5).
+fn synthetic_vector(rng: &mut Rng, lang: usize) -> Vec<f32> {
+    let mut vector: Vec<f32> = (0..VECTOR_DIM)
+        .map(|_| (rng.next() % 2001) as f32 / 1000.0 - 1.0)
+        .collect();
+    vector[lang] += 8.0;
+    let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+    vector.iter().map(|v| v / norm).collect()
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let record_count = env_usize("SEEDNET_BENCH_RECORDS", 20_000);
@@ -253,4 +273,63 @@ fn main() {
             percentile(&cpu_us, 0.99) as f64 / 1000.0
         );
     }
+
+    // The semantic tier over the same records.
+    let vectors_dir = tempfile::tempdir().expect("temporary folder");
+    let (vectors, _) = VectorIndex::open(vectors_dir.path(), [0; 32], &[]).expect("vectors open");
+    let mut rng = Rng(0x5eed_5eed);
+    let started = Instant::now();
+    for record in &records {
+        let lang = rng.below(LANGUAGES.len());
+        vectors
+            .upsert(RecordVectors {
+                key: record.key.clone(),
+                version: record.version,
+                passages: vec![Passage {
+                    lang: LANGUAGES[lang].0.into(),
+                    vector: synthetic_vector(&mut rng, lang),
+                }],
+            })
+            .expect("upsert vectors");
+    }
+    vectors.flush().expect("flush vectors");
+    let vector_load_s = started.elapsed().as_secs_f64();
+    let query_vectors: Vec<Vec<f32>> = (0..requests.len())
+        .map(|_| {
+            let lang = rng.below(LANGUAGES.len());
+            synthetic_vector(&mut rng, lang)
+        })
+        .collect();
+    let mut nearest_us = Vec::with_capacity(requests.len());
+    let mut fused_us = Vec::with_capacity(requests.len());
+    for (request, query) in requests.iter().zip(&query_vectors) {
+        let started = Instant::now();
+        let _ = vectors.nearest(query, 50, 0.0);
+        nearest_us.push(started.elapsed().as_micros());
+        let started = Instant::now();
+        let semantic = SemanticQuery {
+            vectors: &vectors,
+            query,
+        };
+        index
+            .search_with(request, Some(semantic))
+            .expect("fused search");
+        fused_us.push(started.elapsed().as_micros());
+    }
+    nearest_us.sort_unstable();
+    fused_us.sort_unstable();
+    println!(
+        "| vectors stored (synthetic, one passage per record) | {} in {vector_load_s:.1} s |",
+        vectors.passage_count()
+    );
+    println!(
+        "| exact vector search (top 50) latency_ms_p50 / p99 | {:.2} / {:.2} |",
+        percentile(&nearest_us, 0.50) as f64 / 1000.0,
+        percentile(&nearest_us, 0.99) as f64 / 1000.0
+    );
+    println!(
+        "| fused search latency_ms_p50 / p99 (query vector given) | {:.2} / {:.2} |",
+        percentile(&fused_us, 0.50) as f64 / 1000.0,
+        percentile(&fused_us, 0.99) as f64 / 1000.0
+    );
 }

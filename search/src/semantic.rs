@@ -89,7 +89,8 @@ pub struct RecordVectors {
 /// A passage vector quantised to one byte per dimension.
 #[derive(Debug, Clone)]
 struct QuantisedRow {
-    values: Vec<i8>,
+    /// Inline, so that the rows of the index lie in one allocation.
+    values: [i8; VECTOR_DIM],
     /// Multiply `values` by this to get the vector back.
     scale: f32,
 }
@@ -98,23 +99,28 @@ impl QuantisedRow {
     fn of(vector: &[f32]) -> QuantisedRow {
         let max = vector.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        QuantisedRow {
-            values: vector
-                .iter()
-                .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
-                .collect(),
-            scale,
+        let mut values = [0i8; VECTOR_DIM];
+        for (value, v) in values.iter_mut().zip(vector) {
+            *value = (v / scale).round().clamp(-127.0, 127.0) as i8;
         }
+        QuantisedRow { values, scale }
     }
 
     fn dot(&self, other: &[f32]) -> f32 {
-        let sum: f32 = self
+        // Eight independent sums, so the compiler keeps them in one vector
+        // register instead of adding in order.
+        const LANES: usize = 8;
+        let mut sums = [0.0f32; LANES];
+        for (values, others) in self
             .values
-            .iter()
-            .zip(other)
-            .map(|(&q, &x)| f32::from(q) * x)
-            .sum();
-        sum * self.scale
+            .chunks_exact(LANES)
+            .zip(other.chunks_exact(LANES))
+        {
+            for lane in 0..LANES {
+                sums[lane] += f32::from(values[lane]) * others[lane];
+            }
+        }
+        sums.iter().sum::<f32>() * self.scale
     }
 
     fn to_f32(&self) -> Vec<f32> {
@@ -125,11 +131,10 @@ impl QuantisedRow {
     }
 }
 
-/// One indexed passage: where its record is, its language, its vector and
-/// the length of the vector once its language's mean is removed.
+/// One indexed passage: its language, its vector and the length of the
+/// vector once its language's mean is removed.
 #[derive(Debug, Clone)]
 struct Row {
-    record: usize,
     lang: usize,
     vector: QuantisedRow,
     centred_norm: f32,
@@ -481,29 +486,36 @@ impl VectorIndex {
         }
         let state = self.read();
         let shifts = state.query_shifts(query);
-        let mut best: HashMap<usize, (f32, usize)> = HashMap::new();
-        for row in state.rows.iter().flatten() {
-            let similarity = state.similarity(row, query, &shifts);
-            if similarity < min_similarity {
-                continue;
-            }
-            let slot = best.entry(row.record).or_insert((f32::MIN, row.lang));
-            if similarity > slot.0 {
-                *slot = (similarity, row.lang);
+        let mut matches: Vec<SemanticMatch> = Vec::new();
+        let mut scored: Vec<(f32, usize, usize)> = Vec::new();
+        for (slot_index, slot) in state.slots.iter().enumerate() {
+            let Some(slot) = slot else { continue };
+            let best = slot
+                .rows
+                .iter()
+                .filter_map(|&row| state.rows[row].as_ref())
+                .map(|row| (state.similarity(row, query, &shifts), row.lang))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((similarity, lang)) = best {
+                if similarity >= min_similarity {
+                    scored.push((similarity, slot_index, lang));
+                }
             }
         }
-        let mut matches: Vec<SemanticMatch> = best
-            .into_iter()
-            .filter_map(|(record, (similarity, lang))| {
-                let slot = state.slots[record].as_ref()?;
-                Some(SemanticMatch {
+        if scored.len() > limit {
+            scored.select_nth_unstable_by(limit, |a, b| b.0.total_cmp(&a.0));
+            scored.truncate(limit);
+        }
+        for (similarity, slot_index, lang) in scored {
+            if let Some(slot) = state.slots[slot_index].as_ref() {
+                matches.push(SemanticMatch {
                     key: slot.key.clone(),
                     tiebreak: slot.tiebreak,
                     similarity,
                     lang: state.langs[lang].tag.clone(),
-                })
-            })
-            .collect();
+                });
+            }
+        }
         matches.sort_by(|a, b| {
             b.similarity
                 .total_cmp(&a.similarity)
@@ -579,7 +591,6 @@ impl State {
             mean.count += 1;
             let centred_norm = centred_norm(&quantised, &mean.applied);
             let row = Row {
-                record: slot_index,
                 lang,
                 vector: quantised,
                 centred_norm,

@@ -135,6 +135,7 @@ pub async fn run(
         println!("  editor token: {}", node.setup.editor_token);
     }
     println!();
+    println!("{}", semantic_line(&nodes[0]).await);
     println!("data dirs: {}", base.display());
     if !options.exit_after_converge {
         println!("press Ctrl-C to stop the demo");
@@ -162,6 +163,27 @@ pub async fn run(
         records_per_node: expected,
         converge_time,
     })
+}
+
+/// What the first node's `/readyz` says of the semantic tier, in one line.
+async fn semantic_line(node: &LocalNode) -> String {
+    let ready = node
+        .call("GET", "/readyz", None, None)
+        .await
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    let semantic = &ready["semantic"];
+    match semantic["state"].as_str() {
+        Some("ready") => {
+            "search by meaning: on (multilingual-e5-small); vectors are computed in the background"
+                .into()
+        }
+        Some("starting") => "search by meaning: starting (the model is loading)".into(),
+        _ => format!(
+            "search by meaning: off ({}); searches are lexical",
+            semantic["reason"].as_str().unwrap_or("unknown")
+        ),
+    }
 }
 
 fn say(options: &DemoOptions, text: &str) {
