@@ -21,6 +21,7 @@
 //! Translations go to the fields of their own language. Facet values are
 //! exact-match string fields (filters) and paths in one facet field (counts).
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,7 +43,7 @@ use crate::SearchError;
 
 /// Bumped whenever the schema or the meaning of a field changes; an index
 /// with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 /// The stamp file beside tantivy's files.
 pub const STAMP_FILE: &str = "seednet-search-schema";
 /// Memory the tantivy writer may use before it flushes a segment.
@@ -515,7 +516,7 @@ impl SearchIndex {
             // Analysed once: the tokens feed the language field and the
             // concept matcher.
             let mut chain = analysis::analyzer(AnalyzerLang::for_tag(text.lang), self.config);
-            let mut stream = chain.token_stream(text.text);
+            let mut stream = chain.token_stream(&text.text);
             let mut tokens: Vec<Token> = Vec::new();
             while stream.advance() {
                 tokens.push(stream.token().clone());
@@ -542,7 +543,7 @@ impl SearchIndex {
                     tokens,
                 },
             );
-            document.add_text(folded, text.text);
+            document.add_text(folded, text.text.as_ref());
         }
         for facet in facet_links(content)
             .into_iter()
@@ -605,7 +606,9 @@ pub(crate) enum TextPart {
 pub(crate) struct RecordText<'a> {
     pub lang: &'a str,
     pub part: TextPart,
-    pub text: &'a str,
+    /// Plain text: Markdown (bodies and sections) is reduced to its words,
+    /// so that matches, snippets and highlights see what a reader sees.
+    pub text: Cow<'a, str>,
     /// True for a translation, false for the record's own text.
     pub translated: bool,
 }
@@ -623,13 +626,13 @@ impl<'a> RecordTexts<'a> {
             translated: false,
         };
         let mut texts = vec![
-            own(TextPart::Title, content.title.as_str()),
-            own(TextPart::Summary, content.summary.as_str()),
-            own(TextPart::Body, content.body.as_str()),
+            own(TextPart::Title, Cow::Borrowed(content.title.as_str())),
+            own(TextPart::Summary, markdown_text(&content.summary)),
+            own(TextPart::Body, markdown_text(&content.body)),
         ];
         for (_, section) in content.sections.named() {
             if let Some(section) = section {
-                texts.push(own(TextPart::Body, section));
+                texts.push(own(TextPart::Body, markdown_text(section)));
             }
         }
         let extras = content
@@ -646,7 +649,7 @@ impl<'a> RecordTexts<'a> {
                     .filter_map(|funding| funding.programme.as_deref()),
             );
         for extra in extras {
-            texts.push(own(TextPart::Extra, extra));
+            texts.push(own(TextPart::Extra, Cow::Borrowed(extra)));
         }
         for (translation_lang, translation) in &content.translations {
             let translated = |part, text| RecordText {
@@ -655,14 +658,59 @@ impl<'a> RecordTexts<'a> {
                 text,
                 translated: true,
             };
-            texts.push(translated(TextPart::Title, translation.title.as_str()));
-            texts.push(translated(TextPart::Summary, translation.summary.as_str()));
+            texts.push(translated(
+                TextPart::Title,
+                Cow::Borrowed(translation.title.as_str()),
+            ));
+            texts.push(translated(
+                TextPart::Summary,
+                markdown_text(&translation.summary),
+            ));
             if let Some(body) = &translation.body {
-                texts.push(translated(TextPart::Body, body.as_str()));
+                texts.push(translated(TextPart::Body, markdown_text(body)));
             }
         }
         RecordTexts(texts)
     }
+}
+
+/// The words of a Markdown text as a reader sees them: emphasis marks,
+/// link targets, list bullets and heading hashes dropped, blocks separated
+/// by line breaks. Text without Markdown syntax is returned as is.
+pub(crate) fn markdown_text(text: &str) -> Cow<'_, str> {
+    use pulldown_cmark::{Event, Parser, TagEnd};
+    const SYNTAX: &[char] = &['*', '_', '#', '[', '`', '>', '-', '|', '<', '~', '!'];
+    if !text.contains(SYNTAX)
+        && !text.lines().any(|line| {
+            let trimmed = line.trim_start();
+            trimmed.starts_with(|c: char| c.is_ascii_digit()) && trimmed.contains(". ")
+        })
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for event in Parser::new(text) {
+        match event {
+            Event::Text(words)
+            | Event::Code(words)
+            | Event::Html(words)
+            | Event::InlineHtml(words) => out.push_str(&words),
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::TableCell
+                | TagEnd::CodeBlock,
+            ) => {
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+    Cow::Owned(out.trim_end().to_string())
 }
 
 fn read_payload_seq(index: &Index) -> Result<u64, SearchError> {

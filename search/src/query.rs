@@ -1080,13 +1080,13 @@ impl SearchIndex {
             let query_terms = &analyzed.terms[&chain_lang];
             let mut highlights = Vec::new();
             let mut distinct: HashSet<String> = HashSet::new();
-            for token in analyze(&mut chain, text.text, EXPLAIN_TOKENS_MAX) {
+            for token in analyze(&mut chain, &text.text, EXPLAIN_TOKENS_MAX) {
                 if query_terms.contains(&token.term) {
                     highlights.push((token.from, token.to, WORD_HIGHLIGHT_WEIGHT));
                     distinct.insert(token.term);
                 }
             }
-            for token in analyze(&mut folded_chain, text.text, EXPLAIN_TOKENS_MAX) {
+            for token in analyze(&mut folded_chain, &text.text, EXPLAIN_TOKENS_MAX) {
                 if analyzed.folded_terms.contains(&token.term) {
                     highlights.push((token.from, token.to, WORD_HIGHLIGHT_WEIGHT));
                     distinct.insert(token.term);
@@ -1106,7 +1106,7 @@ impl SearchIndex {
             for (index, text) in texts.iter().enumerate().filter(|(_, t)| !t.translated) {
                 let found: Vec<_> = self
                     .glossary
-                    .find_in(text.lang, text.text, EXPLAIN_TOKENS_MAX)
+                    .find_in(text.lang, &text.text, EXPLAIN_TOKENS_MAX)
                     .into_iter()
                     .filter(|found| shared_concepts.contains(&found.concept))
                     .collect();
@@ -1158,9 +1158,9 @@ impl SearchIndex {
             .or_else(|| best(&mut word_matches.iter().filter(|c| texts[c.text].translated)));
         let snippet = match chosen {
             Some(candidate) => {
-                snippet::cut_weighted(texts[candidate.text].text, &candidate.highlights)
+                snippet::cut_weighted(&texts[candidate.text].text, &candidate.highlights)
             }
-            None => snippet::cut(&content.summary, &[]),
+            None => snippet::cut(&crate::index::markdown_text(&content.summary), &[]),
         };
 
         let mut matched_via = Vec::new();

@@ -782,3 +782,23 @@ fn a_query_naming_a_family_of_methods_finds_a_record_naming_one_of_them() {
         response.hits[0].snippet.to_html()
     );
 }
+
+#[test]
+fn snippets_show_the_words_of_markdown_not_its_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut italian = content(
+        "it",
+        "IT",
+        "Laboratorio di quartiere",
+        "Un laboratorio per i residenti.",
+    );
+    italian.body = "**Come lavora**\n\n- sessioni di *co-progettazione* con i residenti;\n- [mappe](https://example.org) dei servizi.".into();
+    let index = indexed(dir.path(), &[record(1, "it-lab", 1, italian)]);
+    let response = search(&index, SearchRequest::new("mappe servizi"));
+    let snippet = response.hits[0].snippet.to_plain("");
+    assert!(
+        !snippet.contains('*') && !snippet.contains("](") && !snippet.contains("- "),
+        "{snippet}"
+    );
+    assert!(snippet.contains("mappe dei servizi"), "{snippet}");
+}

@@ -7,8 +7,10 @@
 //! front-end build step. Every page works without JavaScript; `site.js` only
 //! adds small conveniences. Templates are `maud` macros, compiled and
 //! type-checked with the node, so all text is HTML-escaped unless a page
-//! explicitly marks it otherwise (only the JSON-LD block of
-//! `crate::schema_org`, escaped for `<script>`, does).
+//! explicitly marks it otherwise: only the JSON-LD block of
+//! `crate::schema_org` (escaped for `<script>`) and record text rendered from
+//! Markdown by [`markdown`] (raw HTML refused, then sanitised by an
+//! allow-list) are inserted as HTML.
 //!
 //! Invariants:
 //! - The module talks to the node only through [`backend::WebBackend`]; it
@@ -25,6 +27,7 @@ pub mod assets;
 pub mod backend;
 mod form;
 pub mod i18n;
+pub mod markdown;
 pub mod node_backend;
 mod pages;
 pub mod search_adapter;

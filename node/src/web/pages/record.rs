@@ -78,17 +78,11 @@ pub async fn page<B: WebBackend>(
 }
 
 /// Text with blank lines as paragraph breaks.
+/// Record text (Markdown) as sanitised HTML in its language.
 fn paragraphs(text: &str, lang: &str) -> Markup {
     html! {
         div class="prose" lang=(lang) {
-            @for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
-                p {
-                    @for (index, line) in paragraph.lines().enumerate() {
-                        @if index > 0 { br; }
-                        (line)
-                    }
-                }
-            }
+            (PreEscaped(crate::web::markdown::to_safe_html(text)))
         }
     }
 }
@@ -187,10 +181,24 @@ fn render(
                     h2 id="summary-heading" { (ctx.t("record.summary")) }
                     (paragraphs(&translated.summary, lang.as_str()))
                 }
-                @if let Some(body) = &translated.body {
-                    section aria-labelledby="body-heading" {
-                        h2 id="body-heading" { (ctx.t("record.body")) }
+                section aria-labelledby="body-heading" {
+                    h2 id="body-heading" { (ctx.t("record.body")) }
+                    @if let Some(body) = &translated.body {
                         (paragraphs(body, lang.as_str()))
+                    } @else {
+                        // Never an empty description: the original's, marked.
+                        p class="notice notice-original" role="note" {
+                            (ctx.tf("record.body_in_original", &[("original", &lang_label(ctx, &content.lang))]))
+                        }
+                        (paragraphs(&content.body, original_lang))
+                    }
+                }
+                @for (name, text) in content.sections.named() {
+                    @if let Some(text) = text {
+                        section {
+                            h2 { (ctx.t(&format!("section.{name}"))) }
+                            (paragraphs(text, original_lang))
+                        }
                     }
                 }
             } @else {
