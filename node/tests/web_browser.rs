@@ -73,7 +73,7 @@ async fn seed_cross_language(node: &Node) -> (String, String, String) {
 }
 
 #[tokio::test]
-async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
+async fn search_in_greek_read_the_greek_translation_first_and_open_the_italian_original() {
     if !browser_available() {
         return;
     }
@@ -116,12 +116,39 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
         concept_only.contains("έννοια"),
         "found through a concept: {concept_only}"
     );
+    // The Italian record carries a Greek translation: a Greek reader sees
+    // it first, marked as a translation, with the original one click away.
     let italian_hit = browser
         .find(&format!(".hit a[href='{italian_path}']"))
         .await;
     assert_eq!(
         italian_hit.attr("lang").await.unwrap().as_deref(),
+        Some("el")
+    );
+    assert_eq!(
+        italian_hit.text().await.unwrap(),
+        "Συνδιαμόρφωση κοινωνικών υπηρεσιών στο Τορίνο"
+    );
+    let original_link = browser
+        .find(&format!(".hit a[href='{italian_path}?tr=orig']"))
+        .await;
+    assert_eq!(
+        original_link.attr("lang").await.unwrap().as_deref(),
         Some("it")
+    );
+    assert!(original_link
+        .text()
+        .await
+        .unwrap()
+        .contains("Co-progettazione dei servizi sociali a Torino"));
+    let translation_note = browser
+        .text(&format!(
+            ".hit:has(a[href='{italian_path}']) .badge-translation"
+        ))
+        .await;
+    assert!(
+        translation_note.contains("άνθρωπο"),
+        "says who translated it: {translation_note}"
     );
     let marks = browser.find_all(".hit .snippet mark").await;
     assert!(!marks.is_empty(), "snippets highlight the matched words");
@@ -162,10 +189,26 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
         .click_to_page(".facet a[data-facet='country'][data-value='IT']")
         .await;
 
-    // Open the hit written in Italian: original text, origin, signature, JSON-LD.
+    // Open the hit: the record page also shows the Greek translation first,
+    // says so, and links to the original.
     browser
         .click_to_page(&format!(".hit a[href='{italian_path}']"))
         .await;
+    assert_eq!(
+        browser
+            .find("h1")
+            .await
+            .attr("lang")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("el")
+    );
+    let notice = browser.text(".notice-translation").await;
+    assert!(notice.contains("μετάφραση από άνθρωπο"), "{notice}");
+    browser.screenshot("record-greek-translation").await;
+    // The original: Italian text, origin, signature, JSON-LD.
+    browser.click_to_page(".notice-translation a").await;
     let title = browser.find("h1").await;
     assert_eq!(title.attr("lang").await.unwrap().as_deref(), Some("it"));
     assert_eq!(
@@ -197,7 +240,7 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
     );
     browser.screenshot("record-italian").await;
 
-    // The Greek translation is one click away and says who translated it.
+    // From the original, the Greek translation is one click away again.
     browser
         .click_to_page(".translations a[hreflang='el']")
         .await;
@@ -211,9 +254,6 @@ async fn search_in_greek_filter_by_country_and_open_the_italian_record() {
             .as_deref(),
         Some("el")
     );
-    let notice = browser.text(".notice-translation").await;
-    assert!(notice.contains("μετάφραση από άνθρωπο"), "{notice}");
-    browser.screenshot("record-greek-translation").await;
 
     browser.goto(&format!("{}{greek_path}", node.url)).await;
     let adapted_from = browser.text(".relation-adapted_from").await;
@@ -589,5 +629,88 @@ async fn admin_checks_the_identity_of_a_pending_peer_and_approves_it() {
         .await;
     assert_eq!(state, "active");
     browser.screenshot("admin-peer-approved").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_greek_reader_reads_a_romanian_record_in_greek_and_its_markdown_renders_safely() {
+    if !browser_available() {
+        return;
+    }
+    let node = Node::start("SEED Competence Centre Romania", "RO", "ro,en");
+    let mut romanian = content(
+        "ro",
+        "RO",
+        "Bugetare participativă în Cluj-Napoca",
+        "Locuitorii propun și votează proiecte pentru cartierele lor.",
+        &["participatory-facilitation"],
+    );
+    romanian["body"] = json!(
+        "**Cum funcționează**\n\n- adunări de cartier;\n- vot online.\n\n<script>window.pwned = true</script>"
+    );
+    romanian["translations"] = json!({
+        "el": {
+            "title": "Συμμετοχικός προϋπολογισμός στο Κλουζ-Νάποκα",
+            "summary": "Οι κάτοικοι προτείνουν και ψηφίζουν έργα για τις γειτονιές τους.",
+            "provenance": "machine",
+            "reviewed": false
+        }
+    });
+    let path = node.publish(&romanian).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/lang/el?back=/", node.url)).await;
+    browser
+        .goto(&format!("{}/?q=%CF%80%CF%81%CE%BF%CF%8B%CF%80%CE%BF%CE%BB%CE%BF%CE%B3%CE%B9%CF%83%CE%BC%CF%8C%CF%82", node.url))
+        .await;
+    let hit = browser.find(&format!(".hit a[href='{path}']")).await;
+    assert_eq!(
+        hit.text().await.unwrap(),
+        "Συμμετοχικός προϋπολογισμός στο Κλουζ-Νάποκα"
+    );
+    let note = browser.text(".hit .badge-translation").await;
+    assert!(
+        note.contains("χωρίς έλεγχο"),
+        "machine, not reviewed: {note}"
+    );
+
+    // The record page: the Greek translation first; the translation has no
+    // description, so the original's is shown, marked, rendered from
+    // Markdown, with its script inert.
+    browser
+        .click_to_page(&format!(".hit a[href='{path}']"))
+        .await;
+    assert_eq!(
+        browser.text("h1").await,
+        "Συμμετοχικός προϋπολογισμός στο Κλουζ-Νάποκα"
+    );
+    assert!(!browser.find_all(".notice-original").await.is_empty());
+    assert_eq!(browser.find_all(".prose ul li").await.len(), 2);
+    assert_eq!(browser.text(".prose strong").await, "Cum funcționează");
+    assert!(browser.find_all(".prose script").await.is_empty());
+    assert!(
+        browser
+            .text("#body-heading + .notice-original + .prose, .prose")
+            .await
+            .len()
+            > 0
+    );
+    let pwned = browser
+        .client
+        .execute("return window.pwned === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(pwned.as_bool(), Some(false), "the script did not run");
+    assert!(browser
+        .text("main")
+        .await
+        .contains("<script>window.pwned = true</script>"));
+    browser.screenshot("record-romanian-in-greek").await;
+
+    // The original, one click away.
+    browser.click_to_page(".notice-translation a").await;
+    assert_eq!(
+        browser.text("h1").await,
+        "Bugetare participativă în Cluj-Napoca"
+    );
     browser.close().await;
 }

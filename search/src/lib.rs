@@ -37,10 +37,11 @@ pub use index::{
     SCHEMA_VERSION,
 };
 pub use query::{
-    detect_language, FacetCount, Facets, Hit, MatchedVia, QueryInfo, SearchFilters, SearchRequest,
-    SearchResponse, SemanticQuery, FACET_VALUES_MAX, FILTER_VALUES_MAX, FUSION_CANDIDATES,
-    LEXICAL_WEIGHT, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX, QUERY_CHARS_MAX, QUERY_TERMS_MAX,
-    SEMANTIC_MIN_SIMILARITY, SEMANTIC_RELATIVE_MIN, SEMANTIC_WEIGHT,
+    detect_language, DisplayText, FacetCount, Facets, Hit, MatchedVia, QueryInfo, SearchFilters,
+    SearchRequest, SearchResponse, SemanticQuery, DISPLAY_LANGS_MAX, FACET_VALUES_MAX,
+    FILTER_VALUES_MAX, FUSION_CANDIDATES, LEXICAL_WEIGHT, LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX,
+    QUERY_CHARS_MAX, QUERY_TERMS_MAX, SEMANTIC_MIN_SIMILARITY, SEMANTIC_RELATIVE_MIN,
+    SEMANTIC_WEIGHT,
 };
 pub use semantic::{
     builtin_reference_means, Passage, RecordVectors, SemanticMatch, VectorIndex, VectorsOpened,

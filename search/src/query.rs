@@ -56,6 +56,8 @@ pub const LIMIT_MAX: usize = 50;
 pub const OFFSET_MAX: usize = 1_000;
 /// Values returned per facet (the most frequent).
 pub const FACET_VALUES_MAX: usize = 20;
+/// Display languages one request may list.
+pub const DISPLAY_LANGS_MAX: usize = 4;
 /// Values one filter parameter may list.
 pub const FILTER_VALUES_MAX: usize = 16;
 /// Tokens of one text looked at when explaining a hit and cutting its snippet.
@@ -160,6 +162,10 @@ pub struct SearchRequest {
     pub offset: usize,
     /// Hits to return (1 to [`LIMIT_MAX`]).
     pub limit: usize,
+    /// Languages the reader prefers, best first (at most
+    /// [`DISPLAY_LANGS_MAX`]): a hit with a translation into one of them
+    /// also carries that translation's title and snippet ([`Hit::display`]).
+    pub display_langs: Vec<LanguageTag>,
 }
 
 impl SearchRequest {
@@ -171,6 +177,7 @@ impl SearchRequest {
             filters: SearchFilters::default(),
             offset: 0,
             limit: LIMIT_DEFAULT,
+            display_langs: Vec::new(),
         }
     }
 
@@ -203,6 +210,12 @@ impl SearchRequest {
                 "year_from" => filters.year_from = Some(parse_one("year_from", value, parse_year)?),
                 "year_to" => filters.year_to = Some(parse_one("year_to", value, parse_year)?),
                 "offset" => request.offset = parse_one("offset", value, |v| v.parse().ok())?,
+                "display_lang" => push_all(
+                    &mut request.display_langs,
+                    "display_lang",
+                    value,
+                    LanguageTag::parse,
+                )?,
                 "limit" => request.limit = parse_one("limit", value, |v| v.parse().ok())?,
                 other => {
                     return Err(SearchError::InvalidParameter {
@@ -236,6 +249,12 @@ impl SearchRequest {
         }
         if self.limit == 0 || self.limit > LIMIT_MAX {
             return invalid("limit", format!("limit must be between 1 and {LIMIT_MAX}"));
+        }
+        if self.display_langs.len() > DISPLAY_LANGS_MAX {
+            return invalid(
+                "display_lang",
+                format!("at most {DISPLAY_LANGS_MAX} display languages"),
+            );
         }
         if self.offset > OFFSET_MAX {
             return invalid(
@@ -366,6 +385,25 @@ pub struct Hit {
     pub score: f32,
     /// Every way the hit matched the query.
     pub matched_via: Vec<MatchedVia>,
+    /// The record in the reader's language, when it has a translation into
+    /// one of the request's display languages (the original stays in
+    /// `title` and `snippet`).
+    pub display: Option<DisplayText>,
+}
+
+/// A hit's title and snippet in a translation the reader asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayText {
+    /// The translation's language.
+    pub lang: String,
+    /// The translated title.
+    pub title: String,
+    /// From the translation's summary, its matched words marked.
+    pub snippet: Snippet,
+    /// Who translated it: `human` or `machine`.
+    pub provenance: String,
+    /// Whether a person reviewed the translation.
+    pub reviewed: bool,
 }
 
 /// A facet value and the number of matching records that have it.
@@ -645,6 +683,8 @@ struct AnalyzedQuery {
     /// frequency, in thousandths): picks the snippet showing the most
     /// specific concept.
     concept_weights: HashMap<usize, u64>,
+    /// The request's display languages, best first.
+    display_langs: Vec<LanguageTag>,
 }
 
 impl SearchIndex {
@@ -825,6 +865,7 @@ impl SearchIndex {
             folded_terms,
             concepts,
             concept_weights: HashMap::new(),
+            display_langs: request.display_langs.clone(),
         }
     }
 
@@ -1050,6 +1091,7 @@ impl SearchIndex {
             year: content.year_start,
             score,
             matched_via: explanation.matched_via,
+            display: explanation.display,
         })
     }
 
@@ -1188,10 +1230,52 @@ impl SearchIndex {
                 broader: self.glossary.concept(broader).id.clone(),
             });
         }
+        let display = self.display_text(content, analyzed, &texts, &word_matches);
         Explanation {
             snippet,
             matched_via,
+            display,
         }
+    }
+
+    /// The hit in the first display language the record has a translation
+    /// into (not its own language), its snippet from the translation's
+    /// summary with the query's words marked.
+    fn display_text(
+        &self,
+        content: &RecordContent,
+        analyzed: &AnalyzedQuery,
+        texts: &[crate::index::RecordText<'_>],
+        word_matches: &[Candidate],
+    ) -> Option<DisplayText> {
+        let (lang, translation) = analyzed
+            .display_langs
+            .iter()
+            .filter(|lang| **lang != content.lang)
+            .find_map(|lang| content.translations.get_key_value(lang))?;
+        let summary_text = texts.iter().position(|text| {
+            text.translated && text.lang == lang.as_str() && text.part == TextPart::Summary
+        });
+        let snippet = match summary_text.and_then(|index| {
+            word_matches
+                .iter()
+                .find(|candidate| candidate.text == index)
+        }) {
+            Some(candidate) => {
+                snippet::cut_weighted(&texts[candidate.text].text, &candidate.highlights)
+            }
+            None => snippet::cut(&crate::index::markdown_text(&translation.summary), &[]),
+        };
+        Some(DisplayText {
+            lang: lang.as_str().to_string(),
+            title: translation.title.clone(),
+            snippet,
+            provenance: match translation.provenance {
+                seednet_protocol::Provenance::Human => "human".into(),
+                seednet_protocol::Provenance::Machine => "machine".into(),
+            },
+            reviewed: translation.reviewed,
+        })
     }
 }
 
@@ -1210,6 +1294,7 @@ struct Candidate {
 struct Explanation {
     snippet: Snippet,
     matched_via: Vec<MatchedVia>,
+    display: Option<DisplayText>,
 }
 
 impl AnalyzedQuery {

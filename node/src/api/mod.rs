@@ -33,7 +33,7 @@ use crate::state::AppState;
         system::Health, system::NodeStatus, system::OriginStatus,
         system::CreateToken, system::CreatedToken,
         crate::tokens::TokenInfo, crate::tokens::Role,
-        search::SearchResults, search::SearchHit, search::MatchedViaItem, search::SnippetSpan,
+        search::SearchResults, search::SearchHit, search::MatchedViaItem, search::SnippetSpan, search::SearchHitDisplay,
         search::SearchFacets, search::FacetCount, search::SearchQueryInfo,
     )),
     modifiers(&TokenSecurity),

@@ -22,7 +22,7 @@ use crate::search_index::NodeSearchIndex;
 use crate::semantic_tier::SemanticState;
 
 /// Parameters `GET /api/v1/search` accepts.
-pub const SEARCH_PARAMS: [&str; 12] = [
+pub const SEARCH_PARAMS: [&str; 13] = [
     "q",
     "query_lang",
     "lang",
@@ -35,6 +35,7 @@ pub const SEARCH_PARAMS: [&str; 12] = [
     "origin",
     "offset",
     "limit",
+    "display_lang",
 ];
 /// Most query-string bytes accepted (the query itself is bounded by
 /// `seednet_search::QUERY_CHARS_MAX` characters; this bounds the whole line).
@@ -78,6 +79,37 @@ pub struct SearchHit {
     pub themes: Vec<String>,
     pub score: f32,
     pub matched_via: Vec<MatchedViaItem>,
+    /// The record in a language the request asked for with `display_lang`,
+    /// when it has a translation into it (the original stays in `title`
+    /// and `snippet`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<SearchHitDisplay>,
+}
+
+/// A hit's title and snippet in a translation (`display_lang`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchHitDisplay {
+    /// The translation's language.
+    pub lang: String,
+    pub title: String,
+    /// HTML-escaped, `<mark>` around the matched words.
+    pub snippet: String,
+    pub snippet_parts: Vec<SnippetSpan>,
+    /// `human` or `machine`.
+    pub provenance: String,
+    /// Whether a person reviewed the translation.
+    pub reviewed: bool,
+}
+
+fn spans(snippet: &engine::Snippet) -> Vec<SnippetSpan> {
+    snippet
+        .parts()
+        .into_iter()
+        .map(|part| SnippetSpan {
+            text: part.text.to_string(),
+            marked: part.marked,
+        })
+        .collect()
 }
 
 /// A piece of a snippet: plain text, `marked` when it matched the query.
@@ -169,15 +201,15 @@ impl From<engine::SearchResponse> for SearchResults {
                     version: hit.version,
                     title: hit.title,
                     snippet: hit.snippet.to_html(),
-                    snippet_parts: hit
-                        .snippet
-                        .parts()
-                        .into_iter()
-                        .map(|part| SnippetSpan {
-                            text: part.text.to_string(),
-                            marked: part.marked,
-                        })
-                        .collect(),
+                    snippet_parts: spans(&hit.snippet),
+                    display: hit.display.map(|display| SearchHitDisplay {
+                        snippet: display.snippet.to_html(),
+                        snippet_parts: spans(&display.snippet),
+                        lang: display.lang,
+                        title: display.title,
+                        provenance: display.provenance,
+                        reviewed: display.reviewed,
+                    }),
                     lang: hit.lang,
                     country: hit.country,
                     kind: hit.kind,
@@ -299,6 +331,7 @@ fn search_error(error: engine::SearchError) -> ApiError {
         ("origin" = Option<String>, Query, description = "origin node id filter (64 hex digits)"),
         ("offset" = Option<usize>, Query, description = "hits to skip (at most 1000)"),
         ("limit" = Option<usize>, Query, description = "hits per page (1 to 50, default 10)"),
+        ("display_lang" = Option<String>, Query, description = "languages the reader prefers, best first (comma-separated, at most 4): a hit with a translation into one of them carries it in `display`"),
     ),
     responses(
         (status = 200, description = "hits with snippets and how each matched, plus facet counts", body = SearchResults),

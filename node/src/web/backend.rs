@@ -85,6 +85,9 @@ pub struct SearchRequest {
     pub filters: Vec<(FacetField, String)>,
     pub offset: usize,
     pub limit: usize,
+    /// Languages the reader reads, best first (the interface language, then
+    /// the query's): hits with a translation into one are shown in it.
+    pub display_langs: Vec<LanguageTag>,
 }
 
 impl SearchRequest {
@@ -134,6 +137,19 @@ pub struct SearchHit {
     pub kind: Kind,
     pub themes: Vec<Theme>,
     pub matched_via: Vec<MatchExplanation>,
+    /// The hit in the reader's language, when the record carries a
+    /// translation into it.
+    pub display: Option<HitDisplay>,
+}
+
+/// A hit's title and snippet in a translation the reader can read.
+#[derive(Debug, Clone)]
+pub struct HitDisplay {
+    pub lang: LanguageTag,
+    pub title: String,
+    pub snippet: seednet_search::Snippet,
+    pub provenance: seednet_protocol::Provenance,
+    pub reviewed: bool,
 }
 
 #[derive(Debug, Clone)]

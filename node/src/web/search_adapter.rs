@@ -9,7 +9,8 @@ use seednet_protocol::{CountryCode, Kind, LanguageTag, NodeId, TargetGroup, Them
 use seednet_search as engine;
 
 use super::backend::{
-    FacetCounts, FacetField, FacetValue, MatchExplanation, SearchHit, SearchRequest, SearchResults,
+    FacetCounts, FacetField, FacetValue, HitDisplay, MatchExplanation, SearchHit, SearchRequest,
+    SearchResults,
 };
 
 /// The engine's request for a web search; `None` when a filter value cannot
@@ -19,6 +20,12 @@ pub fn to_engine_request(request: &SearchRequest) -> Option<engine::SearchReques
     engine_request.query_lang = request.query_lang.clone();
     engine_request.offset = request.offset.min(engine::OFFSET_MAX);
     engine_request.limit = request.limit.clamp(1, engine::LIMIT_MAX);
+    engine_request.display_langs = request
+        .display_langs
+        .iter()
+        .take(engine::DISPLAY_LANGS_MAX)
+        .cloned()
+        .collect();
     let filters = &mut engine_request.filters;
     for (field, value) in &request.filters {
         match field {
@@ -93,6 +100,19 @@ fn hit_from_engine(hit: engine::Hit) -> Option<SearchHit> {
             version: hit.version,
             title: hit.title.clone(),
             snippet: hit.snippet.clone(),
+            display: hit.display.as_ref().and_then(|display| {
+                Some(HitDisplay {
+                    lang: LanguageTag::parse(&display.lang)?,
+                    title: display.title.clone(),
+                    snippet: display.snippet.clone(),
+                    provenance: if display.provenance == "human" {
+                        seednet_protocol::Provenance::Human
+                    } else {
+                        seednet_protocol::Provenance::Machine
+                    },
+                    reviewed: display.reviewed,
+                })
+            }),
             lang: LanguageTag::parse(&hit.lang)?,
             country: CountryCode::parse(&hit.country)?,
             kind: hit.kind.parse().ok()?,
@@ -158,6 +178,7 @@ mod tests {
             ],
             offset: 20,
             limit: 20,
+            display_langs: vec![LanguageTag::parse("el").unwrap()],
         };
         let engine_request = to_engine_request(&request).expect("valid filters");
         assert_eq!(

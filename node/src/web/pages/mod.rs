@@ -8,6 +8,7 @@ pub mod admin;
 pub mod editor;
 pub mod network;
 pub mod record;
+use record::provenance_text;
 pub mod search;
 pub mod signin;
 

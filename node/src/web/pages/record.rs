@@ -33,6 +33,9 @@ pub fn record_url(key: &RecordKey) -> String {
     format!("/records/{}/{}", key.origin, key.id)
 }
 
+/// The `tr` value that asks for the original text.
+pub const ORIGINAL_PARAM: &str = "orig";
+
 pub async fn page<B: WebBackend>(
     State(state): State<Arc<WebState<B>>>,
     Path((origin, id)): Path<(String, String)>,
@@ -61,9 +64,16 @@ pub async fn page<B: WebBackend>(
         return not_found(&ctx);
     };
     let pairs = parse_pairs(uri.query().unwrap_or(""));
-    let chosen = pair(&pairs, "tr")
-        .and_then(LanguageTag::parse)
-        .filter(|lang| content.translations.contains_key(lang));
+    // `?tr=LANG` picks a translation, `?tr=orig` the original; without it,
+    // the reader's language comes first when the record has a translation
+    // into it (the original is one click away).
+    let reader = LanguageTag::parse(ctx.lang.code()).filter(|lang| *lang != content.lang);
+    let chosen = match pair(&pairs, "tr") {
+        Some(ORIGINAL_PARAM) => None,
+        Some(asked) => LanguageTag::parse(asked),
+        None => reader,
+    }
+    .filter(|lang| content.translations.contains_key(lang));
     let own = page.signed.value().key.origin == state.backend.node_info().node_id;
     let node_url = state.backend.node_info().base_url;
     let main = html! {
@@ -77,7 +87,6 @@ pub async fn page<B: WebBackend>(
     html_response(StatusCode::OK, layout(&ctx, &title, Nav::None, main))
 }
 
-/// Text with blank lines as paragraph breaks.
 /// Record text (Markdown) as sanitised HTML in its language.
 fn paragraphs(text: &str, lang: &str) -> Markup {
     html! {
@@ -87,7 +96,7 @@ fn paragraphs(text: &str, lang: &str) -> Markup {
     }
 }
 
-fn provenance_text(ctx: &Ctx, provenance: Provenance, reviewed: bool) -> String {
+pub(crate) fn provenance_text(ctx: &Ctx, provenance: Provenance, reviewed: bool) -> String {
     let who = match provenance {
         Provenance::Human => ctx.t("record.translation_human"),
         Provenance::Machine => ctx.t("record.translation_machine"),
@@ -149,7 +158,7 @@ fn render(
                                     (lang_label(ctx, &content.lang)) " · " (ctx.t("record.original"))
                                 }
                             } @else {
-                                a class="chip" href=(record_url(&record.key)) {
+                                a class="chip" href=(format!("{}?tr={ORIGINAL_PARAM}", record_url(&record.key))) {
                                     (lang_label(ctx, &content.lang)) " · " (ctx.t("record.original"))
                                 }
                             }
@@ -175,7 +184,7 @@ fn render(
                         ("original", &lang_label(ctx, &content.lang)),
                     ]))
                     " "
-                    a href=(record_url(&record.key)) { (ctx.t("record.show_original")) }
+                    a href=(format!("{}?tr={ORIGINAL_PARAM}", record_url(&record.key))) { (ctx.t("record.show_original")) }
                 }
                 section aria-labelledby="summary-heading" {
                     h2 id="summary-heading" { (ctx.t("record.summary")) }

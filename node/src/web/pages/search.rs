@@ -24,8 +24,10 @@ use crate::web::{WebState, SEARCH_PAGES_MAX, SEARCH_PAGE_SIZE, SEARCH_QUERY_CHAR
 /// Longest facet filter value accepted from a URL.
 pub const FILTER_VALUE_CHARS_MAX: usize = 80;
 
-/// The search request a URL asks for, and the page number (1-based).
-fn request_from_query(query: &str) -> (SearchRequest, usize) {
+/// The search request a URL asks for, and the page number (1-based). Hits
+/// are shown in `reader` (the interface language) when a record has a
+/// translation into it, else in the query's language if given.
+fn request_from_query(query: &str, reader: &LanguageTag) -> (SearchRequest, usize) {
     let pairs = parse_pairs(query);
     let q: String = pair(&pairs, "q")
         .unwrap_or("")
@@ -46,12 +48,15 @@ fn request_from_query(query: &str) -> (SearchRequest, usize) {
         .and_then(|page| page.parse::<usize>().ok())
         .unwrap_or(1)
         .clamp(1, SEARCH_PAGES_MAX);
+    let mut display_langs = vec![reader.clone()];
+    display_langs.extend(query_lang.clone().filter(|lang| lang != reader));
     let request = SearchRequest {
         q,
         query_lang,
         filters,
         offset: (page - 1) * SEARCH_PAGE_SIZE,
         limit: SEARCH_PAGE_SIZE,
+        display_langs,
     };
     (request, page)
 }
@@ -95,7 +100,8 @@ pub async fn page<B: WebBackend>(
     let here = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     let ctx = Ctx::new(&state, &headers, here);
     let query = uri.query().unwrap_or("");
-    let (request, page) = request_from_query(query);
+    let reader = LanguageTag::parse(ctx.lang.code()).expect("interface languages are tags");
+    let (request, page) = request_from_query(query, &reader);
     let results = match state.backend.search(request.clone()).await {
         Ok(results) => results,
         Err(SearchFailure::Unavailable { reason }) => {
@@ -356,13 +362,37 @@ fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
     html! {
         li class="hit" {
             article {
-                h3 class="hit-title" {
-                    a href=(href) lang=(hit.lang.as_str()) { (hit.title) }
-                }
-                @if !hit.snippet.text.is_empty() {
-                    p class="snippet" lang=(snippet_lang) {
-                        @for part in hit.snippet.parts() {
-                            @if part.marked { mark { (part.text) } } @else { (part.text) }
+                @if let Some(display) = &hit.display {
+                    // The reader's language first; the original one click away.
+                    h3 class="hit-title" {
+                        a href=(href) lang=(display.lang.as_str()) { (display.title) }
+                    }
+                    p class="translation-note" {
+                        span class="badge badge-translation" {
+                            (super::provenance_text(ctx, display.provenance, display.reviewed))
+                        }
+                        " "
+                        a href=(format!("{href}?tr={}", super::record::ORIGINAL_PARAM)) lang=(hit.lang.as_str()) class="original-link" {
+                            (ctx.tf("search.original_title", &[("lang", &lang_label(ctx, &hit.lang))]))
+                            ": " (hit.title)
+                        }
+                    }
+                    @if !display.snippet.text.is_empty() {
+                        p class="snippet" lang=(display.lang.as_str()) {
+                            @for part in display.snippet.parts() {
+                                @if part.marked { mark { (part.text) } } @else { (part.text) }
+                            }
+                        }
+                    }
+                } @else {
+                    h3 class="hit-title" {
+                        a href=(href) lang=(hit.lang.as_str()) { (hit.title) }
+                    }
+                    @if !hit.snippet.text.is_empty() {
+                        p class="snippet" lang=(snippet_lang) {
+                            @for part in hit.snippet.parts() {
+                                @if part.marked { mark { (part.text) } } @else { (part.text) }
+                            }
                         }
                     }
                 }
@@ -445,17 +475,23 @@ fn pager(ctx: &Ctx, request: &SearchRequest, page: usize, total: u64) -> Markup 
 mod tests {
     use super::*;
 
+    fn english() -> LanguageTag {
+        LanguageTag::parse("en").unwrap()
+    }
+
     #[test]
     fn urls_round_trip_query_filters_and_page() {
-        let (request, page) =
-            request_from_query("q=%CF%83%CF%85%CE%BD&ql=el&country=IT&theme=co-design&page=3");
+        let (request, page) = request_from_query(
+            "q=%CF%83%CF%85%CE%BD&ql=el&country=IT&theme=co-design&page=3",
+            &english(),
+        );
         assert_eq!(request.q, "συν");
         assert_eq!(request.query_lang.as_ref().map(|l| l.as_str()), Some("el"));
         assert_eq!(request.filter(FacetField::Country), Some("IT"));
         assert_eq!(page, 3);
         assert_eq!(request.offset, 2 * SEARCH_PAGE_SIZE);
         let url = search_url(&request, 3, |_| {});
-        let (again, again_page) = request_from_query(url.trim_start_matches("/?"));
+        let (again, again_page) = request_from_query(url.trim_start_matches("/?"), &english());
         assert_eq!(again.q, request.q);
         assert_eq!(again.filters, request.filters);
         assert_eq!(again_page, 3);
@@ -469,7 +505,7 @@ mod tests {
     #[test]
     fn pages_and_queries_are_bounded() {
         let long = "a".repeat(SEARCH_QUERY_CHARS_MAX + 10);
-        let (request, page) = request_from_query(&format!("q={long}&page=999999"));
+        let (request, page) = request_from_query(&format!("q={long}&page=999999"), &english());
         assert_eq!(request.q.chars().count(), SEARCH_QUERY_CHARS_MAX);
         assert_eq!(page, SEARCH_PAGES_MAX);
     }
