@@ -62,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .layer(limits)
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(browser_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
@@ -109,6 +110,25 @@ async fn overloaded(error: BoxError) -> Response {
 
 async fn unknown_route() -> ApiError {
     ApiError::not_found("no such route")
+}
+
+/// Browsers asking for a page get HTML errors in their language; API
+/// clients (and every machine path) keep the JSON error shape.
+async fn browser_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let page = web::wants_page(&path, request.headers());
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if page && !is_html && (status.is_client_error() || status.is_server_error()) {
+        return web::error_page(status, &headers, &path);
+    }
+    response
 }
 
 /// Records route, method, status, latency and error code of each request.

@@ -95,6 +95,51 @@ async fn errors_are_html_pages_in_the_chosen_language() {
 }
 
 #[tokio::test]
+async fn a_browser_gets_an_html_404_where_an_api_client_gets_json() {
+    let node = Node::start("Centre", "IT", "it");
+    let browser_like = client()
+        .get(format!("{}/no/such/page", node.url))
+        .header("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+        .header("Accept-Language", "ro")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(browser_like.status(), StatusCode::NOT_FOUND);
+    assert!(browser_like.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(browser_like
+        .headers()
+        .contains_key("content-security-policy"));
+    let html = browser_like.text().await.unwrap();
+    assert!(html.contains("<html lang=\"ro\">"), "{html}");
+    assert!(
+        html.contains("Pagina nu a fost găsită") || html.contains("nu a fost"),
+        "{html}"
+    );
+    // The same unknown address asked for by a script: the JSON error shape.
+    let script = client()
+        .get(format!("{}/no/such/page", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = script.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    // The API stays JSON even for a browser.
+    let api = client()
+        .get(format!("{}/api/v1/no-such-thing", node.url))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
 async fn sign_in_needs_the_form_token_and_sets_a_strict_http_only_session() {
     let node = Node::start("Centre", "SI", "sl");
     let client = client();

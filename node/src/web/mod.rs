@@ -140,6 +140,45 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
         .with_state(state)
 }
 
+/// The prefixes of the node's machine interfaces: their errors are always
+/// JSON, whoever asks.
+pub const MACHINE_PATH_PREFIXES: [&str; 5] =
+    ["/api/", "/federation/", "/healthz", "/readyz", "/metrics"];
+
+/// Whether a request is a browser's for a page: not to a machine interface,
+/// and accepting HTML.
+pub fn wants_page(path: &str, headers: &axum::http::HeaderMap) -> bool {
+    let accepts_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    accepts_html
+        && !MACHINE_PATH_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+}
+
+/// The HTML error page for `status`, in the reader's language, with the
+/// security headers every page carries (404 for an unknown address, 403,
+/// 500, and a general one for the node's other refusals: 405, 408, 413).
+pub fn error_page(
+    status: axum::http::StatusCode,
+    headers: &axum::http::HeaderMap,
+    path: &str,
+) -> Response {
+    use axum::http::StatusCode;
+    let ctx = pages::Ctx::anonymous(headers, path);
+    let (title, message) = match status {
+        StatusCode::NOT_FOUND => ("error.not_found_title", "error.not_found"),
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
+            ("error.forbidden_title", "error.forbidden")
+        }
+        status if status.is_server_error() => ("error.server_title", "error.server"),
+        _ => ("error.request_title", "error.request"),
+    };
+    security::with_headers(pages::message_page(&ctx, status, title, ctx.t(message)))
+}
+
 /// Ends the request's session before any page sees it if the token it was
 /// started with has been revoked since: revoking a token signs out every
 /// browser that signed in with it.

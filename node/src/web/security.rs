@@ -15,7 +15,12 @@ use axum::response::Response;
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
 /// Adds the security headers to a response (an axum `map_response` layer).
-pub async fn add_headers(mut response: Response) -> Response {
+pub async fn add_headers(response: Response) -> Response {
+    with_headers(response)
+}
+
+/// [`add_headers`] for a response built outside the web router.
+pub fn with_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_SECURITY_POLICY,

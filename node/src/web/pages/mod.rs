@@ -38,6 +38,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context of a request no page handled (an unknown address, an
+    /// error from the node's layers): its language, no session.
+    pub fn anonymous(headers: &HeaderMap, here: &str) -> Ctx {
+        let cookies = header_text(headers, COOKIE);
+        let lang = session::cookie_value(cookies, LANG_COOKIE)
+            .and_then(UiLang::from_code)
+            .or_else(|| UiLang::negotiate(header_text(headers, ACCEPT_LANGUAGE)))
+            .unwrap_or(UiLang::En);
+        Ctx {
+            lang,
+            session: None,
+            here: here.to_string(),
+        }
+    }
+
     pub fn new<B: WebBackend>(state: &WebState<B>, headers: &HeaderMap, here: &str) -> Ctx {
         let cookies = header_text(headers, COOKIE);
         let lang = session::cookie_value(cookies, LANG_COOKIE)
