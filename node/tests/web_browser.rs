@@ -707,3 +707,129 @@ async fn a_greek_reader_reads_a_romanian_record_in_greek_and_its_markdown_render
     );
     browser.close().await;
 }
+
+/// Signs the browser in to `node` with its admin token, landing on `/admin`.
+async fn sign_in_as_admin(browser: &Browser, node: &Node) {
+    browser
+        .goto(&format!("{}/lang/el?back=/admin", node.url))
+        .await;
+    browser
+        .find("#token")
+        .await
+        .send_keys(&node.admin_token)
+        .await
+        .unwrap();
+    browser.click_to_page("form[action='/signin'] button").await;
+    assert_eq!(browser.path().await, "/admin");
+}
+
+#[tokio::test]
+async fn an_admin_links_two_centres_entirely_from_the_browser_and_can_purge_again() {
+    if !browser_available() {
+        return;
+    }
+    let greece = Node::start_federating("SEED Competence Centre Greece", "GR", "el,en");
+    let italy = Node::start_federating("SEED Competence Centre Italy", "IT", "it,en");
+    italy
+        .publish(&content(
+            "it",
+            "IT",
+            "Bilancio partecipativo a Bari",
+            "I cittadini di Bari decidono come spendere una parte del bilancio comunale.",
+            &["participatory-facilitation"],
+        ))
+        .await;
+    let browser = Browser::start().await;
+
+    // Italy's admin asks Greece for a link: the identity first, then the request.
+    sign_in_as_admin(&browser, &italy).await;
+    browser
+        .find("#peer-url")
+        .await
+        .send_keys(&greece.url)
+        .await
+        .unwrap();
+    browser.click_to_page("#fetch-identity").await;
+    assert_eq!(browser.text("#peer-node-id").await, greece.node_id);
+    assert_eq!(
+        browser.text(".identity-name").await,
+        "SEED Competence Centre Greece"
+    );
+    browser.screenshot("admin-add-peer-identity").await;
+    browser.click_to_page("#send-link-request").await;
+    assert!(!browser.text(".notice-ok").await.is_empty());
+    let state = browser
+        .text(&format!("tr[data-peer='{}'] .peer-state", greece.node_id))
+        .await;
+    assert_eq!(state, "ζητήθηκε, αναμονή για το άλλο κέντρο");
+
+    // Greece's admin approves it from the browser too.
+    sign_in_as_admin(&browser, &greece).await;
+    let pending = browser.text(".pending-peer").await;
+    assert!(pending.contains(&italy.node_id), "{pending}");
+    browser
+        .click_to_page(&format!(
+            "button[data-action='approve'][data-peer='{}']",
+            italy.node_id
+        ))
+        .await;
+
+    // Greece receives Italy's record; its search names the centre and the
+    // country in Greek, not by codes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        browser.goto(&format!("{}/", greece.url)).await;
+        if browser.find_all(".hit").await.len() == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record did not arrive"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let origin_facet = browser.text(".facet a[data-facet='origin']").await;
+    assert!(
+        origin_facet.contains("SEED Competence Centre Italy"),
+        "{origin_facet}"
+    );
+    let country_facet = browser
+        .text(".facet a[data-facet='country'][data-value='IT']")
+        .await;
+    assert!(country_facet.contains("Ιταλία"), "{country_facet}");
+
+    // A repair pass from the browser finds nothing missing.
+    browser.goto(&format!("{}/admin", greece.url)).await;
+    browser
+        .click_to_page(&format!(
+            "button[data-action='repair'][data-peer='{}']",
+            italy.node_id
+        ))
+        .await;
+    assert!(browser.text(".repair-done").await.contains('0'));
+
+    // Revoke with purge: the confirmation says what goes; unticked, nothing does.
+    browser.goto(&format!("{}/admin", greece.url)).await;
+    browser
+        .click_to_page(&format!(".purge-link[data-peer='{}']", italy.node_id))
+        .await;
+    let explain = browser.text(".purge-explain").await;
+    assert!(
+        explain.contains("SEED Competence Centre Italy") && explain.contains('1'),
+        "{explain}"
+    );
+    browser.screenshot("admin-purge-confirm").await;
+    browser.click_to_page("#purge-submit").await;
+    browser.goto(&format!("{}/", greece.url)).await;
+    assert_eq!(browser.find_all(".hit").await.len(), 1, "nothing removed");
+    browser.goto(&format!("{}/admin", greece.url)).await;
+    browser
+        .click_to_page(&format!(".purge-link[data-peer='{}']", italy.node_id))
+        .await;
+    browser.find("#purge-confirm").await.click().await.unwrap();
+    browser.click_to_page("#purge-submit").await;
+    assert!(browser.text(".purge-done").await.contains('1'));
+    browser.goto(&format!("{}/", greece.url)).await;
+    assert!(browser.find_all(".hit").await.is_empty());
+    browser.close().await;
+}

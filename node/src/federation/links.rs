@@ -17,9 +17,13 @@ use super::registry::DriverNeed;
 use super::{driver, store, Federation, FederationError, Inner};
 
 impl Federation {
-    /// `peer add URL`: fetch and verify the peer's descriptor, pin its key,
-    /// approve the local side and send a signed link request.
-    pub async fn add_peer(&self, url: &str) -> Result<PeerEntry, FederationError> {
+    /// Fetches and verifies the signed descriptor a node serves at `url`,
+    /// refusing one that names another URL or is this node: what an admin
+    /// checks before asking for a link.
+    pub async fn fetch_identity(
+        &self,
+        url: &str,
+    ) -> Result<Signed<NodeDescriptor>, FederationError> {
         let inner = &self.inner;
         let base_url = url.trim().trim_end_matches('/').to_string();
         inner.client.check_url(&base_url)?;
@@ -35,14 +39,48 @@ impl Federation {
                 claimed,
             });
         }
-        let node_id = descriptor.value().node_id;
-        if inner.keys.is_own(&node_id) {
+        if inner.keys.is_own(&descriptor.value().node_id) {
             return Err(FederationError::SelfPeer);
         }
+        Ok(descriptor)
+    }
+
+    /// `peer add URL`: fetch and verify the peer's descriptor, pin its key,
+    /// approve the local side and send a signed link request.
+    pub async fn add_peer(&self, url: &str) -> Result<PeerEntry, FederationError> {
+        let descriptor = self.fetch_identity(url).await?;
+        self.link_to(descriptor).await
+    }
+
+    /// [`Federation::add_peer`] for an admin who checked the identity first
+    /// (the web page): refused if the node at `url` now has another key than
+    /// `expected`.
+    pub async fn add_peer_expecting(
+        &self,
+        url: &str,
+        expected: &NodeId,
+    ) -> Result<PeerEntry, FederationError> {
+        let descriptor = self.fetch_identity(url).await?;
+        let found = descriptor.value().node_id;
+        if found != *expected {
+            return Err(FederationError::IdentityChanged {
+                expected: *expected,
+                found,
+            });
+        }
+        self.link_to(descriptor).await
+    }
+
+    /// Pins `descriptor`, approves the local side and sends the request.
+    async fn link_to(
+        &self,
+        descriptor: Signed<NodeDescriptor>,
+    ) -> Result<PeerEntry, FederationError> {
+        let node_id = descriptor.value().node_id;
         self.change_link(node_id, Some(descriptor), LinkEvent::LocalApprove)
             .await?;
         self.send_link_request(node_id).await?;
-        inner.registry.entry(&node_id)
+        self.inner.registry.entry(&node_id)
     }
 
     /// `peer approve NODE_ID`: approve the local side and tell the peer.

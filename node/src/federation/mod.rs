@@ -71,6 +71,8 @@ pub enum FederationError {
     UrlMismatch { given: String, claimed: String },
     #[error("that URL is this node itself")]
     SelfPeer,
+    #[error("the node at that URL now has key {found}, not {expected} as checked; check its identity again")]
+    IdentityChanged { expected: NodeId, found: NodeId },
     #[error("no peer {0}")]
     UnknownPeer(NodeId),
     #[error("this node already has {max} peers")]

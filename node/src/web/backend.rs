@@ -35,6 +35,8 @@ pub struct NodeInfo {
     pub country: CountryCode,
     pub base_url: String,
     pub languages: Vec<LanguageTag>,
+    /// Ids of the keys this node signed with before rotations.
+    pub retired_node_ids: Vec<NodeId>,
 }
 
 /// A facet of the search page; the string is also the query parameter name.
@@ -360,6 +362,36 @@ pub enum AdminError {
     Backend(#[from] BackendError),
 }
 
+/// What a node serves about itself at a URL, shown to an admin before a
+/// link is asked for.
+#[derive(Debug, Clone)]
+pub struct PeerIdentity {
+    pub node_id: NodeId,
+    pub name: String,
+    pub country: CountryCode,
+    pub url: String,
+    pub languages: Vec<LanguageTag>,
+    pub software: String,
+}
+
+/// What a purge of a peer would remove.
+#[derive(Debug, Clone)]
+pub struct PurgePreview {
+    pub peer: PeerView,
+    /// Live and deleted records whose origin is the peer (its current and
+    /// former ids).
+    pub records: u64,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone)]
+pub struct PurgeSummary {
+    pub records: u64,
+    /// The search index has not dropped them yet (it does when it next
+    /// opens); the reason.
+    pub index_pending: Option<String>,
+}
+
 /// The node as the web interface sees it. Implementations must not block the
 /// async runtime; every method may be called concurrently.
 pub trait WebBackend: Send + Sync + 'static {
@@ -421,4 +453,36 @@ pub trait WebBackend: Send + Sync + 'static {
         &self,
         action: AdminAction,
     ) -> impl Future<Output = Result<(), AdminError>> + Send;
+
+    /// Fetches and verifies the identity a node serves at `url`.
+    fn peer_identity(
+        &self,
+        url: String,
+    ) -> impl Future<Output = Result<PeerIdentity, AdminError>> + Send;
+
+    /// Asks the node at `url` for a link, if it still has the key
+    /// `expected` the admin checked.
+    fn add_peer(
+        &self,
+        url: String,
+        expected: NodeId,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+
+    /// What revoking `node_id` with a purge would remove.
+    fn purge_preview(
+        &self,
+        node_id: NodeId,
+    ) -> impl Future<Output = Result<PurgePreview, AdminError>> + Send;
+
+    /// Revokes the link with `node_id` and removes its records.
+    fn purge_peer(
+        &self,
+        node_id: NodeId,
+    ) -> impl Future<Output = Result<PurgeSummary, AdminError>> + Send;
+
+    /// Runs a repair pass with an active peer now.
+    fn repair_peer(
+        &self,
+        node_id: NodeId,
+    ) -> impl Future<Output = Result<RepairView, AdminError>> + Send;
 }

@@ -125,6 +125,18 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
         )
         .route("/admin", get(pages::admin::page::<B>))
         .route(
+            "/admin/peers/add",
+            post(pages::admin_peers::add_submit::<B>),
+        )
+        .route(
+            "/admin/peers/add/confirm",
+            post(pages::admin_peers::add_confirm::<B>),
+        )
+        .route(
+            "/admin/peers/{node_id}/purge",
+            get(pages::admin_peers::purge_form::<B>).post(pages::admin::peer_action_purge::<B>),
+        )
+        .route(
             "/admin/peers/{node_id}/{action}",
             post(pages::admin::peer_action::<B>),
         )

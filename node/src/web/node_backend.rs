@@ -18,8 +18,9 @@ use seednet_protocol::{CountryCode, NodeId, Record, RecordContent, RecordKey};
 
 use super::backend::{
     AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
-    FederationView, Grant, NodeInfo, PeerView, Published, RecordSummary, RecordView, RepairView,
-    Role, SearchFailure, SearchRequest, SearchResults, WebBackend, WriteError,
+    FederationView, Grant, NodeInfo, PeerIdentity, PeerView, Published, PurgePreview, PurgeSummary,
+    RecordSummary, RecordView, RepairView, Role, SearchFailure, SearchRequest, SearchResults,
+    WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
 use crate::federation::FederationError;
@@ -128,6 +129,7 @@ impl WebBackend for NodeBackend {
             country: config.country,
             base_url: config.public_url.clone(),
             languages: config.languages.clone(),
+            retired_node_ids: self.state.publisher.keys().retired(),
         }
     }
 
@@ -151,16 +153,24 @@ impl WebBackend for NodeBackend {
         let Some(engine_request) = to_engine_request(&request) else {
             return Ok(SearchResults::default());
         };
-        // Records under a key this node retired are its own too.
-        let own: Vec<String> = self
+        // The centres this node knows by name: itself (under its current
+        // and retired keys) and its peers (under their current and former
+        // ids).
+        let mut names: std::collections::HashMap<String, String> = self
             .state
             .publisher
             .keys()
             .own_ids()
             .iter()
-            .map(NodeId::to_hex)
+            .map(|id| (id.to_hex(), self.state.config.name.clone()))
             .collect();
-        let own_name = self.state.config.name.clone();
+        for peer in self.state.federation.list_peers() {
+            for id in std::iter::once(peer.node_id).chain(peer.former_node_ids) {
+                names
+                    .entry(id.to_hex())
+                    .or_insert_with(|| peer.name.clone());
+            }
+        }
         let response = self
             .state
             .search_index
@@ -172,7 +182,7 @@ impl WebBackend for NodeBackend {
             .map_err(|error| BackendError(error.to_string()))?
             .response;
         Ok(from_engine_response(response, |origin| {
-            own.iter().any(|id| *id == origin).then(|| own_name.clone())
+            names.get(origin).cloned()
         }))
     }
 
@@ -360,28 +370,7 @@ impl WebBackend for NodeBackend {
 
     async fn federation(&self) -> Result<FederationView, BackendError> {
         let federation = &self.state.federation;
-        let peers = federation
-            .list_peers()
-            .into_iter()
-            .map(|peer| PeerView {
-                node_id: peer.node_id,
-                name: peer.name,
-                country: peer.country,
-                url: peer.base_url,
-                state: peer.state.into(),
-                last_sync: peer.last_sync_at,
-                records_received: peer.records_received,
-                lag: Some(peer.lag),
-                last_error: peer.last_error,
-                pending_rotation: peer.pending_rotation.map(|r| r.new_node_id),
-                equivocations: peer.equivocations,
-                last_repair: peer.last_repair.map(|report| RepairView {
-                    finished_at: report.finished_at,
-                    applied: report.applied,
-                    error: report.error,
-                }),
-            })
-            .collect();
+        let peers = federation.list_peers().into_iter().map(peer_view).collect();
         let blocked = federation
             .blocked_origins()
             .into_iter()
@@ -406,11 +395,115 @@ impl WebBackend for NodeBackend {
                 federation.unblock_origin(&origin).await.map(|_| ())
             }
         };
-        outcome.map_err(|error| match error {
-            FederationError::UnknownPeer(_) => AdminError::UnknownPeer,
-            FederationError::NotStarted => AdminError::NotAvailable,
-            FederationError::Storage(error) => AdminError::Backend(BackendError(error.to_string())),
-            other => AdminError::Refused(other.to_string()),
+        outcome.map_err(admin_error)
+    }
+
+    async fn peer_identity(&self, url: String) -> Result<PeerIdentity, AdminError> {
+        let descriptor = self
+            .state
+            .federation
+            .fetch_identity(&url)
+            .await
+            .map_err(admin_error)?;
+        let value = descriptor.value();
+        Ok(PeerIdentity {
+            node_id: value.node_id,
+            name: value.name.clone(),
+            country: value.country,
+            url: value.base_url.clone(),
+            languages: value.languages.clone(),
+            software: value.software.clone(),
         })
+    }
+
+    async fn add_peer(&self, url: String, expected: NodeId) -> Result<(), AdminError> {
+        self.state
+            .federation
+            .add_peer_expecting(&url, &expected)
+            .await
+            .map(|_| ())
+            .map_err(admin_error)
+    }
+
+    async fn purge_preview(&self, node_id: NodeId) -> Result<PurgePreview, AdminError> {
+        let entry = self.state.federation.entry(&node_id).map_err(admin_error)?;
+        let origins: Vec<NodeId> = std::iter::once(entry.node_id)
+            .chain(entry.former_node_ids.iter().copied())
+            .collect();
+        let stats = self.state.storage.stats();
+        let records = origins
+            .iter()
+            .filter_map(|origin| stats.records_by_origin.get(origin))
+            .map(|counts| counts.live + counts.deleted)
+            .sum();
+        Ok(PurgePreview {
+            peer: peer_view(entry),
+            records,
+        })
+    }
+
+    async fn purge_peer(&self, node_id: NodeId) -> Result<PurgeSummary, AdminError> {
+        let (_, purged, origins) = self
+            .state
+            .federation
+            .revoke_and_purge(&node_id)
+            .await
+            .map_err(admin_error)?;
+        let mut index_pending = None;
+        for origin in origins {
+            if let Err(error) = self.state.search_index.forget_purged(origin).await {
+                index_pending = Some(error);
+            }
+        }
+        Ok(PurgeSummary {
+            records: purged.records,
+            index_pending,
+        })
+    }
+
+    async fn repair_peer(&self, node_id: NodeId) -> Result<RepairView, AdminError> {
+        let report = self
+            .state
+            .federation
+            .repair(&node_id)
+            .await
+            .map_err(admin_error)?;
+        Ok(RepairView {
+            finished_at: report.finished_at,
+            applied: report.applied,
+            error: report.error,
+        })
+    }
+}
+
+/// A federation refusal as the admin pages show it.
+fn admin_error(error: FederationError) -> AdminError {
+    match error {
+        FederationError::UnknownPeer(_) => AdminError::UnknownPeer,
+        FederationError::NotStarted => AdminError::NotAvailable,
+        FederationError::Storage(error) => AdminError::Backend(BackendError(error.to_string())),
+        other => AdminError::Refused(other.to_string()),
+    }
+}
+
+/// A peer entry as the admin pages show it.
+fn peer_view(peer: seednet_protocol::federation::wire::PeerEntry) -> PeerView {
+    PeerView {
+        node_id: peer.node_id,
+        name: peer.name,
+        country: peer.country,
+        url: peer.base_url,
+        state: peer.state.into(),
+        last_sync: peer.last_sync_at,
+        records_received: peer.records_received,
+        lag: Some(peer.lag),
+        last_error: peer.last_error,
+        pending_rotation: peer.pending_rotation.map(|r| r.new_node_id),
+        equivocations: peer.equivocations,
+        last_repair: peer.last_repair.map(|report| RepairView {
+            finished_at: report.finished_at,
+            applied: report.applied,
+            error: report.error,
+        }),
     }
 }

@@ -35,6 +35,7 @@ impl WebBackend for ScriptedBackend {
             country: CountryCode::parse("SI").unwrap(),
             base_url: "https://seed.example.org".into(),
             languages: vec![LanguageTag::parse("sl").unwrap()],
+            retired_node_ids: Vec::new(),
         }
     }
     async fn authenticate(&self, token: &str) -> Option<Grant> {
@@ -98,6 +99,25 @@ impl WebBackend for ScriptedBackend {
         };
         self.actions.lock().unwrap().push(text);
         Ok(())
+    }
+    async fn peer_identity(&self, _url: String) -> Result<PeerIdentity, AdminError> {
+        Err(AdminError::Refused("not scripted".into()))
+    }
+    async fn add_peer(&self, url: String, expected: NodeId) -> Result<(), AdminError> {
+        self.actions
+            .lock()
+            .unwrap()
+            .push(format!("add {url} {expected}"));
+        Ok(())
+    }
+    async fn purge_preview(&self, _node_id: NodeId) -> Result<PurgePreview, AdminError> {
+        Err(AdminError::UnknownPeer)
+    }
+    async fn purge_peer(&self, _node_id: NodeId) -> Result<PurgeSummary, AdminError> {
+        Err(AdminError::UnknownPeer)
+    }
+    async fn repair_peer(&self, _node_id: NodeId) -> Result<RepairView, AdminError> {
+        Err(AdminError::UnknownPeer)
     }
 }
 

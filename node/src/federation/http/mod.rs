@@ -85,6 +85,9 @@ impl From<FederationError> for ApiError {
                 ApiError::bad_request("peer_url_mismatch", "url", message)
             }
             FederationError::SelfPeer => ApiError::bad_request("peer_is_self", "url", message),
+            FederationError::IdentityChanged { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "peer_identity_changed", message)
+            }
             FederationError::UnknownPeer(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_peer", message)
             }

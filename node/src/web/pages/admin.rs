@@ -27,7 +27,7 @@ use crate::web::WebState;
 /// Longest blocklist reason accepted, in characters.
 pub const BLOCK_REASON_CHARS_MAX: usize = 200;
 
-fn require_admin(ctx: &Ctx) -> Result<&SessionView, Box<Response>> {
+pub(super) fn require_admin(ctx: &Ctx) -> Result<&SessionView, Box<Response>> {
     match &ctx.session {
         Some(session) if session.role.can_administer() => Ok(session),
         Some(_) => Err(Box::new(message_page(
@@ -78,6 +78,20 @@ pub async fn page<B: WebBackend>(
                 dt { (ctx.t("admin.url")) } dd { (info.base_url) }
                 dt { (ctx.t("admin.node_id")) }
                 dd { code class="node-id" id="own-node-id" { (info.node_id.to_hex()) } }
+                dt { (ctx.t("admin.key_fingerprint")) }
+                dd { code class="key-fingerprint" { (fingerprint(&info.node_id)) } }
+                dt { (ctx.t("admin.key_retired")) }
+                dd {
+                    @if info.retired_node_ids.is_empty() {
+                        (ctx.t("admin.key_retired_none"))
+                    } @else {
+                        ul {
+                            @for id in &info.retired_node_ids {
+                                li { code class="node-id" { (id.to_hex()) } }
+                            }
+                        }
+                    }
+                }
             }
             p class="help" { (ctx.t("admin.identity_help")) }
         }
@@ -89,6 +103,7 @@ pub async fn page<B: WebBackend>(
                 }
             }
             FederationView::Available { peers, blocked } => {
+                (super::admin_peers::add_form(&ctx, &session))
                 (pending_section(&ctx, &session, peers))
                 (peers_section(&ctx, &session, peers))
                 section aria-labelledby="blocklist-heading" class="card" {
@@ -256,6 +271,13 @@ fn peers_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Markup
                                             PeerState::Revoked => { (action_form(ctx, session, peer, "approve", "admin.approve", "button")) }
                                             _ => { (action_form(ctx, session, peer, "revoke", "admin.revoke", "button button-danger")) }
                                         }
+                                        @if peer.state == PeerState::Active {
+                                            (action_form(ctx, session, peer, "repair", "admin.repair", "button"))
+                                        }
+                                        a class="button button-danger purge-link" data-peer=(peer.node_id.to_hex())
+                                          href=(format!("/admin/peers/{}/purge", peer.node_id)) {
+                                            (ctx.t("admin.purge")) span class="visually-hidden" { ": " (peer.name) }
+                                        }
                                     }
                                 }
                             }
@@ -265,6 +287,17 @@ fn peers_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Markup
             }
         }
     }
+}
+
+/// A node id in groups of four hex digits, easier to read out and compare.
+fn fingerprint(node_id: &NodeId) -> String {
+    node_id
+        .to_hex()
+        .as_bytes()
+        .chunks(4)
+        .map(|group| std::str::from_utf8(group).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Runs an admin action and redirects back to the admin page with the outcome.
@@ -285,7 +318,7 @@ async fn run<B: WebBackend>(state: &WebState<B>, action: AdminAction) -> Respons
 }
 
 /// Checks the admin session and CSRF token of an admin form.
-fn check_form(ctx: &Ctx, body: &Bytes) -> Result<Vec<(String, String)>, Box<Response>> {
+pub(super) fn check_form(ctx: &Ctx, body: &Bytes) -> Result<Vec<(String, String)>, Box<Response>> {
     let session = require_admin(ctx)?;
     let pairs = parse_pairs(std::str::from_utf8(body).unwrap_or(""));
     if !csrf_matches(&session.csrf, pair(&pairs, "csrf").unwrap_or("")) {
@@ -305,14 +338,38 @@ pub async fn peer_action<B: WebBackend>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctx = Ctx::new(&state, &headers, "/admin");
-    if let Err(response) = check_form(&ctx, &body) {
-        return *response;
-    }
+    named_peer_action(&state, &node_id, &action, &headers, &body).await
+}
+
+/// `POST /admin/peers/{node_id}/purge` (its own route: the same path has a
+/// GET confirmation page).
+pub async fn peer_action_purge<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    Path(node_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    named_peer_action(&state, &node_id, "purge", &headers, &body).await
+}
+
+async fn named_peer_action<B: WebBackend>(
+    state: &Arc<WebState<B>>,
+    node_id: &str,
+    action: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let ctx = Ctx::new(state, headers, "/admin");
+    let pairs = match check_form(&ctx, body) {
+        Ok(pairs) => pairs,
+        Err(response) => return *response,
+    };
     let Ok(node_id) = node_id.parse::<NodeId>() else {
         return see_other("/admin?error=bad_node_id");
     };
-    let action = match action.as_str() {
+    let action = match action {
+        "repair" => return super::admin_peers::repair_submit(state, &ctx, node_id).await,
+        "purge" => return super::admin_peers::purge_submit(state, &ctx, node_id, &pairs).await,
         "approve" => AdminAction::ApprovePeer(node_id),
         "revoke" => AdminAction::RevokePeer(node_id),
         "approve-rotation" => AdminAction::ApproveRotation(node_id),
@@ -325,7 +382,7 @@ pub async fn peer_action<B: WebBackend>(
             )
         }
     };
-    run(&state, action).await
+    run(state, action).await
 }
 
 pub async fn block<B: WebBackend>(

@@ -5,6 +5,7 @@
 //! the signed-in role and the right navigation.
 
 pub mod admin;
+pub mod admin_peers;
 pub mod editor;
 pub mod network;
 pub mod record;
@@ -296,6 +297,7 @@ pub fn notice(ctx: &Ctx, pairs: &[(String, String)]) -> Markup {
         Some("deleted") => Some("notice.deleted"),
         Some("signed_out") => Some("notice.signed_out"),
         Some("done") => Some("notice.done"),
+        Some("link_requested") => Some("admin.add_requested"),
         _ => None,
     };
     html! {
@@ -319,6 +321,15 @@ pub fn target_group_label(ctx: &Ctx, group: TargetGroup) -> &'static str {
 }
 
 /// The language's name in the interface language, or the tag itself.
+/// A country's name in the interface language (its code when the
+/// catalogue has no name for it).
+pub fn country_label(ctx: &Ctx, code: &str) -> String {
+    ctx.lang
+        .try_t(&format!("country.{code}"))
+        .map(str::to_string)
+        .unwrap_or_else(|| code.to_string())
+}
+
 pub fn lang_label(ctx: &Ctx, lang: &LanguageTag) -> String {
     ctx.lang
         .try_t(&format!("lang.{}", lang.as_str()))

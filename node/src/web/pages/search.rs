@@ -219,6 +219,7 @@ fn facet_value_label(ctx: &Ctx, field: FacetField, value: &str, label: Option<&s
             .parse::<TargetGroup>()
             .map(|group| target_group_label(ctx, group).to_string())
             .unwrap_or_else(|_| value.to_string()),
+        FacetField::Country => super::country_label(ctx, value),
         FacetField::Lang => LanguageTag::parse(value)
             .map(|lang| lang_label(ctx, &lang))
             .unwrap_or_else(|| value.to_string()),
@@ -397,7 +398,7 @@ fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
                     }
                 }
                 ul class="badges" {
-                    li class="badge badge-country" title=(ctx.t("facet.country")) { (hit.country.as_str()) }
+                    li class="badge badge-country" title=(super::country_label(ctx, hit.country.as_str())) { (hit.country.as_str()) }
                     li class=(if other_language { "badge badge-lang badge-other-lang" } else { "badge badge-lang" })
                        title=(ctx.t("facet.lang")) {
                         (lang_label(ctx, &hit.lang))
