@@ -359,6 +359,21 @@ impl LiveIndex {
         Ok(())
     }
 
+    /// Every (adapting record, adapted record) pair of the current versions,
+    /// at most `limit`.
+    pub fn adaptations(&self, limit: usize) -> Vec<(RecordKey, RecordKey)> {
+        let map = self.adapted.lock().expect("adapted map lock");
+        map.targets_by_source
+            .iter()
+            .flat_map(|(source, targets)| {
+                targets
+                    .iter()
+                    .map(move |target| (source.clone(), target.clone()))
+            })
+            .take(limit)
+            .collect()
+    }
+
     /// Current records that say they were adapted from `key` (at most
     /// [`ADAPTED_LISTED_MAX`]).
     pub fn adapted_from(&self, key: &RecordKey) -> Vec<RecordKey> {

@@ -235,8 +235,10 @@ async fn search_in_greek_read_the_greek_translation_first_and_open_the_italian_o
     // What was adapted from it, in another country, is linked both ways.
     let adapted = browser.text(".relation-adapted-here").await;
     assert!(
-        adapted.contains("Καρδίτσα") && adapted.contains("GR"),
-        "{adapted}"
+        adapted.contains("Καρδίτσα")
+            && adapted.contains("Ελλάδα")
+            && adapted.contains("SEED Competence Centre Italy"),
+        "names the country and the centre: {adapted}"
     );
     browser.screenshot("record-italian").await;
 
@@ -260,6 +262,15 @@ async fn search_in_greek_read_the_greek_translation_first_and_open_the_italian_o
     assert!(
         adapted_from.contains("Co-progettazione dei servizi sociali a Torino"),
         "{adapted_from}"
+    );
+
+    // The network page counts the practice carried from Italy to Greece.
+    browser.goto(&format!("{}/network", node.url)).await;
+    assert_eq!(
+        browser
+            .text("tr[data-from='IT'][data-to='GR'] .transfer-count")
+            .await,
+        "1"
     );
 
     // The same search page on a phone-sized window.

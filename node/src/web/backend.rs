@@ -185,7 +185,7 @@ pub struct RecordView {
     /// Name and country of the origin node, when this node knows it.
     pub origin: Option<CentreName>,
     /// Titles of the records this one points to, when they are stored here.
-    pub relation_titles: Vec<(RecordKey, String)>,
+    pub related: Vec<RecordSummary>,
     /// Records stored here that were adapted from this one.
     pub adapted_from_this: Vec<RecordSummary>,
 }
@@ -204,6 +204,27 @@ pub struct RecordSummary {
     pub lang: LanguageTag,
     pub country: CountryCode,
     pub signed_at: Timestamp,
+    /// The name of the centre that published it, when this node knows it.
+    pub centre: Option<String>,
+}
+
+/// How many records of one country were adapted from records of another
+/// (the `adapted_from` lineage across the network).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// The country of the record that was adapted.
+    pub from: CountryCode,
+    /// The country of the record that adapted it.
+    pub to: CountryCode,
+    pub count: u64,
+}
+
+/// What the network page shows.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkView {
+    pub centres: Vec<CentreSummary>,
+    /// Transfers between different countries, most first.
+    pub transfers: Vec<Transfer>,
 }
 
 /// A centre this node knows of, with how many of its records it holds.
@@ -445,7 +466,7 @@ pub trait WebBackend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), WriteError>> + Send;
 
     /// The centres whose records this node holds, with counts.
-    fn network(&self) -> impl Future<Output = Result<Vec<CentreSummary>, BackendError>> + Send;
+    fn network(&self) -> impl Future<Output = Result<NetworkView, BackendError>> + Send;
 
     fn federation(&self) -> impl Future<Output = Result<FederationView, BackendError>> + Send;
 

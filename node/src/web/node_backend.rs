@@ -12,15 +12,16 @@
 //! origins from `crate::federation`, and its buttons call the same approve,
 //! revoke and block operations as the API and CLI.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use seednet_protocol::{CountryCode, NodeId, Record, RecordContent, RecordKey};
 
 use super::backend::{
     AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
-    FederationView, Grant, NodeInfo, PeerIdentity, PeerView, Published, PurgePreview, PurgeSummary,
-    RecordSummary, RecordView, RepairView, Role, SearchFailure, SearchRequest, SearchResults,
-    WebBackend, WriteError,
+    FederationView, Grant, NetworkView, NodeInfo, PeerIdentity, PeerView, Published, PurgePreview,
+    PurgeSummary, RecordSummary, RecordView, RepairView, Role, SearchFailure, SearchRequest,
+    SearchResults, Transfer, WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
 use crate::federation::FederationError;
@@ -39,6 +40,25 @@ pub struct NodeBackend {
 impl NodeBackend {
     pub fn new(state: AppState) -> Self {
         NodeBackend { state }
+    }
+
+    /// The centres this node knows by name: itself (under its current and
+    /// retired keys) and its peers (under their current and former ids).
+    fn centre_names(&self) -> HashMap<NodeId, String> {
+        let mut names: HashMap<NodeId, String> = self
+            .state
+            .publisher
+            .keys()
+            .own_ids()
+            .into_iter()
+            .map(|id| (id, self.state.config.name.clone()))
+            .collect();
+        for peer in self.state.federation.list_peers() {
+            for id in std::iter::once(peer.node_id).chain(peer.former_node_ids) {
+                names.entry(id).or_insert_with(|| peer.name.clone());
+            }
+        }
+        names
     }
 
     async fn blocking<T: Send + 'static>(
@@ -77,8 +97,12 @@ fn summary_of(record: &Record) -> Option<RecordSummary> {
         lang: content.lang.clone(),
         country: content.country,
         signed_at: record.signed_at,
+        centre: None,
     })
 }
+
+/// Most adaptation pairs looked at for the network page's transfers.
+pub const TRANSFERS_COUNTED_MAX: usize = 10_000;
 
 /// Visits current live records matching `query`, at most `scan_max`.
 fn scan(
@@ -153,24 +177,11 @@ impl WebBackend for NodeBackend {
         let Some(engine_request) = to_engine_request(&request) else {
             return Ok(SearchResults::default());
         };
-        // The centres this node knows by name: itself (under its current
-        // and retired keys) and its peers (under their current and former
-        // ids).
-        let mut names: std::collections::HashMap<String, String> = self
-            .state
-            .publisher
-            .keys()
-            .own_ids()
-            .iter()
-            .map(|id| (id.to_hex(), self.state.config.name.clone()))
+        let names: HashMap<String, String> = self
+            .centre_names()
+            .into_iter()
+            .map(|(id, name)| (id.to_hex(), name))
             .collect();
-        for peer in self.state.federation.list_peers() {
-            for id in std::iter::once(peer.node_id).chain(peer.former_node_ids) {
-                names
-                    .entry(id.to_hex())
-                    .or_insert_with(|| peer.name.clone());
-            }
-        }
         let response = self
             .state
             .search_index
@@ -217,12 +228,19 @@ impl WebBackend for NodeBackend {
                 Vec::new()
             }
         };
+        let names = self.centre_names();
         self.blocking(move |storage| {
+            let summary = |key: &RecordKey| -> Result<Option<RecordSummary>, StorageError> {
+                Ok(storage.get(key)?.and_then(|stored| {
+                    summary_of(stored.signed.value()).map(|mut summary| {
+                        summary.centre = names.get(&key.origin).cloned();
+                        summary
+                    })
+                }))
+            };
             let mut adapted_from_this = Vec::new();
             for source in adapted_keys {
-                if let Some(stored) = storage.get(&source)? {
-                    adapted_from_this.extend(summary_of(stored.signed.value()));
-                }
+                adapted_from_this.extend(summary(&source)?);
             }
             let Some(stored) = storage.get(&key)? else {
                 return Ok(None);
@@ -230,14 +248,9 @@ impl WebBackend for NodeBackend {
             let Some(content) = stored.signed.value().content() else {
                 return Ok(None);
             };
-            let mut relation_titles = Vec::new();
+            let mut related = Vec::new();
             for relation in &content.relations {
-                if let Some(target) = storage.get(&relation.target)? {
-                    if let Some(target_content) = target.signed.value().content() {
-                        relation_titles
-                            .push((relation.target.clone(), target_content.title.clone()));
-                    }
-                }
+                related.extend(summary(&relation.target)?);
             }
             let origin = if own_ids.contains(&key.origin) {
                 Some(own_name)
@@ -247,7 +260,7 @@ impl WebBackend for NodeBackend {
             Ok(Some(RecordView {
                 signed: stored.signed,
                 origin,
-                relation_titles,
+                related,
                 adapted_from_this,
             }))
         })
@@ -316,7 +329,7 @@ impl WebBackend for NodeBackend {
         Ok(())
     }
 
-    async fn network(&self) -> Result<Vec<CentreSummary>, BackendError> {
+    async fn network(&self) -> Result<NetworkView, BackendError> {
         let own = self.state.node_id();
         let keys = self.state.publisher.keys();
         let name = self.state.config.name.clone();
@@ -365,7 +378,41 @@ impl WebBackend for NodeBackend {
                 is_self: true,
             });
         }
-        Ok(centres)
+        let pairs = self
+            .state
+            .search_index
+            .read_fresh(|live| live.adaptations(TRANSFERS_COUNTED_MAX))
+            .await
+            .unwrap_or_default();
+        let transfers = self
+            .blocking(move |storage| {
+                let country_of = |key: &RecordKey| -> Result<Option<CountryCode>, StorageError> {
+                    Ok(storage.get(key)?.and_then(|stored| {
+                        stored
+                            .signed
+                            .value()
+                            .content()
+                            .map(|content| content.country)
+                    }))
+                };
+                let mut counts: std::collections::BTreeMap<(CountryCode, CountryCode), u64> =
+                    std::collections::BTreeMap::new();
+                for (source, target) in pairs {
+                    if let (Some(to), Some(from)) = (country_of(&source)?, country_of(&target)?) {
+                        if from != to {
+                            *counts.entry((from, to)).or_default() += 1;
+                        }
+                    }
+                }
+                let mut transfers: Vec<Transfer> = counts
+                    .into_iter()
+                    .map(|((from, to), count)| Transfer { from, to, count })
+                    .collect();
+                transfers.sort_by(|a, b| b.count.cmp(&a.count));
+                Ok(transfers)
+            })
+            .await?;
+        Ok(NetworkView { centres, transfers })
     }
 
     async fn federation(&self) -> Result<FederationView, BackendError> {

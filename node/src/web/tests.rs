@@ -83,8 +83,8 @@ impl WebBackend for ScriptedBackend {
     async fn delete(&self, _key: RecordKey, _expected_version: u64) -> Result<(), WriteError> {
         Err(WriteError::Backend(BackendError("not scripted".into())))
     }
-    async fn network(&self) -> Result<Vec<CentreSummary>, BackendError> {
-        Ok(Vec::new())
+    async fn network(&self) -> Result<NetworkView, BackendError> {
+        Ok(NetworkView::default())
     }
     async fn federation(&self) -> Result<FederationView, BackendError> {
         Ok(self.federation.clone())

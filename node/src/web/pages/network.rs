@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::html;
 
-use super::{html_response, layout, server_error, url_encode, Ctx, Nav};
+use super::{country_label, html_response, layout, server_error, url_encode, Ctx, Nav};
 use crate::web::backend::WebBackend;
 use crate::web::WebState;
 
@@ -22,8 +22,8 @@ pub async fn page<B: WebBackend>(
         .map(|pq| pq.as_str())
         .unwrap_or("/network");
     let ctx = Ctx::new(&state, &headers, here);
-    let mut centres = match state.backend.network().await {
-        Ok(centres) => centres,
+    let (mut centres, transfers) = match state.backend.network().await {
+        Ok(view) => (view.centres, view.transfers),
         Err(error) => return server_error(&ctx, &error),
     };
     centres.sort_by(|a, b| b.is_self.cmp(&a.is_self).then(b.records.cmp(&a.records)));
@@ -65,11 +65,37 @@ pub async fn page<B: WebBackend>(
                                     (centre.name.as_deref().unwrap_or(ctx.t("network.unnamed")))
                                     @if centre.is_self { " " span class="badge" { (ctx.t("network.this_node")) } }
                                 }
-                                td { (centre.country.map(|c| c.as_str().to_string()).unwrap_or_else(|| "–".into())) }
+                                td { (centre.country.map(|c| country_label(&ctx, c.as_str())).unwrap_or_else(|| "–".into())) }
                                 td class="num" {
                                     a href=(format!("/?origin={}", url_encode(&centre.origin.to_hex()))) { (centre.records) }
                                 }
                                 td { code class="node-id" title=(centre.origin.to_hex()) { (centre.origin.short()) "…" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section class="transfers" aria-labelledby="transfers-heading" {
+            h2 id="transfers-heading" { (ctx.t("network.transfers")) }
+            p class="help" { (ctx.t("network.transfers_help")) }
+            @if transfers.is_empty() {
+                p class="empty-state" { (ctx.t("network.transfers_none")) }
+            } @else {
+                table class="transfers-table" {
+                    thead {
+                        tr {
+                            th scope="col" { (ctx.t("network.transfer_from")) }
+                            th scope="col" { (ctx.t("network.transfer_to")) }
+                            th scope="col" class="num" { (ctx.t("network.transfer_count")) }
+                        }
+                    }
+                    tbody {
+                        @for transfer in &transfers {
+                            tr data-from=(transfer.from.as_str()) data-to=(transfer.to.as_str()) {
+                                td { (country_label(&ctx, transfer.from.as_str())) }
+                                td { (country_label(&ctx, transfer.to.as_str())) }
+                                td class="num transfer-count" { (transfer.count) }
                             }
                         }
                     }

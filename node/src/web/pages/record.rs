@@ -14,11 +14,11 @@ use seednet_protocol::{
 };
 
 use super::{
-    html_response, kind_label, lang_label, layout, message_page, notice, pair, parse_pairs,
-    server_error, target_group_label, theme_label, Ctx, Nav,
+    country_label, html_response, kind_label, lang_label, layout, message_page, notice, pair,
+    parse_pairs, server_error, target_group_label, theme_label, Ctx, Nav,
 };
 use crate::schema_org;
-use crate::web::backend::{RecordView, WebBackend};
+use crate::web::backend::{RecordSummary, RecordView, WebBackend};
 use crate::web::WebState;
 
 /// Parses the two path segments of a record URL.
@@ -329,13 +329,30 @@ fn relation_key(relation_type: RelationType) -> &'static str {
     }
 }
 
+/// The other record of a relation: its title, and where it comes from
+/// (country, centre), or that this node does not hold it.
+fn related_record(ctx: &Ctx, key: &RecordKey, summary: Option<&RecordSummary>) -> Markup {
+    html! {
+        @match summary {
+            Some(summary) => {
+                a href=(record_url(key)) lang=(summary.lang.as_str()) { (summary.title) }
+                " "
+                span class="relation-origin" {
+                    "(" (country_label(ctx, summary.country.as_str()))
+                    @if let Some(centre) = &summary.centre { " · " (centre) }
+                    ")"
+                }
+            }
+            None => {
+                a href=(record_url(key)) { (key.id.as_str()) }
+                " " span class="muted" { (ctx.t("record.not_stored")) }
+            }
+        }
+    }
+}
+
 fn relations(ctx: &Ctx, page: &RecordView, content: &RecordContent) -> Markup {
-    let title_of = |key: &RecordKey| {
-        page.relation_titles
-            .iter()
-            .find(|(known, _)| known == key)
-            .map(|(_, title)| title.clone())
-    };
+    let summary_of = |key: &RecordKey| page.related.iter().find(|summary| summary.key == *key);
     html! {
         @if !content.relations.is_empty() || !page.adapted_from_this.is_empty() {
             section class="record-relations" aria-labelledby="relations-heading" {
@@ -344,19 +361,13 @@ fn relations(ctx: &Ctx, page: &RecordView, content: &RecordContent) -> Markup {
                     @for relation in &content.relations {
                         li class=(format!("relation relation-{}", relation_key(relation.relation_type).trim_start_matches("rel."))) {
                             strong { (ctx.t(relation_key(relation.relation_type))) ": " }
-                            a href=(record_url(&relation.target)) {
-                                @match title_of(&relation.target) {
-                                    Some(title) => { (title) }
-                                    None => { (relation.target.id.as_str()) " " span class="muted" { (ctx.t("record.not_stored")) } }
-                                }
-                            }
+                            (related_record(ctx, &relation.target, summary_of(&relation.target)))
                         }
                     }
                     @for adapted in &page.adapted_from_this {
                         li class="relation relation-adapted-here" {
                             strong { (ctx.t("record.adapted_from_this")) ": " }
-                            a href=(record_url(&adapted.key)) lang=(adapted.lang.as_str()) { (adapted.title) }
-                            " (" (adapted.country.as_str()) ")"
+                            (related_record(ctx, &adapted.key, Some(adapted)))
                         }
                     }
                 }
