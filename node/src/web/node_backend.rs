@@ -408,7 +408,7 @@ impl WebBackend for NodeBackend {
                     .into_iter()
                     .map(|((from, to), count)| Transfer { from, to, count })
                     .collect();
-                transfers.sort_by(|a, b| b.count.cmp(&a.count));
+                transfers.sort_by_key(|transfer| std::cmp::Reverse(transfer.count));
                 Ok(transfers)
             })
             .await?;
