@@ -16,6 +16,7 @@ pub mod keyfile;
 pub mod keyring;
 pub mod metrics;
 pub mod node;
+pub mod rate_limit;
 pub mod schema_org;
 pub mod search_index;
 pub mod semantic_tier;

@@ -401,6 +401,7 @@ mod tests {
             last_repair: None,
             pending_rotation: None,
             former_node_ids: Vec::new(),
+            requested_at: None,
         };
         let active = Link {
             local: Approval::Approved,

@@ -44,6 +44,23 @@ pub enum PeerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Dismiss link requests this node's admin does not want: one (its node
+    /// id) or, with --all-pending, every request still waiting. Nothing is
+    /// revoked: a dismissed node may ask again (requests from unknown nodes
+    /// are rate-limited, and unanswered ones expire after 30 days anyway).
+    Dismiss {
+        /// The requesting node's id (64 hex digits).
+        #[arg(
+            required_unless_present = "all_pending",
+            conflicts_with = "all_pending"
+        )]
+        node_id: Option<String>,
+        /// Dismiss every pending link request.
+        #[arg(long)]
+        all_pending: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Approve the key rotation a peer announced: pin its new key (its node id now, 64 hex digits).
     ApproveRotation {
         node_id: String,
@@ -184,6 +201,12 @@ fn print_entry(entry: &PeerEntry) {
             .map(|e| format!(", last error: {e}"))
             .unwrap_or_default()
     );
+    if let Some(requested_at) = entry.requested_at {
+        println!(
+            "    asked at {requested_at}; approve with: seednet peer approve {0}, or dismiss with: seednet peer dismiss {0}",
+            entry.node_id
+        );
+    }
     if !entry.former_node_ids.is_empty() {
         let former: Vec<String> = entry.former_node_ids.iter().map(|id| id.to_hex()).collect();
         println!("    former node ids: {}", former.join(", "));
@@ -279,6 +302,23 @@ pub async fn peer(target: &AdminTarget, command: PeerCommand) -> Result<()> {
             );
             if let Some(pending) = value["index_pending"].as_str() {
                 println!("the search index drops them when it next opens: {pending}");
+            }
+            Ok(())
+        }
+        PeerCommand::Dismiss {
+            node_id,
+            all_pending: _,
+            json,
+        } => {
+            let path = match &node_id {
+                Some(node_id) => format!("/api/v1/peers/{node_id}/dismiss"),
+                None => "/api/v1/peers/pending/dismiss".to_string(),
+            };
+            let value = target.call(Method::POST, &path, None).await?;
+            if json {
+                println!("{value}");
+            } else {
+                println!("dismissed {} pending link request(s)", value["dismissed"]);
             }
             Ok(())
         }

@@ -4,15 +4,18 @@
 //! [`Federation::change_link`]: the link table's pure transition, a durable
 //! write of the peer, then the driver started or stopped to match.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use reqwest::Method;
 use seednet_protocol::federation::limits::{FEDERATION_SMALL_BODY_BYTES_MAX, PEERS_MAX};
 use seednet_protocol::federation::wire::{
     Approval, EmbeddedSigned, LinkEvent, LinkRequest, PeerEntry,
 };
-use seednet_protocol::{NodeDescriptor, NodeId, Signed};
+use seednet_protocol::{NodeDescriptor, NodeId, Signed, Timestamp};
 
+use super::admission::{PENDING_LINK_REQUESTS_MAX, PENDING_LINK_REQUEST_TTL_SECS};
 use super::registry::DriverNeed;
 use super::{driver, store, Federation, FederationError, Inner};
 
@@ -77,6 +80,7 @@ impl Federation {
         descriptor: Signed<NodeDescriptor>,
     ) -> Result<PeerEntry, FederationError> {
         let node_id = descriptor.value().node_id;
+        self.check_room_for_link(&node_id)?;
         self.change_link(node_id, Some(descriptor), LinkEvent::LocalApprove)
             .await?;
         self.send_link_request(node_id).await?;
@@ -88,6 +92,7 @@ impl Federation {
         if !self.inner.registry.contains(node_id) {
             return Err(FederationError::UnknownPeer(*node_id));
         }
+        self.check_room_for_link(node_id)?;
         self.lift_purge_blocks(node_id).await?;
         self.change_link(*node_id, None, LinkEvent::LocalApprove)
             .await?;
@@ -109,6 +114,18 @@ impl Federation {
         self.change_link(*node_id, None, LinkEvent::LocalRevoke)
             .await?;
         self.inner.registry.entry(node_id)
+    }
+
+    /// Refuses a new link (an admin's add or approval) once `PEERS_MAX`
+    /// peers are linked; pending requests do not count, so a crowd of them
+    /// never stands in the admin's way.
+    fn check_room_for_link(&self, node_id: &NodeId) -> Result<(), FederationError> {
+        let registry = &self.inner.registry;
+        let counted = registry.contains(node_id) && !registry.is_pending_request(node_id);
+        if !counted && registry.linked_count() >= PEERS_MAX {
+            return Err(FederationError::TooManyPeers { max: PEERS_MAX });
+        }
+        Ok(())
     }
 
     /// Sends this node's signed link request to a known peer.
@@ -156,15 +173,19 @@ impl Federation {
         Ok(())
     }
 
-    /// A verified link request arrived from `descriptor`'s node.
+    /// A verified link request arrived from `descriptor`'s node, sent from
+    /// `source` (the client address, when known). A node already in the
+    /// peer table always gets through; an unknown one is counted by
+    /// [`super::admission::LinkRequestAdmission`] and must find room among the pending
+    /// requests.
     pub(crate) async fn on_link_request(
         &self,
         descriptor: Signed<NodeDescriptor>,
+        source: Option<IpAddr>,
     ) -> Result<(), FederationError> {
         let node_id = descriptor.value().node_id;
-        let known = self.inner.registry.contains(&node_id);
-        if !known && self.inner.registry.len() >= PEERS_MAX {
-            return Err(FederationError::TooManyPeers { max: PEERS_MAX });
+        if !self.inner.registry.contains(&node_id) {
+            self.admit_unknown(source).await?;
         }
         let previous = self
             .change_link(node_id, Some(descriptor), LinkEvent::RemoteApprove)
@@ -179,6 +200,90 @@ impl Federation {
             });
         }
         Ok(())
+    }
+
+    /// The checks a link request from an unknown node passes: the rate
+    /// limits, then room among the pending requests (expired ones are
+    /// dropped first).
+    async fn admit_unknown(&self, source: Option<IpAddr>) -> Result<(), FederationError> {
+        let inner = &self.inner;
+        if let Err(refused) = inner.admission.admit(source, Instant::now()) {
+            tracing::warn!(
+                source = ?source,
+                scope = refused.scope.as_str(),
+                "link request from an unknown node refused by the rate limit"
+            );
+            return Err(FederationError::LinkRequestsLimited {
+                scope: refused.scope,
+                retry_after_secs: refused.over.retry_after_secs(),
+            });
+        }
+        self.expire_pending_requests().await?;
+        if inner.registry.pending_request_count() >= PENDING_LINK_REQUESTS_MAX {
+            return Err(FederationError::TooManyPendingRequests {
+                max: PENDING_LINK_REQUESTS_MAX,
+            });
+        }
+        if inner.registry.len() >= PEERS_MAX + PENDING_LINK_REQUESTS_MAX {
+            return Err(FederationError::TooManyPeers { max: PEERS_MAX });
+        }
+        Ok(())
+    }
+
+    /// Drops the link requests older than [`PENDING_LINK_REQUEST_TTL_SECS`];
+    /// returns how many went.
+    pub(crate) async fn expire_pending_requests(&self) -> Result<usize, FederationError> {
+        let cutoff = Timestamp::from_unix_seconds(
+            crate::clock::now_unix_seconds() - PENDING_LINK_REQUEST_TTL_SECS,
+        );
+        let Some(cutoff) = cutoff else { return Ok(0) };
+        let expired = self.inner.registry.pending_requests_before(cutoff);
+        let count = self.dismiss_requests(&expired).await?;
+        if count > 0 {
+            tracing::info!(count, "unanswered link requests expired");
+        }
+        Ok(count)
+    }
+
+    /// `peer dismiss NODE_ID`: forgets a link request this node's admin does
+    /// not want, without revoking anything (the node may ask again).
+    pub async fn dismiss(&self, node_id: &NodeId) -> Result<(), FederationError> {
+        if !self.inner.registry.contains(node_id) {
+            return Err(FederationError::UnknownPeer(*node_id));
+        }
+        if !self.inner.registry.is_pending_request(node_id) {
+            return Err(FederationError::NotPending(*node_id));
+        }
+        self.dismiss_requests(&[*node_id]).await?;
+        Ok(())
+    }
+
+    /// `peer dismiss --all-pending`: forgets every link request waiting for
+    /// the admin; returns how many.
+    pub async fn dismiss_all_pending(&self) -> Result<usize, FederationError> {
+        let pending = self.inner.registry.pending_requests();
+        self.dismiss_requests(&pending).await
+    }
+
+    /// Removes pending requests from disk in one batch, then from memory
+    /// (a request that became something else meanwhile is written back).
+    async fn dismiss_requests(&self, node_ids: &[NodeId]) -> Result<usize, FederationError> {
+        if node_ids.is_empty() {
+            return Ok(0);
+        }
+        let inner = &self.inner;
+        store::delete_peers(inner.storage.as_ref(), node_ids).await?;
+        let mut dismissed = 0;
+        for node_id in node_ids {
+            if inner.registry.remove_pending_request(node_id) {
+                dismissed += 1;
+            } else if let Some(stored) = inner.registry.stored(node_id) {
+                // Approved between the read and the removal: keep it.
+                store::write_peer(inner.storage.as_ref(), node_id, &stored).await?;
+            }
+        }
+        tracing::info!(dismissed, "pending link requests dismissed");
+        Ok(dismissed)
     }
 
     /// A verified link accept arrived from `node_id`.
@@ -208,9 +313,12 @@ async fn change_link(
     descriptor: Option<Signed<NodeDescriptor>>,
     event: LinkEvent,
 ) -> Result<Option<seednet_protocol::federation::wire::Link>, FederationError> {
-    let change = inner
-        .registry
-        .apply_link_event(node_id, descriptor, event)?;
+    let change = inner.registry.apply_link_event(
+        node_id,
+        descriptor,
+        event,
+        crate::clock::now_timestamp(),
+    )?;
     store::write_peer(inner.storage.as_ref(), &node_id, &change.stored).await?;
     tracing::info!(peer = %node_id, state = ?change.stored.link.state(), "peer link changed");
     refresh_driver(inner, &node_id).await?;

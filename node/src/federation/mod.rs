@@ -24,6 +24,7 @@
 //! call (`add_peer`, `approve`, `revoke`, `list_peers`, `block_origin`,
 //! ...), so every way of managing peers behaves the same.
 
+pub mod admission;
 pub mod apply;
 pub mod blocklist;
 pub mod client;
@@ -77,6 +78,15 @@ pub enum FederationError {
     UnknownPeer(NodeId),
     #[error("this node already has {max} peers")]
     TooManyPeers { max: usize },
+    #[error("{max} link requests already wait for this node's admin; ask again later or ask the admin to look at them")]
+    TooManyPendingRequests { max: usize },
+    #[error("too many link requests from unknown nodes ({}); ask again in {retry_after_secs} s", scope.as_str())]
+    LinkRequestsLimited {
+        scope: admission::AdmissionScope,
+        retry_after_secs: u64,
+    },
+    #[error("peer {0} is not a pending link request (approve or revoke it instead)")]
+    NotPending(NodeId),
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -152,6 +162,7 @@ pub(crate) struct Inner {
     peer_rotations: tokio::sync::Mutex<()>,
     tasks: BackgroundTasks,
     repairs: repair::RepairLocks,
+    admission: admission::LinkRequestAdmission,
 }
 
 /// The federation handle kept in the app state. Cheap to clone.
@@ -191,6 +202,7 @@ impl Federation {
                 registry: PeerRegistry::default(),
                 tasks: BackgroundTasks::default(),
                 repairs: repair::RepairLocks::default(),
+                admission: admission::LinkRequestAdmission::default(),
             }),
         }
     }

@@ -9,7 +9,7 @@
 //! federation asks the registry, so the rules for a peer's fields (which
 //! error shows, which cursor counts) are written once, here.
 
-use seednet_protocol::federation::wire::{Link, PeerEntry, RepairReport};
+use seednet_protocol::federation::wire::{Link, LinkState, PeerEntry, RepairReport};
 use seednet_protocol::{NodeDescriptor, NodeId, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,11 @@ pub(crate) struct StoredPeer {
     /// A rotation announced by the peer, waiting for the admin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) pending_rotation: Option<StoredPendingRotation>,
+    /// When the peer's link request arrived, while it waits for this node's
+    /// admin (the request expires after
+    /// [`super::admission::PENDING_LINK_REQUEST_TTL_SECS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) requested_at: Option<Timestamp>,
 }
 
 /// A peer in memory: what is stored plus the live sync status and driver.
@@ -55,6 +60,7 @@ pub(crate) struct Peer {
     pub(super) driver: Option<DriverHandle>,
     pub(super) former_ids: Vec<NodeId>,
     pub(super) pending_rotation: Option<PendingRotationState>,
+    pub(super) requested_at: Option<Timestamp>,
 }
 
 impl Peer {
@@ -73,6 +79,7 @@ impl Peer {
             driver: None,
             former_ids: Vec::new(),
             pending_rotation: None,
+            requested_at: None,
         }
     }
 
@@ -98,6 +105,7 @@ impl Peer {
                 .map(PendingRotationState::load)
                 .transpose()?,
             former_ids: stored.former_ids,
+            requested_at: stored.requested_at,
         })
     }
 
@@ -126,6 +134,11 @@ impl Peer {
         self.node_id() == *origin || self.former_ids.contains(origin)
     }
 
+    /// Whether the peer asked for a link this node's admin has not answered.
+    pub(super) fn is_pending_request(&self) -> bool {
+        self.link.state() == Some(LinkState::Pending)
+    }
+
     /// The cursor the node holds for this peer: the newer of the stored one
     /// and the one the driver reached.
     fn effective_cursor(&self) -> u64 {
@@ -146,6 +159,7 @@ impl Peer {
                 .pending_rotation
                 .as_ref()
                 .map(PendingRotationState::stored),
+            requested_at: self.requested_at,
         }
     }
 
@@ -173,6 +187,7 @@ impl Peer {
                 .as_ref()
                 .map(PendingRotationState::entry),
             former_node_ids: self.former_ids.clone(),
+            requested_at: self.requested_at,
         })
     }
 }

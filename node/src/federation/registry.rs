@@ -86,12 +86,73 @@ impl PeerRegistry {
         self.lock().contains_key(node_id)
     }
 
+    /// Peers that count against `PEERS_MAX`: every one but the link
+    /// requests waiting for the admin.
+    pub(crate) fn linked_count(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|peer| !peer.is_pending_request())
+            .count()
+    }
+
+    /// Link requests waiting for the admin.
+    pub(crate) fn pending_request_count(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|peer| peer.is_pending_request())
+            .count()
+    }
+
+    /// Whether `node_id` asked for a link the admin has not answered.
+    pub(crate) fn is_pending_request(&self, node_id: &NodeId) -> bool {
+        self.lock()
+            .get(node_id)
+            .is_some_and(Peer::is_pending_request)
+    }
+
+    /// Pending link requests that arrived at or before `cutoff` (or whose
+    /// time is unknown: stored by an older version).
+    pub(crate) fn pending_requests_before(&self, cutoff: Timestamp) -> Vec<NodeId> {
+        self.lock()
+            .iter()
+            .filter(|(_, peer)| peer.is_pending_request())
+            .filter(|(_, peer)| peer.requested_at.is_none_or(|at| at <= cutoff))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Every pending link request.
+    pub(crate) fn pending_requests(&self) -> Vec<NodeId> {
+        self.lock()
+            .iter()
+            .filter(|(_, peer)| peer.is_pending_request())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Forgets a pending link request (once its removal is on disk); a
+    /// peer in any other state is kept.
+    pub(crate) fn remove_pending_request(&self, node_id: &NodeId) -> bool {
+        let mut peers = self.lock();
+        if peers.get(node_id).is_some_and(Peer::is_pending_request) {
+            peers.remove(node_id);
+            true
+        } else {
+            false
+        }
+    }
+
     /// One peer as `peer list` shows it.
     pub(crate) fn entry(&self, node_id: &NodeId) -> Result<PeerEntry, FederationError> {
         self.lock()
             .get(node_id)
             .and_then(Peer::entry)
             .ok_or(FederationError::UnknownPeer(*node_id))
+    }
+
+    /// One peer as it is stored.
+    pub(crate) fn stored(&self, node_id: &NodeId) -> Option<StoredPeer> {
+        self.lock().get(node_id).map(Peer::stored)
     }
 
     /// Every peer as `peer list` shows it.
@@ -174,6 +235,7 @@ impl PeerRegistry {
         node_id: NodeId,
         descriptor: Option<Signed<NodeDescriptor>>,
         event: LinkEvent,
+        now: Timestamp,
     ) -> Result<LinkChange, FederationError> {
         let mut peers = self.lock();
         let previous = peers.get(&node_id).map(|peer| peer.link);
@@ -192,6 +254,11 @@ impl PeerRegistry {
             }
         };
         peer.link = peer.link.on(event);
+        if !peer.is_pending_request() {
+            peer.requested_at = None;
+        } else if event == LinkEvent::RemoteApprove {
+            peer.requested_at = Some(now);
+        }
         Ok(LinkChange {
             previous,
             stored: peer.stored(),
@@ -410,6 +477,7 @@ impl PeerRegistry {
                 driver: None,
                 former_ids: moved.stored.former_ids.clone(),
                 pending_rotation: None,
+                requested_at: old.requested_at,
             },
         );
         Ok(())

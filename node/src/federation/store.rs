@@ -77,6 +77,19 @@ pub(crate) async fn write_peer(
         .await
 }
 
+/// Removes peers' entries in one durable batch (pending link requests:
+/// they never pulled, so they have no cursor).
+pub(crate) async fn delete_peers(
+    storage: &dyn Storage,
+    node_ids: &[NodeId],
+) -> Result<(), StorageError> {
+    let writes = node_ids
+        .iter()
+        .map(|id| (id.as_bytes().to_vec(), None))
+        .collect();
+    storage.kv_write(Space::Peers, writes).wait().await
+}
+
 /// Moves a peer's entry from `old_id` to `new_id` in one durable batch.
 pub(crate) async fn move_peer(
     storage: &dyn Storage,

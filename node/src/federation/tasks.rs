@@ -1,6 +1,7 @@
 //! The background tasks of federation besides the per-peer drivers: the
 //! notifier (tells active peers about new changes) and the link retrier
-//! (asks again peers that have not approved yet). Both run from
+//! (asks again peers that have not approved yet, and drops the link
+//! requests to this node that expired unanswered). Both run from
 //! `Federation::start` until `Federation::stop`.
 
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,9 @@ async fn link_retrier(federation: Federation) {
     let interval = Duration::from_millis(LINK_RETRY_INTERVAL_MS);
     loop {
         tokio::time::sleep(interval).await;
+        if let Err(error) = federation.expire_pending_requests().await {
+            tracing::warn!(%error, "cannot drop expired link requests");
+        }
         for node_id in federation.inner.registry.awaiting_their_approval() {
             if let Err(error) = federation.send_link_request(node_id).await {
                 tracing::debug!(peer = %node_id, %error, "link request retry failed");

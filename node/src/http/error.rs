@@ -52,6 +52,8 @@ pub struct ErrorBody {
 pub struct ApiError {
     pub status: StatusCode,
     pub info: ErrorInfo,
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
+    pub retry_after_secs: Option<u64>,
 }
 
 /// The error code of a response, kept as an extension for metrics.
@@ -68,7 +70,14 @@ impl ApiError {
                 field: None,
                 details: Vec::new(),
             },
+            retry_after_secs: None,
         }
+    }
+
+    /// Adds a `Retry-After` of `secs` seconds.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -161,6 +170,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response.extensions_mut().insert(ErrorCode(code));
         response
     }

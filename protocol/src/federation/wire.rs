@@ -729,6 +729,10 @@ pub struct PeerEntry {
     /// accepted from this peer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub former_node_ids: Vec<NodeId>,
+    /// While the state is `pending`: when the peer's link request arrived
+    /// (unanswered requests expire; see `docs/PROTOCOL-federation.md` 9.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<Timestamp>,
 }
 
 /// What an admin sees of a peer's announced key rotation before approving.

@@ -1,5 +1,5 @@
 //! The admin endpoints of federation: `/api/v1/peers` (add, list, approve,
-//! revoke with or without purge, repair, approve a key rotation),
+//! dismiss pending requests, revoke with or without purge, repair, approve a key rotation),
 //! `/api/v1/blocked-origins` and `/api/v1/node/key/...`. Each takes an admin
 //! token and calls the same [`Federation`](crate::federation::Federation)
 //! method as the CLI and the web pages.
@@ -120,6 +120,26 @@ pub(super) async fn repair_peer(
 ) -> Result<Response, ApiError> {
     let node_id = path_node_id(&node_id)?;
     Ok(Json(federation.repair(&node_id).await?).into_response())
+}
+
+/// `POST /api/v1/peers/{node_id}/dismiss`: forgets one pending link request.
+pub(super) async fn dismiss_peer(
+    State(federation): State<Federation>,
+    _admin: Admin,
+    Path(node_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let node_id = path_node_id(&node_id)?;
+    federation.dismiss(&node_id).await?;
+    Ok(Json(serde_json::json!({ "dismissed": 1 })).into_response())
+}
+
+/// `POST /api/v1/peers/pending/dismiss`: forgets every pending link request.
+pub(super) async fn dismiss_all_pending(
+    State(federation): State<Federation>,
+    _admin: Admin,
+) -> Result<Response, ApiError> {
+    let dismissed = federation.dismiss_all_pending().await?;
+    Ok(Json(serde_json::json!({ "dismissed": dismissed })).into_response())
 }
 
 pub(super) async fn list_blocked(State(federation): State<Federation>, _admin: Admin) -> Response {

@@ -42,6 +42,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/peers/{node_id}/approve", post(admin::approve_peer))
         .route("/api/v1/peers/{node_id}/revoke", post(admin::revoke_peer))
         .route("/api/v1/peers/{node_id}/repair", post(admin::repair_peer))
+        .route("/api/v1/peers/{node_id}/dismiss", post(admin::dismiss_peer))
+        .route(
+            "/api/v1/peers/pending/dismiss",
+            post(admin::dismiss_all_pending),
+        )
         .route(
             "/api/v1/blocked-origins",
             get(admin::list_blocked).post(admin::block_origin),
@@ -93,6 +98,23 @@ impl From<FederationError> for ApiError {
             }
             FederationError::TooManyPeers { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "too_many_peers", message)
+            }
+            FederationError::TooManyPendingRequests { .. } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_pending_link_requests",
+                message,
+            )
+            .with_retry_after(crate::federation::tasks::LINK_RETRY_INTERVAL_MS / 1000),
+            FederationError::LinkRequestsLimited {
+                retry_after_secs, ..
+            } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "link_requests_limited",
+                message,
+            )
+            .with_retry_after(retry_after_secs),
+            FederationError::NotPending(_) => {
+                ApiError::new(StatusCode::CONFLICT, "not_pending", message)
             }
             FederationError::BadRequest(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)

@@ -4,11 +4,12 @@
 //! left here is the endpoint's own work.
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use seednet_protocol::federation::limits::{SYNC_BATCH_BYTES_MAX, SYNC_RECORD_OVERHEAD_BYTES};
 use seednet_protocol::federation::reconcile::{respond, ReconcileConfig, ReconcileError};
 use seednet_protocol::federation::wire::{
@@ -44,8 +45,10 @@ fn accepted() -> Response {
 /// `POST /federation/v1/links`: a node asks for a link (9.2).
 pub(super) async fn link_request(
     State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     request: SignedRequest<LinkRequestCall>,
 ) -> Result<Response, ApiError> {
+    let source = connect.map(|Extension(ConnectInfo(address))| address.ip());
     let link_request = signed_body::<LinkRequest>(&request.body, "link request")?;
     let value = link_request.value();
     if value.from != request.signer {
@@ -65,7 +68,7 @@ pub(super) async fn link_request(
     let descriptor = value
         .verified_descriptor()
         .map_err(|e| ApiError::bad_request("bad_request", "descriptor", e.to_string()))?;
-    state.federation.on_link_request(descriptor).await?;
+    state.federation.on_link_request(descriptor, source).await?;
     Ok(accepted())
 }
 

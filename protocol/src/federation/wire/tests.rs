@@ -428,6 +428,7 @@ fn peer_entry_rotation_members_are_optional_on_the_wire() {
         equivocations: 0,
         pending_rotation: None,
         former_node_ids: Vec::new(),
+        requested_at: None,
         last_repair: None,
     };
     let mut value = serde_json::to_value(&entry).unwrap();
