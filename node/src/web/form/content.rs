@@ -11,13 +11,14 @@
 
 use std::collections::BTreeMap;
 
-use seednet_protocol::limits::YEAR_MIN;
+use seednet_protocol::limits::{RECORD_CANONICAL_BYTES_MAX, YEAR_MIN};
+use seednet_protocol::to_canonical_bytes;
 use seednet_protocol::{
     Contact, CountryCode, Funding, Kind, LanguageTag, Link, Organisation, RecordContent, Relation,
     Sections, TargetGroup, Theme, Translation, ValidationError, DEFAULT_LICENSE,
 };
 
-use super::fields::{row_input_name, FieldError, FieldMap};
+use super::fields::{row_input_name, FieldError, FieldMap, GENERAL_FIELD};
 use super::groups::Group;
 use super::{list_lines, parse_record_key, vocab, RecordForm, Row};
 use crate::web::i18n::UiLang;
@@ -58,6 +59,34 @@ impl Problems {
         }
         value
     }
+}
+
+/// Most canonical JSON bytes a record's envelope adds to its content (the
+/// key's members, version, signing time, member names), with a record id
+/// and a version of their longest.
+pub const RECORD_ENVELOPE_BYTES_MAX: usize = 256;
+
+/// Most canonical JSON bytes of the content of one record: what the
+/// protocol allows a signed record, less its envelope.
+pub const CONTENT_CANONICAL_BYTES_MAX: usize =
+    RECORD_CANONICAL_BYTES_MAX - RECORD_ENVELOPE_BYTES_MAX;
+
+/// A message when the content is too large to be signed (the node would
+/// refuse it; the form says so instead, keeping what was typed).
+fn too_large(content: &RecordContent, lang: UiLang) -> Option<FieldError> {
+    let actual = to_canonical_bytes(content)
+        .map(|bytes| bytes.len())
+        .unwrap_or(usize::MAX);
+    (actual > CONTENT_CANONICAL_BYTES_MAX).then(|| FieldError {
+        field: GENERAL_FIELD.into(),
+        message: lang.tf(
+            "val.record_too_large",
+            &[
+                ("actual", &(actual / 1024).to_string()),
+                ("max", &(CONTENT_CANONICAL_BYTES_MAX / 1024).to_string()),
+            ],
+        ),
+    })
 }
 
 fn optional(text: &str) -> Option<String> {
@@ -272,6 +301,9 @@ impl RecordForm {
                 })
                 .map(|(error, _)| error),
         );
+        if errors.is_empty() {
+            errors.extend(too_large(&content, lang));
+        }
         if errors.is_empty() && kind.is_some() && record_lang.is_some() && country.is_some() {
             Ok(Parsed { content, fields })
         } else {
@@ -558,6 +590,41 @@ pub(crate) mod tests {
         assert_eq!(form.expected_version, Some(4));
         let parsed = form.to_content(UiLang::El).expect("valid");
         assert_eq!(parsed.content, content);
+    }
+
+    #[test]
+    fn the_envelope_of_a_record_fits_its_named_bound() {
+        let content = full_content();
+        let id = "r".repeat(seednet_protocol::limits::RECORD_ID_CHARS_MAX);
+        let mut signed =
+            seednet_protocol::testing::sign_sample(&test_key(1), &id, 1, content.clone());
+        let record_bytes = signed.bytes().len();
+        let content_bytes = to_canonical_bytes(&content).unwrap().len();
+        let version_digits = seednet_protocol::limits::JSON_SAFE_INTEGER_MAX
+            .to_string()
+            .len();
+        assert!(
+            record_bytes - content_bytes + version_digits <= RECORD_ENVELOPE_BYTES_MAX,
+            "{record_bytes} - {content_bytes}"
+        );
+        signed = seednet_protocol::testing::sign_sample(&test_key(1), "r", 1, content);
+        assert!(signed.bytes().len() < record_bytes);
+    }
+
+    #[test]
+    fn a_record_too_large_to_sign_is_refused_with_its_size() {
+        let mut form = RecordForm::from_content(&full_content(), 1);
+        // Within every text limit, too large together.
+        form.body = "x".repeat(100_000);
+        for section in form.sections.iter_mut() {
+            *section = "y".repeat(20_000);
+        }
+        form.translations[1].body = "z".repeat(100_000);
+        let errors = form.to_content(UiLang::En).expect_err("too large");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, GENERAL_FIELD);
+        let max = (CONTENT_CANONICAL_BYTES_MAX / 1024).to_string();
+        assert!(errors[0].message.contains(&max), "{}", errors[0].message);
     }
 
     #[test]

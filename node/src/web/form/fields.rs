@@ -25,7 +25,7 @@ pub struct FieldError {
 pub const GENERAL_FIELD: &str = "_general";
 
 /// Inputs named exactly by their protocol path.
-const SINGLE_INPUTS: [&str; 19] = [
+const SINGLE_INPUTS: [&str; 18] = [
     "kind",
     "lang",
     "title",
@@ -44,7 +44,6 @@ const SINGLE_INPUTS: [&str; 19] = [
     "contact.name",
     "contact.email",
     "contact.url",
-    "relation_search.q",
 ];
 
 /// Lists entered in one input (checkboxes, or one entry per line): an

@@ -411,8 +411,11 @@ async fn relation_titles<B: WebBackend>(
     backend: &B,
     form: &RecordForm,
 ) -> Vec<(RecordKey, String)> {
+    let mut targets = form.relation_targets();
+    targets.sort();
+    targets.dedup();
     let mut titles = Vec::new();
-    for key in form.relation_targets() {
+    for key in targets {
         match backend.record(key.clone()).await {
             Ok(Some(view)) => {
                 if let Some(content) = view.signed.value().content() {

@@ -163,14 +163,11 @@ fn error_summary(ctx: &Ctx, errors: &[FieldError]) -> Markup {
     }
 }
 
-/// The record as its page will show it, without publishing.
+/// The record as its page will show it, without publishing. Its language
+/// chips are not links: leaving the form would lose what was typed.
 fn preview(ctx: &Ctx, page: &FormPage, content: &RecordContent) -> Markup {
-    let key = match page.mode {
-        FormMode::Edit { key, .. } => Some(key),
-        FormMode::New => None,
-    };
     let around = Around {
-        key,
+        key: None,
         origin: Some(page.centre),
         relation_titles: page.relation_titles,
         adapted_from_this: &[],
@@ -585,7 +582,6 @@ pub fn input_label(ctx: &Ctx, field: &str) -> String {
         "contact.url" => "field.contact_url",
         "target_group_tags" => "editor.target_group_tags",
         "sdgs" => "record.sdgs",
-        "relation_search.q" => "editor.relation_search",
         other => return ctx.t(&format!("field.{other}")).into(),
     };
     ctx.t(key).into()
