@@ -15,6 +15,7 @@ mod render;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
@@ -31,7 +32,7 @@ use crate::web::form::fields::{input_id, row_first_input, row_input_name};
 use crate::web::form::groups::Edited;
 use crate::web::form::{FieldError, FormAction, Group, RecordForm, GENERAL_FIELD};
 use crate::web::session::{csrf_matches, SessionView};
-use crate::web::{WebState, EDITOR_RECORDS_LISTED_MAX};
+use crate::web::{WebState, EDITOR_RECORDS_LISTED_MAX, WEB_FORM_BYTES_MAX};
 use relation_search::Outcome;
 use render::FormPage;
 
@@ -44,6 +45,32 @@ fn require_editor(ctx: &Ctx) -> Result<&SessionView, Box<Response>> {
             url_encode(&ctx.here)
         )))),
     }
+}
+
+/// The fields of a submitted form, once its body fits
+/// [`WEB_FORM_BYTES_MAX`] and it carries the session's CSRF token.
+fn read_form(
+    ctx: &Ctx,
+    session: &SessionView,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<(String, String)>, Box<Response>> {
+    let body = body.map_err(|rejection| {
+        tracing::info!(%rejection, "editor form refused");
+        Box::new(message_page(
+            ctx,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "editor.form_too_large_title",
+            &ctx.tf(
+                "editor.form_too_large",
+                &[("max", &(WEB_FORM_BYTES_MAX / 1024).to_string())],
+            ),
+        ))
+    })?;
+    let pairs = parse_pairs(std::str::from_utf8(&body).unwrap_or(""));
+    if !csrf_matches(&session.csrf, pair(&pairs, "csrf").unwrap_or("")) {
+        return Err(Box::new(form_expired(ctx)));
+    }
+    Ok(pairs)
 }
 
 fn form_expired(ctx: &Ctx) -> Response {
@@ -134,17 +161,17 @@ pub async fn new_form<B: WebBackend>(
 pub async fn new_submit<B: WebBackend>(
     State(state): State<Arc<WebState<B>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, "/editor/new");
     let session = match require_editor(&ctx) {
         Ok(session) => session.clone(),
         Err(response) => return *response,
     };
-    let pairs = parse_pairs(std::str::from_utf8(&body).unwrap_or(""));
-    if !csrf_matches(&session.csrf, pair(&pairs, "csrf").unwrap_or("")) {
-        return form_expired(&ctx);
-    }
+    let pairs = match read_form(&ctx, &session, body) {
+        Ok(pairs) => pairs,
+        Err(response) => return *response,
+    };
     submit(&state, &ctx, &session, FormMode::New, &pairs).await
 }
 
@@ -201,17 +228,17 @@ pub async fn edit_submit<B: WebBackend>(
     State(state): State<Arc<WebState<B>>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, &format!("/editor/records/{id}/edit"));
     let session = match require_editor(&ctx) {
         Ok(session) => session.clone(),
         Err(response) => return *response,
     };
-    let pairs = parse_pairs(std::str::from_utf8(&body).unwrap_or(""));
-    if !csrf_matches(&session.csrf, pair(&pairs, "csrf").unwrap_or("")) {
-        return form_expired(&ctx);
-    }
+    let pairs = match read_form(&ctx, &session, body) {
+        Ok(pairs) => pairs,
+        Err(response) => return *response,
+    };
     let Some(key) = own_key(&state, &id) else {
         return not_found(&ctx);
     };
@@ -465,17 +492,17 @@ pub async fn delete_submit<B: WebBackend>(
     State(state): State<Arc<WebState<B>>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, &format!("/editor/records/{id}/edit"));
     let session = match require_editor(&ctx) {
         Ok(session) => session.clone(),
         Err(response) => return *response,
     };
-    let pairs = parse_pairs(std::str::from_utf8(&body).unwrap_or(""));
-    if !csrf_matches(&session.csrf, pair(&pairs, "csrf").unwrap_or("")) {
-        return form_expired(&ctx);
-    }
+    let pairs = match read_form(&ctx, &session, body) {
+        Ok(pairs) => pairs,
+        Err(response) => return *response,
+    };
     let Some(key) = own_key(&state, &id) else {
         return not_found(&ctx);
     };

@@ -51,7 +51,7 @@ pub struct FormPage<'a> {
 }
 
 /// The page heading for `mode`.
-pub fn heading<'a>(ctx: &Ctx, mode: &FormMode) -> &'a str {
+pub fn heading(ctx: &Ctx, mode: &FormMode) -> &'static str {
     match mode {
         FormMode::New => ctx.t("editor.new"),
         FormMode::Edit { .. } => ctx.t("editor.edit_heading"),
