@@ -19,3 +19,19 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// 3. In the record form, Enter in the record search box of the relations
+//    runs that search. Without this file Enter previews the record, as it
+//    does everywhere in the form, and the search button still works.
+document.addEventListener("DOMContentLoaded", function () {
+  var query = document.getElementById("f-relation_search-q");
+  var search = document.getElementById("relation-search-button");
+  if (query && search) {
+    query.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        search.click();
+      }
+    });
+  }
+});

@@ -49,8 +49,19 @@ use axum::Router;
 pub use backend::WebBackend;
 pub use node_backend::NodeBackend;
 
-/// Largest form body the web interface accepts (a record form with a long body).
-pub const WEB_FORM_BYTES_MAX: usize = 512 * 1024;
+/// Room in a form body for what is not record text: input names, the CSRF
+/// token, the buttons, the relation search box.
+pub const WEB_FORM_OVERHEAD_BYTES: usize = 64 * 1024;
+/// Largest form body the web interface accepts: the record form with a
+/// record at the protocol's size limit (`RECORD_CANONICAL_BYTES_MAX`) in
+/// any script. Percent-encoding turns each byte of text outside ASCII
+/// letters and digits into three (Greek is two bytes a letter in UTF-8 and
+/// in canonical JSON, six in a form; a line break two in JSON, six as the
+/// CRLF a browser sends), so three times the record limit, plus the form's
+/// own inputs. The node's body limit (`http.body_bytes_max`, 1 MiB by
+/// default) is above it.
+pub const WEB_FORM_BYTES_MAX: usize =
+    3 * seednet_protocol::limits::RECORD_CANONICAL_BYTES_MAX + WEB_FORM_OVERHEAD_BYTES;
 /// Records per search results page.
 pub const SEARCH_PAGE_SIZE: usize = 20;
 /// Deepest search results page that can be requested (bounds the offset).

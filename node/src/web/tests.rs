@@ -399,3 +399,23 @@ async fn revoking_a_token_ends_the_sessions_started_with_it() {
     let (status, _, _) = send(&app, get("/admin", &admin)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_record_form_over_the_body_limit_gets_a_page_that_says_so() {
+    let (app, _) = app();
+    let session = sign_in(&app, "editor-token").await;
+    let body = format!("csrf=x&body={}", "a".repeat(super::WEB_FORM_BYTES_MAX));
+    let request = Request::post("/editor/new")
+        .header(header::COOKIE, &session)
+        .header(header::ACCEPT_LANGUAGE, "el")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, html) = send(&app, request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let max = (super::WEB_FORM_BYTES_MAX / 1024).to_string();
+    assert!(
+        html.contains("Πολύ μεγάλη φόρμα") && html.contains(&max),
+        "{html}"
+    );
+}

@@ -411,3 +411,130 @@ pub fn screenshot_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
     target.join("web-screenshots")
 }
+
+/// How long two linked nodes may take to pass a record on.
+pub const SYNC_WAIT_SECS_MAX: u64 = 60;
+
+/// Links two federating nodes through the API: `b`'s admin asks `a` for a
+/// link, `a`'s admin approves it; both then pull each other's records.
+pub async fn link_nodes(a: &Node, b: &Node) {
+    let client = reqwest::Client::new();
+    let request = client
+        .post(format!("{}/api/v1/peers", b.url))
+        .bearer_auth(&b.admin_token)
+        .json(&json!({ "url": a.url }))
+        .send()
+        .await
+        .expect("peer add");
+    assert!(
+        request.status().is_success(),
+        "link request refused: {}",
+        request.text().await.unwrap_or_default()
+    );
+    let approve = client
+        .post(format!("{}/api/v1/peers/{}/approve", a.url, b.node_id))
+        .bearer_auth(&a.admin_token)
+        .send()
+        .await
+        .expect("peer approve");
+    assert!(
+        approve.status().is_success(),
+        "approval refused: {}",
+        approve.text().await.unwrap_or_default()
+    );
+}
+
+/// Waits until `node` serves the page at `path` and it contains `text`
+/// (a record passed on by a peer, then indexed).
+pub async fn wait_for_page_text(node: &Node, path: &str, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(SYNC_WAIT_SECS_MAX);
+    let client = reqwest::Client::new();
+    loop {
+        let page = client
+            .get(format!("{}{path}", node.url))
+            .send()
+            .await
+            .expect("page request");
+        if page.status().is_success() && page.text().await.unwrap_or_default().contains(text) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}{path} did not show {text:?} within {SYNC_WAIT_SECS_MAX} s",
+            node.url
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How many records `node` lists through the API.
+pub async fn record_count(node: &Node) -> usize {
+    let list: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/records", node.url))
+        .send()
+        .await
+        .expect("list records")
+        .json()
+        .await
+        .expect("records as JSON");
+    list["records"].as_array().expect("records array").len()
+}
+
+impl Browser {
+    /// Signs in on `node` with `token`, the interface in `lang`.
+    pub async fn sign_in(&self, node: &Node, token: &str, lang: &str) {
+        self.goto(&format!("{}/lang/{lang}?back=/signin", node.url))
+            .await;
+        self.find("#token")
+            .await
+            .send_keys(token)
+            .await
+            .expect("type the token");
+        self.click_to_page("form[action='/signin'] button").await;
+        assert_eq!(self.path().await, "/editor", "signed in");
+    }
+
+    /// The current value of a form control.
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .expect("value property")
+            .unwrap_or_default()
+    }
+
+    /// Types `text` into the control `css` (after what it holds).
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.find(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|error| panic!("type into {css:?}: {error}"));
+    }
+
+    /// Saves a PNG of the whole page, however long, under the screenshot folder.
+    pub async fn screenshot_full_page(&self, name: &str) {
+        let (width, height) = (1280, 900);
+        let full = self
+            .client
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .expect("page height")
+            .as_u64()
+            .unwrap_or(height as u64) as u32;
+        self.client
+            .set_window_size(width, full.max(height))
+            .await
+            .expect("tall window");
+        self.client
+            .execute("window.scrollTo(0, 0)", vec![])
+            .await
+            .expect("scroll to the top");
+        self.screenshot(name).await;
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("window back");
+    }
+}

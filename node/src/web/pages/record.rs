@@ -2,6 +2,10 @@
 //! carries (switchable, always labelled with who translated and whether it
 //! was reviewed), its origin centre, the verified signature and version, its
 //! relations in both directions, and schema.org JSON-LD.
+//!
+//! [`article`] renders the content part (everything but the signature and
+//! the JSON-LD) and is also the editor's preview, so a preview shows the
+//! record exactly as its page will.
 
 use std::sync::Arc;
 
@@ -18,7 +22,7 @@ use super::{
     parse_pairs, server_error, target_group_label, theme_label, Ctx, Nav,
 };
 use crate::schema_org;
-use crate::web::backend::{RecordSummary, RecordView, WebBackend};
+use crate::web::backend::{CentreName, RecordSummary, RecordView, WebBackend};
 use crate::web::WebState;
 
 /// Parses the two path segments of a record URL.
@@ -118,23 +122,86 @@ fn render(
     node_url: &str,
 ) -> Markup {
     let record = page.signed.value();
-    let original_lang = content.lang.as_str();
-    let translation = chosen.map(|lang| (lang, &content.translations[lang]));
-    let (title, title_lang) = match translation {
-        Some((lang, translated)) => (translated.title.as_str(), lang.as_str()),
-        None => (content.title.as_str(), original_lang),
-    };
     let json_ld = schema_org::with_context(schema_org::creative_work(
         record,
         content,
         node_url,
         page.origin.as_ref().map(|origin| origin.name.as_str()),
     ));
+    let around = Around {
+        key: Some(&record.key),
+        origin: page.origin.as_ref(),
+        related: &page.related,
+        adapted_from_this: &page.adapted_from_this,
+        title_level: 1,
+    };
+    let signed_part = html! {
+        (signature(ctx, page))
+        @if own {
+            p { a class="button" href=(format!("/editor/records/{}/edit", record.key.id)) { (ctx.t("record.edit")) } }
+        }
+    };
+    html! {
+        (article(ctx, content, chosen, &around, signed_part))
+        script type="application/ld+json" { (PreEscaped(schema_org::script_safe(&json_ld))) }
+    }
+}
+
+/// What the page shows around a record's content: also known for a record
+/// an editor previews before it is signed (then without a key).
+pub struct Around<'a> {
+    /// The record's key, once it has one (the translation chips link to it).
+    pub key: Option<&'a RecordKey>,
+    pub origin: Option<&'a CentreName>,
+    /// The records the relations point to, where this node holds them.
+    pub related: &'a [RecordSummary],
+    pub adapted_from_this: &'a [RecordSummary],
+    /// The level of the title's heading: 1 on the record page, deeper when
+    /// the record is shown inside another page (the editor's preview).
+    pub title_level: u8,
+}
+
+/// A heading of `level` (1 to 6): maud has no tag names chosen at run time.
+fn heading(
+    level: u8,
+    id: Option<&str>,
+    class: Option<&str>,
+    lang: Option<&str>,
+    text: Markup,
+) -> Markup {
+    match level {
+        1 => html! { h1 id=[id] class=[class] lang=[lang] { (text) } },
+        2 => html! { h2 id=[id] class=[class] lang=[lang] { (text) } },
+        3 => html! { h3 id=[id] class=[class] lang=[lang] { (text) } },
+        4 => html! { h4 id=[id] class=[class] lang=[lang] { (text) } },
+        5 => html! { h5 id=[id] class=[class] lang=[lang] { (text) } },
+        _ => html! { h6 id=[id] class=[class] lang=[lang] { (text) } },
+    }
+}
+
+/// The record's content as its page shows it: kind, title, origin,
+/// languages, text (Markdown rendered safely), details and relations, then
+/// `tail` (the signature, on the record page).
+pub fn article(
+    ctx: &Ctx,
+    content: &RecordContent,
+    chosen: Option<&LanguageTag>,
+    around: &Around,
+    tail: Markup,
+) -> Markup {
+    let original_lang = content.lang.as_str();
+    let translation = chosen.map(|lang| (lang, &content.translations[lang]));
+    let (title, title_lang) = match translation {
+        Some((lang, translated)) => (translated.title.as_str(), lang.as_str()),
+        None => (content.title.as_str(), original_lang),
+    };
+    let level = around.title_level;
+    let part = level + 1;
     html! {
         article class="record" {
             header class="record-header" {
                 p class="record-kind" { (kind_label(ctx, content.kind)) }
-                h1 lang=(title_lang) { (title) }
+                (heading(level, None, None, Some(title_lang), html! { (title) }))
                 ul class="badges" {
                     li class="badge badge-country" { (content.country.as_str()) }
                     li class="badge badge-lang" { (lang_label(ctx, &content.lang)) }
@@ -142,7 +209,7 @@ fn render(
                 }
                 p class="record-origin" {
                     (ctx.t("record.origin")) ": "
-                    @match &page.origin {
+                    @match around.origin {
                         Some(origin) => { strong { (origin.name) } " (" (origin.country.as_str()) ")" }
                         None => { (ctx.t("record.origin_unknown")) }
                     }
@@ -150,7 +217,7 @@ fn render(
             }
             @if !content.translations.is_empty() {
                 nav class="translations" aria-label=(ctx.t("record.languages")) {
-                    h2 class="inline-heading" { (ctx.t("record.languages")) }
+                    (heading(part, None, Some("inline-heading"), None, html! { (ctx.t("record.languages")) }))
                     ul {
                         li {
                             @if chosen.is_none() {
@@ -158,9 +225,9 @@ fn render(
                                     (lang_label(ctx, &content.lang)) " · " (ctx.t("record.original"))
                                 }
                             } @else {
-                                a class="chip" href=(format!("{}?tr={ORIGINAL_PARAM}", record_url(&record.key))) {
+                                (chip(around.key.map(|key| format!("{}?tr={ORIGINAL_PARAM}", record_url(key))), None, html! {
                                     (lang_label(ctx, &content.lang)) " · " (ctx.t("record.original"))
-                                }
+                                }))
                             }
                         }
                         @for (lang, translated) in &content.translations {
@@ -169,7 +236,7 @@ fn render(
                                 @if chosen == Some(lang) {
                                     span aria-current="true" class="chip selected" { (label) }
                                 } @else {
-                                    a class="chip" href=(format!("{}?tr={}", record_url(&record.key), lang)) hreflang=(lang.as_str()) { (label) }
+                                    (chip(around.key.map(|key| format!("{}?tr={}", record_url(key), lang)), Some(lang.as_str()), html! { (label) }))
                                 }
                             }
                         }
@@ -184,14 +251,16 @@ fn render(
                         ("original", &lang_label(ctx, &content.lang)),
                     ]))
                     " "
-                    a href=(format!("{}?tr={ORIGINAL_PARAM}", record_url(&record.key))) { (ctx.t("record.show_original")) }
+                    @if let Some(key) = around.key {
+                        a href=(format!("{}?tr={ORIGINAL_PARAM}", record_url(key))) { (ctx.t("record.show_original")) }
+                    }
                 }
                 section aria-labelledby="summary-heading" {
-                    h2 id="summary-heading" { (ctx.t("record.summary")) }
+                    (heading(part, Some("summary-heading"), None, None, html! { (ctx.t("record.summary")) }))
                     (paragraphs(&translated.summary, lang.as_str()))
                 }
                 section aria-labelledby="body-heading" {
-                    h2 id="body-heading" { (ctx.t("record.body")) }
+                    (heading(part, Some("body-heading"), None, None, html! { (ctx.t("record.body")) }))
                     @if let Some(body) = &translated.body {
                         (paragraphs(body, lang.as_str()))
                     } @else {
@@ -205,44 +274,50 @@ fn render(
                 @for (name, text) in content.sections.named() {
                     @if let Some(text) = text {
                         section {
-                            h2 { (ctx.t(&format!("section.{name}"))) }
+                            (heading(part, None, None, None, html! { (ctx.t(&format!("section.{name}"))) }))
                             (paragraphs(text, original_lang))
                         }
                     }
                 }
             } @else {
                 section aria-labelledby="summary-heading" {
-                    h2 id="summary-heading" { (ctx.t("record.summary")) }
+                    (heading(part, Some("summary-heading"), None, None, html! { (ctx.t("record.summary")) }))
                     (paragraphs(&content.summary, original_lang))
                 }
                 section aria-labelledby="body-heading" {
-                    h2 id="body-heading" { (ctx.t("record.body")) }
+                    (heading(part, Some("body-heading"), None, None, html! { (ctx.t("record.body")) }))
                     (paragraphs(&content.body, original_lang))
                 }
                 @for (name, text) in content.sections.named() {
                     @if let Some(text) = text {
                         section {
-                            h2 { (ctx.t(&format!("section.{name}"))) }
+                            (heading(part, None, None, None, html! { (ctx.t(&format!("section.{name}"))) }))
                             (paragraphs(text, original_lang))
                         }
                     }
                 }
             }
-            (details(ctx, content))
-            (relations(ctx, page, content))
-            (signature(ctx, page))
-            @if own {
-                p { a class="button" href=(format!("/editor/records/{}/edit", record.key.id)) { (ctx.t("record.edit")) } }
-            }
+            (details(ctx, content, part))
+            (relations(ctx, around, content, part))
+            (tail)
         }
-        script type="application/ld+json" { (PreEscaped(schema_org::script_safe(&json_ld))) }
     }
 }
 
-fn details(ctx: &Ctx, content: &RecordContent) -> Markup {
+/// A language chip: a link when the record has a page to link to.
+fn chip(href: Option<String>, hreflang: Option<&str>, label: Markup) -> Markup {
+    html! {
+        @match href {
+            Some(href) => { a class="chip" href=(href) hreflang=[hreflang] { (label) } }
+            None => { span class="chip" { (label) } }
+        }
+    }
+}
+
+fn details(ctx: &Ctx, content: &RecordContent, level: u8) -> Markup {
     html! {
         section class="record-details" aria-labelledby="details-heading" {
-            h2 id="details-heading" { (ctx.t("record.details")) }
+            (heading(level, Some("details-heading"), None, None, html! { (ctx.t("record.details")) }))
             dl {
                 dt { (ctx.t("field.themes")) }
                 dd { ul class="inline-list" { @for theme in &content.themes { li { (theme_label(ctx, *theme)) } } } }
@@ -309,7 +384,7 @@ fn details(ctx: &Ctx, content: &RecordContent) -> Markup {
                 }
             }
             @if !content.links.is_empty() {
-                h3 { (ctx.t("record.links")) }
+                (heading(level + 1, None, None, None, html! { (ctx.t("record.links")) }))
                 ul {
                     @for link in &content.links {
                         li { a href=(link.url) rel="nofollow noopener" { (link.title.as_deref().unwrap_or(&link.url)) } }
@@ -351,12 +426,12 @@ fn related_record(ctx: &Ctx, key: &RecordKey, summary: Option<&RecordSummary>) -
     }
 }
 
-fn relations(ctx: &Ctx, page: &RecordView, content: &RecordContent) -> Markup {
-    let summary_of = |key: &RecordKey| page.related.iter().find(|summary| summary.key == *key);
+fn relations(ctx: &Ctx, around: &Around, content: &RecordContent, level: u8) -> Markup {
+    let summary_of = |key: &RecordKey| around.related.iter().find(|summary| summary.key == *key);
     html! {
-        @if !content.relations.is_empty() || !page.adapted_from_this.is_empty() {
+        @if !content.relations.is_empty() || !around.adapted_from_this.is_empty() {
             section class="record-relations" aria-labelledby="relations-heading" {
-                h2 id="relations-heading" { (ctx.t("record.relations")) }
+                (heading(level, Some("relations-heading"), None, None, html! { (ctx.t("record.relations")) }))
                 ul {
                     @for relation in &content.relations {
                         li class=(format!("relation relation-{}", relation_key(relation.relation_type).trim_start_matches("rel."))) {
@@ -364,7 +439,7 @@ fn relations(ctx: &Ctx, page: &RecordView, content: &RecordContent) -> Markup {
                             (related_record(ctx, &relation.target, summary_of(&relation.target)))
                         }
                     }
-                    @for adapted in &page.adapted_from_this {
+                    @for adapted in around.adapted_from_this {
                         li class="relation relation-adapted-here" {
                             strong { (ctx.t("record.adapted_from_this")) ": " }
                             (related_record(ctx, &adapted.key, Some(adapted)))
