@@ -27,7 +27,9 @@ use crate::web::WebState;
 /// Longest blocklist reason accepted, in characters.
 pub const BLOCK_REASON_CHARS_MAX: usize = 200;
 
-fn require_admin(ctx: &Ctx) -> Result<&SessionView, Box<Response>> {
+/// The signed-in admin, or the response for anyone else (shared by the
+/// admin pages of `accounts` and `tokens`).
+pub(super) fn require_admin(ctx: &Ctx) -> Result<&SessionView, Box<Response>> {
     match &ctx.session {
         Some(session) if session.role.can_administer() => Ok(session),
         Some(_) => Err(Box::new(message_page(
@@ -70,6 +72,7 @@ pub async fn page<B: WebBackend>(
         (notice(&ctx, &pairs))
         @if let Some(error) = error { p class="notice notice-error" role="alert" { (error) } }
         h1 { (ctx.t("admin.heading")) }
+        (super::accounts::admin_links(&ctx))
         section aria-labelledby="identity-heading" class="card" {
             h2 id="identity-heading" { (ctx.t("admin.identity")) }
             dl {
@@ -285,7 +288,7 @@ async fn run<B: WebBackend>(state: &WebState<B>, action: AdminAction) -> Respons
 }
 
 /// Checks the admin session and CSRF token of an admin form.
-fn check_form(ctx: &Ctx, body: &Bytes) -> Result<Vec<(String, String)>, Box<Response>> {
+pub(super) fn check_form(ctx: &Ctx, body: &Bytes) -> Result<Vec<(String, String)>, Box<Response>> {
     let session = require_admin(ctx)?;
     let pairs = parse_pairs(std::str::from_utf8(body).unwrap_or(""));
     if !csrf_matches(&session.csrf, pair(&pairs, "csrf").unwrap_or("")) {

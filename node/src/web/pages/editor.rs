@@ -166,7 +166,11 @@ pub async fn new_submit<B: WebBackend>(
             StatusCode::OK,
         );
     }
-    match state.backend.publish(content).await {
+    match state
+        .backend
+        .publish(&session.credential.actor(), content)
+        .await
+    {
         Ok(published) => see_other(&format!(
             "{}?notice=published",
             super::record::record_url(&published.key)
@@ -370,7 +374,11 @@ pub async fn edit_submit<B: WebBackend>(
     let Some(expected_version) = form.expected_version else {
         return form_expired(&ctx);
     };
-    match state.backend.update(key, expected_version, content).await {
+    match state
+        .backend
+        .update(&session.credential.actor(), key, expected_version, content)
+        .await
+    {
         Ok(published) => see_other(&format!(
             "{}?notice=updated",
             super::record::record_url(&published.key)
@@ -409,7 +417,11 @@ pub async fn delete_submit<B: WebBackend>(
     else {
         return form_expired(&ctx);
     };
-    match state.backend.delete(key, expected_version).await {
+    match state
+        .backend
+        .delete(&session.credential.actor(), key, expected_version)
+        .await
+    {
         Ok(()) => see_other("/editor?notice=deleted"),
         Err(WriteError::Conflict { current }) => message_page(
             &ctx,
