@@ -704,6 +704,32 @@ mod tests {
         .unwrap();
         assert!(config.listen.ip().is_loopback());
         assert_eq!(config.body_bytes_max, BODY_BYTES_MAX_DEFAULT);
+        assert_eq!(config.sign_in_window_secs, SIGN_IN_WINDOW_SECS_DEFAULT);
+    }
+
+    #[test]
+    fn the_sign_in_window_comes_from_file_or_environment_within_limits() {
+        let mut with_window = file();
+        with_window.accounts.sign_in_window_secs = Some(120);
+        let resolve = |file: &ConfigFile, env: &[(&str, &str)]| {
+            let env: BTreeMap<String, String> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Config::resolve(Path::new("/d"), file, &env, &Overrides::default())
+        };
+        assert_eq!(resolve(&with_window, &[]).unwrap().sign_in_window_secs, 120);
+        let env = [("SEEDNET_SIGN_IN_WINDOW_SECS", "5")];
+        assert_eq!(resolve(&with_window, &env).unwrap().sign_in_window_secs, 5);
+        for bad in ["0", "86401", "soon"] {
+            let error = resolve(&file(), &[("SEEDNET_SIGN_IN_WINDOW_SECS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("accounts.sign_in_window_secs"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //! ([`GLOBAL_FAILURES_MAX`]: a ceiling for an attack from many addresses).
 //! While any count is full, sign-ins it covers are refused *before* the
 //! password is checked, so even the right password is refused until the
-//! oldest failure leaves the window; then it works again. A successful
-//! sign-in clears its username's failures.
+//! oldest failure leaves the window; then it works again. Each attempt is
+//! counted as a failure before its password is checked (so a burst of
+//! parallel guesses gets no more tries than a sequence), and a right
+//! password takes its attempt back and clears its username's failures.
 //!
 //! The counts live in memory: a restart forgets them, which only gives an
 //! attacker who can restart the node a fresh window. Memory is bounded
@@ -132,20 +134,60 @@ impl SignInLimiter {
     }
 
     /// Refuses a sign-in for `username` from `address` while one of its
-    /// counts is full. The longest wait of the full counts is returned.
-    pub fn check(
+    /// counts is full (the longest wait of the full counts is returned);
+    /// otherwise counts the attempt as a failure *before* its password is
+    /// checked, in the same lock, so that many attempts sent at once cannot
+    /// all pass the check. [`SignInLimiter::succeeded`] takes a right
+    /// password's attempt back.
+    pub fn begin(
         &self,
         username: &str,
         address: Option<IpAddr>,
         now: Instant,
-    ) -> Result<(), Limited> {
-        let counts = self.counts.lock().expect("limiter lock");
+    ) -> Result<Attempt, Limited> {
+        let mut counts = self.counts.lock().expect("limiter lock");
         let key = username_key(username);
+        if let Some(limited) = self.limited(&counts, &key, address, now) {
+            return Err(limited);
+        }
+        self.record(&mut counts, &key, address, now);
+        Ok(Attempt {
+            username: key,
+            address,
+            at: now,
+        })
+    }
+
+    /// A right password: its attempt is not a failure, and the username's
+    /// earlier failures are forgotten.
+    pub fn succeeded(&self, attempt: Attempt) {
+        let mut counts = self.counts.lock().expect("limiter lock");
+        counts.by_username.remove(&attempt.username);
+        let forget = |failures: &mut VecDeque<Instant>| {
+            if let Some(position) = failures.iter().rposition(|at| *at == attempt.at) {
+                failures.remove(position);
+            }
+        };
+        forget(&mut counts.global);
+        if let Some(address) = attempt.address {
+            if let Some(failures) = counts.by_address.get_mut(&address) {
+                forget(failures);
+            }
+        }
+    }
+
+    fn limited(
+        &self,
+        counts: &Counts,
+        key: &str,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) -> Option<Limited> {
         let checks = [
             (
                 LimitScope::Username,
                 full(
-                    counts.by_username.get(&key),
+                    counts.by_username.get(key),
                     USERNAME_FAILURES_MAX,
                     now,
                     self.window,
@@ -165,20 +207,14 @@ impl SignInLimiter {
                 full(Some(&counts.global), GLOBAL_FAILURES_MAX, now, self.window),
             ),
         ];
-        let worst = checks
+        checks
             .into_iter()
             .filter_map(|(scope, wait)| wait.map(|retry_after| Limited { scope, retry_after }))
-            .max_by_key(|limited| limited.retry_after);
-        match worst {
-            Some(limited) => Err(limited),
-            None => Ok(()),
-        }
+            .max_by_key(|limited| limited.retry_after)
     }
 
-    /// Counts one failed sign-in (a wrong password, an unknown username).
-    pub fn record_failure(&self, username: &str, address: Option<IpAddr>, now: Instant) {
-        let mut guard = self.counts.lock().expect("limiter lock");
-        let counts = &mut *guard;
+    /// Counts one failure, pruning what left the window first.
+    fn record(&self, counts: &mut Counts, key: &str, address: Option<IpAddr>, now: Instant) {
         let window = self.window;
         prune(&mut counts.global, now, window);
         counts.by_username.retain(|_, failures| {
@@ -195,19 +231,21 @@ impl SignInLimiter {
         counts.global.push_back(now);
         counts
             .by_username
-            .entry(username_key(username))
+            .entry(key.to_string())
             .or_default()
             .push_back(now);
         if let Some(address) = address {
             counts.by_address.entry(address).or_default().push_back(now);
         }
     }
+}
 
-    /// Forgets the failures of `username` after it signed in.
-    pub fn record_success(&self, username: &str) {
-        let mut counts = self.counts.lock().expect("limiter lock");
-        counts.by_username.remove(&username_key(username));
-    }
+/// A sign-in being checked, counted as a failure until it succeeds.
+#[derive(Debug)]
+pub struct Attempt {
+    username: String,
+    address: Option<IpAddr>,
+    at: Instant,
 }
 
 #[cfg(test)]
@@ -226,21 +264,22 @@ mod tests {
         let start = Instant::now();
         for minute in 0..USERNAME_FAILURES_MAX as u64 {
             let at = start + Duration::from_secs(minute * 60);
-            assert_eq!(limiter.check("maria", address(1), at), Ok(()));
-            limiter.record_failure("maria", address(minute as u8 + 1), at);
+            limiter
+                .begin("maria", address(minute as u8 + 1), at)
+                .unwrap();
         }
         // Full: refused from any address, even before the password is checked.
         let after = start + Duration::from_secs(5 * 60);
-        let limited = limiter.check("Maria ", address(99), after).unwrap_err();
+        let limited = limiter.begin("Maria ", address(99), after).unwrap_err();
         assert_eq!(limited.scope, LimitScope::Username);
         assert_eq!(limited.retry_after, Duration::from_secs(10 * 60));
         assert_eq!(limited.retry_after_minutes(), 10);
         // Another username is not affected.
-        assert_eq!(limiter.check("ana", address(99), after), Ok(()));
+        assert!(limiter.begin("ana", address(99), after).is_ok());
         // Just before the first failure expires: still refused; just after: free.
         let almost = start + WINDOW - Duration::from_secs(1);
-        assert!(limiter.check("maria", None, almost).is_err());
-        assert_eq!(limiter.check("maria", None, start + WINDOW), Ok(()));
+        assert!(limiter.begin("maria", None, almost).is_err());
+        assert!(limiter.begin("maria", None, start + WINDOW).is_ok());
     }
 
     #[test]
@@ -248,12 +287,12 @@ mod tests {
         let limiter = SignInLimiter::new(WINDOW);
         let now = Instant::now();
         for n in 0..ADDRESS_FAILURES_MAX {
-            limiter.record_failure(&format!("user{n}"), address(7), now);
+            limiter.begin(&format!("user{n}"), address(7), now).unwrap();
         }
-        let limited = limiter.check("fresh", address(7), now).unwrap_err();
+        let limited = limiter.begin("fresh", address(7), now).unwrap_err();
         assert_eq!(limited.scope, LimitScope::Address);
         assert_eq!(limited.retry_after, WINDOW);
-        assert_eq!(limiter.check("fresh", address(8), now), Ok(()));
+        assert!(limiter.begin("fresh", address(8), now).is_ok());
     }
 
     #[test]
@@ -262,9 +301,9 @@ mod tests {
         let now = Instant::now();
         for n in 0..GLOBAL_FAILURES_MAX * 3 {
             let ip = IpAddr::from([10, 0, (n / 256) as u8, (n % 256) as u8]);
-            limiter.record_failure(&format!("u{n}"), Some(ip), now);
+            let _ = limiter.begin(&format!("u{n}"), Some(ip), now);
         }
-        let limited = limiter.check("anyone", address(1), now).unwrap_err();
+        let limited = limiter.begin("anyone", address(1), now).unwrap_err();
         assert_eq!(limited.scope, LimitScope::Global);
         let counts = limiter.counts.lock().unwrap();
         assert_eq!(counts.global.len(), GLOBAL_FAILURES_MAX);
@@ -273,16 +312,47 @@ mod tests {
     }
 
     #[test]
-    fn a_success_clears_the_username_and_expired_failures_are_pruned() {
+    fn a_success_is_no_failure_and_clears_the_username() {
         let limiter = SignInLimiter::new(WINDOW);
         let start = Instant::now();
         for _ in 0..USERNAME_FAILURES_MAX - 1 {
-            limiter.record_failure("maria", address(1), start);
+            limiter.begin("maria", address(1), start).unwrap();
         }
-        limiter.record_success("MARIA");
-        limiter.record_failure("maria", address(1), start);
-        assert_eq!(limiter.check("maria", address(1), start), Ok(()));
-        limiter.record_failure("other", address(2), start + WINDOW);
+        let right = limiter.begin("MARIA", address(1), start).unwrap();
+        limiter.succeeded(right);
+        {
+            let counts = limiter.counts.lock().unwrap();
+            assert!(!counts.by_username.contains_key("maria"));
+            assert_eq!(counts.global.len(), USERNAME_FAILURES_MAX - 1);
+        }
+        // A busy office behind one address: people signing in rightly never
+        // fill the address's count.
+        for n in 0..ADDRESS_FAILURES_MAX * 2 {
+            let attempt = limiter
+                .begin(&format!("person{n}"), address(9), start)
+                .unwrap();
+            limiter.succeeded(attempt);
+        }
+        assert!(limiter.begin("late", address(9), start).is_ok());
+    }
+
+    #[test]
+    fn attempts_in_flight_count_before_their_passwords_are_checked() {
+        let limiter = SignInLimiter::new(WINDOW);
+        let now = Instant::now();
+        // Many attempts at once, none answered yet: only the first pass.
+        let admitted = (0..USERNAME_FAILURES_MAX * 10)
+            .filter(|_| limiter.begin("maria", address(1), now).is_ok())
+            .count();
+        assert_eq!(admitted, USERNAME_FAILURES_MAX);
+    }
+
+    #[test]
+    fn expired_failures_are_pruned() {
+        let limiter = SignInLimiter::new(WINDOW);
+        let start = Instant::now();
+        limiter.begin("maria", address(1), start).unwrap();
+        limiter.begin("other", address(2), start + WINDOW).unwrap();
         let counts = limiter.counts.lock().unwrap();
         assert!(
             !counts.by_username.contains_key("maria"),

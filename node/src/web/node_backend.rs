@@ -490,20 +490,25 @@ impl AccountsBackend for NodeBackend {
         password: &str,
         client: Option<std::net::IpAddr>,
     ) -> Result<Grant, PasswordRefusal> {
-        let now = std::time::Instant::now();
         let typed = accounts::normalise_username(username);
-        if let Err(limited) = self.limiter.check(&typed, client, now) {
-            tracing::warn!(
-                username = %accounts::limiter::username_key(&typed),
-                client = ?client,
-                scope = limited.scope.as_str(),
-                retry_after_secs = limited.retry_after.as_secs(),
-                "password sign-in refused: too many failures"
-            );
-            return Err(PasswordRefusal::Limited {
-                retry_after_minutes: limited.retry_after_minutes(),
-            });
-        }
+        let attempt = match self
+            .limiter
+            .begin(&typed, client, std::time::Instant::now())
+        {
+            Ok(attempt) => attempt,
+            Err(limited) => {
+                tracing::warn!(
+                    username = %accounts::limiter::username_key(&typed),
+                    client = ?client,
+                    scope = limited.scope.as_str(),
+                    retry_after_secs = limited.retry_after.as_secs(),
+                    "password sign-in refused: too many failures"
+                );
+                return Err(PasswordRefusal::Limited {
+                    retry_after_minutes: limited.retry_after_minutes(),
+                });
+            }
+        };
         let (check_name, password) = (typed.clone(), password.to_string());
         let verified = self
             .account_work(move |storage| accounts::verify(storage, &check_name, &password))
@@ -511,7 +516,7 @@ impl AccountsBackend for NodeBackend {
             .map_err(|error| PasswordRefusal::Backend(BackendError(error.to_string())))?;
         match verified {
             Verified::Granted(grant) => {
-                self.limiter.record_success(&typed);
+                self.limiter.succeeded(attempt);
                 tracing::info!(username = %grant.username, role = grant.role.as_str(), "password sign-in");
                 Ok(Grant {
                     role: grant.role,
@@ -523,8 +528,6 @@ impl AccountsBackend for NodeBackend {
                 })
             }
             Verified::Wrong => {
-                self.limiter
-                    .record_failure(&typed, client, std::time::Instant::now());
                 tracing::warn!(
                     username = %accounts::limiter::username_key(&typed),
                     client = ?client,
@@ -593,7 +596,7 @@ impl AccountsBackend for NodeBackend {
     }
 
     async fn tokens(&self) -> Result<Vec<TokenInfo>, BackendError> {
-        self.token_work(|storage| crate::tokens::list(storage))
+        self.token_work(crate::tokens::list)
             .await
             .map_err(|error| BackendError(error.to_string()))
     }

@@ -179,15 +179,19 @@ fn account_row(ctx: &Ctx, session: &SessionView, account: &AccountInfo) -> Marku
                     } @else {
                         (row_form(session, account, "disable", ctx.t("accounts.disable"), "button button-danger"))
                     }
+                    " "
                     (row_form(session, account, "delete", ctx.t("accounts.delete"), "button button-danger"))
                 }
-                form method="post" action=(format!("/admin/accounts/{}/reset-password", account.username)) class="inline-form" {
-                    input type="hidden" name="csrf" value=(session.csrf);
-                    label for=(reset_id) { (ctx.t("accounts.new_password")) span class="visually-hidden" { ": " (account.username) } }
-                    input type="password" id=(reset_id) name="password" required
-                        minlength=(PASSWORD_CHARS_MIN) maxlength=(PASSWORD_CHARS_MAX) autocomplete="new-password";
-                    button type="submit" class="button" data-account=(account.username) data-action="reset-password" {
-                        (ctx.t("accounts.reset")) span class="visually-hidden" { ": " (account.username) }
+                details class="form-more" {
+                    summary { (ctx.t("accounts.new_password")) span class="visually-hidden" { ": " (account.username) } }
+                    form method="post" action=(format!("/admin/accounts/{}/reset-password", account.username)) class="stack" {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label for=(reset_id) { (ctx.t("accounts.new_password")) }
+                        input type="password" id=(reset_id) name="password" required
+                            minlength=(PASSWORD_CHARS_MIN) maxlength=(PASSWORD_CHARS_MAX) autocomplete="new-password";
+                        button type="submit" class="button" data-account=(account.username) data-action="reset-password" {
+                            (ctx.t("accounts.reset")) span class="visually-hidden" { ": " (account.username) }
+                        }
                     }
                 }
             }

@@ -72,6 +72,7 @@ impl Problem {
     fn message(&self, ctx: &Ctx) -> Option<String> {
         let key = match self {
             Problem::None => return None,
+            Problem::Limited { minutes: 1 } => "signin.limited_one",
             Problem::Limited { minutes } => {
                 return Some(ctx.tf("signin.limited", &[("n", &minutes.to_string())]))
             }
