@@ -42,19 +42,6 @@ pub enum Actor {
     Local,
 }
 
-impl Actor {
-    /// The name a page shows: the display name, or the token's label (its
-    /// id when it has none).
-    pub fn display(&self) -> String {
-        match self {
-            Actor::Account { display_name, .. } => display_name.clone(),
-            Actor::Token { id, label } if label.is_empty() => format!("token {id}"),
-            Actor::Token { label, .. } => format!("token “{label}”"),
-            Actor::Local => "the node's operator (command line)".to_string(),
-        }
-    }
-}
-
 /// What a version did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -123,11 +110,6 @@ mod tests {
         };
         assert!(entry_key(&key, 2) < entry_key(&key, 256));
         assert!(!entry_key(&longer, 1).starts_with(&record_prefix(&key)));
-        let actor = Actor::Token {
-            id: "0123456789abcdef".into(),
-            label: String::new(),
-        };
-        assert_eq!(actor.display(), "token 0123456789abcdef");
         let json = serde_json::to_value(Actor::Account {
             username: "maria".into(),
             display_name: "Maria".into(),

@@ -544,6 +544,37 @@ async fn changing_ones_password_needs_the_current_one_and_ends_the_other_session
         .unwrap()
         .contains("at least 12 characters"));
 
+    // Guessing the current password in an open session is limited like sign-in.
+    let mut guesses = WebSession::new(&node);
+    create_editor(&node, "guess", "Guess Target").await;
+    assert_eq!(
+        guesses.sign_in("guess", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..=USERNAME_FAILURES_MAX {
+        let guess = guesses
+            .post(
+                "/account/password",
+                "/account/password",
+                &[
+                    ("current_password", "a wrong guess"),
+                    ("password", new_password),
+                    ("repeat", new_password),
+                ],
+            )
+            .await;
+        statuses.push(guess.status());
+    }
+    assert_eq!(
+        statuses[..USERNAME_FAILURES_MAX],
+        [StatusCode::FORBIDDEN; USERNAME_FAILURES_MAX]
+    );
+    assert_eq!(
+        statuses[USERNAME_FAILURES_MAX],
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
     let changed = laptop
         .post(
             "/account/password",
@@ -673,6 +704,31 @@ async fn account_api_errors_are_json_naming_the_field() {
         listed.contains("\"username\":\"maria\"") && !listed.contains("argon2"),
         "{listed}"
     );
+    // The OpenAPI document describes the new endpoints.
+    let openapi: Value = client()
+        .get(format!("{}/api/v1/openapi.json", node.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/accounts",
+        "/api/v1/accounts/{username}",
+        "/api/v1/accounts/{username}/disable",
+        "/api/v1/accounts/{username}/enable",
+        "/api/v1/accounts/{username}/password",
+        "/api/v1/records/{origin}/{id}/audit",
+    ] {
+        assert!(
+            openapi["paths"].get(path).is_some(),
+            "{path} missing from OpenAPI"
+        );
+    }
+    assert!(openapi["components"]["schemas"]
+        .get("CreateAccount")
+        .is_some());
     let missing = client()
         .post(format!("{}/api/v1/accounts/nobody/password", node.url))
         .bearer_auth(&node.admin_token)

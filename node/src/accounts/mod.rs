@@ -117,6 +117,8 @@ pub enum AccountError {
     Password(#[from] PasswordRule),
     #[error("the current password is not right")]
     WrongCurrentPassword,
+    #[error("too many wrong passwords; try again in {retry_after_minutes} minutes")]
+    TooManyAttempts { retry_after_minutes: u64 },
     #[error("no account named {username}")]
     NotFound { username: String },
     #[error("the node already has {max} accounts; delete some first")]
@@ -134,7 +136,9 @@ impl AccountError {
             AccountError::InvalidUsername | AccountError::UsernameTaken { .. } => Some("username"),
             AccountError::InvalidDisplayName => Some("display_name"),
             AccountError::Password(_) => Some("password"),
-            AccountError::WrongCurrentPassword => Some("current_password"),
+            AccountError::WrongCurrentPassword | AccountError::TooManyAttempts { .. } => {
+                Some("current_password")
+            }
             _ => None,
         }
     }
@@ -148,6 +152,7 @@ impl AccountError {
             AccountError::Password(PasswordRule::TooShort { .. }) => "password_too_short",
             AccountError::Password(PasswordRule::TooLong { .. }) => "password_too_long",
             AccountError::WrongCurrentPassword => "wrong_current_password",
+            AccountError::TooManyAttempts { .. } => "too_many_attempts",
             AccountError::NotFound { .. } => "not_found",
             AccountError::TooMany { .. } => "too_many_accounts",
             AccountError::Hash(_) | AccountError::Storage(_) => "internal",

@@ -250,6 +250,7 @@ impl From<AccountError> for ApiError {
             }
             AccountError::NotFound { .. } => StatusCode::NOT_FOUND,
             AccountError::WrongCurrentPassword => StatusCode::FORBIDDEN,
+            AccountError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AccountError::InvalidUsername
             | AccountError::InvalidDisplayName
             | AccountError::Password(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -581,16 +581,37 @@ impl AccountsBackend for NodeBackend {
         current: &str,
         new_password: &str,
     ) -> Result<u64, AccountError> {
+        // A wrong current password counts like a failed sign-in, so a
+        // session left open cannot be used to guess the password.
+        let attempt = self
+            .limiter
+            .begin(username, None, std::time::Instant::now())
+            .map_err(|limited| {
+                tracing::warn!(username = %username, "password change refused: too many wrong passwords");
+                AccountError::TooManyAttempts {
+                    retry_after_minutes: limited.retry_after_minutes(),
+                }
+            })?;
         let (name, current, new_password) = (
             username.to_string(),
             current.to_string(),
             new_password.to_string(),
         );
-        let epoch = self
+        let changed = self
             .account_work(move |storage| {
                 accounts::change_own_password(storage, &name, &current, &new_password)
             })
-            .await?;
+            .await;
+        let epoch = match changed {
+            Err(AccountError::WrongCurrentPassword) => {
+                tracing::warn!(username = %username, "password change refused: wrong current password");
+                return Err(AccountError::WrongCurrentPassword);
+            }
+            other => {
+                self.limiter.succeeded(attempt);
+                other?
+            }
+        };
         tracing::info!(username = %username, "password changed by its owner; other sessions end");
         Ok(epoch)
     }

@@ -87,6 +87,12 @@ pub(super) fn refusal_text(ctx: &Ctx, error: &AccountError) -> String {
             ctx.tf("password.too_long", &[("max", &max.to_string())])
         }
         AccountError::WrongCurrentPassword => ctx.t("password.wrong_current").to_string(),
+        AccountError::TooManyAttempts {
+            retry_after_minutes: 1,
+        } => ctx.t("signin.limited_one").to_string(),
+        AccountError::TooManyAttempts {
+            retry_after_minutes,
+        } => ctx.tf("signin.limited", &[("n", &retry_after_minutes.to_string())]),
         AccountError::NotFound { .. } => ctx.t("accounts.not_found").to_string(),
         AccountError::TooMany { max } => ctx.tf("accounts.too_many", &[("max", &max.to_string())]),
         AccountError::Hash(_) | AccountError::Storage(_) => ctx.t("error.server").to_string(),
@@ -97,6 +103,7 @@ pub(super) fn refusal_text(ctx: &Ctx, error: &AccountError) -> String {
 pub(super) fn status_of(error: &AccountError) -> StatusCode {
     match error {
         AccountError::WrongCurrentPassword => StatusCode::FORBIDDEN,
+        AccountError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         AccountError::UsernameTaken { .. } | AccountError::TooMany { .. } => StatusCode::CONFLICT,
         AccountError::NotFound { .. } => StatusCode::NOT_FOUND,
         AccountError::Hash(_) | AccountError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,

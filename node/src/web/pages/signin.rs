@@ -29,7 +29,7 @@ use super::{
     Nav,
 };
 use crate::accounts::{PASSWORD_CHARS_MAX, USERNAME_CHARS_MAX};
-use crate::web::backend::{Grant, PasswordRefusal, WebBackend};
+use crate::web::backend::{Credential, Grant, PasswordRefusal, WebBackend};
 use crate::web::client_address::client_address;
 use crate::web::session::{
     self, cookie_value, csrf_matches, random_token, CSRF_COOKIE, SESSION_COOKIE,
@@ -266,7 +266,14 @@ pub async fn submit<B: WebBackend>(
         state.sessions.remove(old);
     }
     let session_id = state.sessions.create(&grant);
-    tracing::info!(role = ?grant.role, actor = %grant.via.actor().display(), "web sign-in");
+    match &grant.via {
+        Credential::Token { id, .. } => {
+            tracing::info!(role = grant.role.as_str(), token_id = %id, "web sign-in with a token");
+        }
+        Credential::Account { username, .. } => {
+            tracing::info!(role = grant.role.as_str(), username = %username, "web sign-in with a password");
+        }
+    }
     let destination = if next == "/" {
         if grant.role.can_administer() {
             "/admin".to_string()
