@@ -44,6 +44,7 @@ fn config(dir: &std::path::Path) -> Config {
         log: LogSection::default(),
         federation: Default::default(),
         search: Default::default(),
+        accounts: Default::default(),
     };
     Config::resolve(dir, &file, &Default::default(), &Overrides::default()).expect("config")
 }

@@ -91,6 +91,29 @@ pub struct FederationSection {
     pub repair_interval_ms: Option<u64>,
 }
 
+/// The `[accounts]` table: sign-in with username and password.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsSection {
+    /// The window in which failed sign-ins are counted (see
+    /// `accounts::limiter`); 900 (15 minutes) unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_window_secs: Option<u64>,
+}
+
+impl AccountsSection {
+    fn is_default(&self) -> bool {
+        self == &AccountsSection::default()
+    }
+}
+
+/// The failed-sign-in window when none is configured: 15 minutes.
+pub const SIGN_IN_WINDOW_SECS_DEFAULT: u64 = 15 * 60;
+/// Shortest accepted failed-sign-in window (tests use a few seconds).
+pub const SIGN_IN_WINDOW_SECS_MIN: u64 = 1;
+/// Longest accepted failed-sign-in window.
+pub const SIGN_IN_WINDOW_SECS_LIMIT: u64 = 24 * 3600;
+
 /// The `[search]` table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +189,8 @@ pub struct ConfigFile {
     pub federation: FederationSection,
     #[serde(default, skip_serializing_if = "is_default_search")]
     pub search: SearchSection,
+    #[serde(default, skip_serializing_if = "AccountsSection::is_default")]
+    pub accounts: AccountsSection,
 }
 
 fn is_default_search(section: &SearchSection) -> bool {
@@ -205,6 +230,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub federation: FederationSettings,
     pub semantic: SemanticSettings,
+    /// Seconds in which failed sign-ins are counted (`[accounts]`).
+    pub sign_in_window_secs: u64,
 }
 
 /// A configuration that cannot be used, naming the key and where it came from.
@@ -236,6 +263,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SEEDNET_LOG", "log.filter"),
     ("SEEDNET_LOG_FORMAT", "log.format"),
     ("SEEDNET_SEMANTIC", "search.semantic.enabled"),
+    (
+        "SEEDNET_SIGN_IN_WINDOW_SECS",
+        "accounts.sign_in_window_secs",
+    ),
 ];
 
 /// The `SEEDNET_*` variables of the process environment that [`ENV_VARS`] names.
@@ -524,9 +555,29 @@ impl Config {
             threads: semantic_threads,
         };
 
+        let sign_in_window_secs = match env_value("SEEDNET_SIGN_IN_WINDOW_SECS") {
+            Some(text) => parse_number(
+                "accounts.sign_in_window_secs",
+                "environment",
+                text,
+                SIGN_IN_WINDOW_SECS_LIMIT,
+            )?,
+            None => file
+                .accounts
+                .sign_in_window_secs
+                .unwrap_or(SIGN_IN_WINDOW_SECS_DEFAULT),
+        };
+        check_range(
+            "accounts.sign_in_window_secs",
+            sign_in_window_secs,
+            SIGN_IN_WINDOW_SECS_MIN,
+            SIGN_IN_WINDOW_SECS_LIMIT,
+        )?;
+
         Ok(Config {
             federation,
             semantic,
+            sign_in_window_secs,
             data_dir: data_dir.to_path_buf(),
             name: name.to_string(),
             country,
@@ -585,6 +636,7 @@ mod tests {
             log: LogSection::default(),
             federation: FederationSection::default(),
             search: SearchSection::default(),
+            accounts: AccountsSection::default(),
         }
     }
 
@@ -652,6 +704,32 @@ mod tests {
         .unwrap();
         assert!(config.listen.ip().is_loopback());
         assert_eq!(config.body_bytes_max, BODY_BYTES_MAX_DEFAULT);
+        assert_eq!(config.sign_in_window_secs, SIGN_IN_WINDOW_SECS_DEFAULT);
+    }
+
+    #[test]
+    fn the_sign_in_window_comes_from_file_or_environment_within_limits() {
+        let mut with_window = file();
+        with_window.accounts.sign_in_window_secs = Some(120);
+        let resolve = |file: &ConfigFile, env: &[(&str, &str)]| {
+            let env: BTreeMap<String, String> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Config::resolve(Path::new("/d"), file, &env, &Overrides::default())
+        };
+        assert_eq!(resolve(&with_window, &[]).unwrap().sign_in_window_secs, 120);
+        let env = [("SEEDNET_SIGN_IN_WINDOW_SECS", "5")];
+        assert_eq!(resolve(&with_window, &env).unwrap().sign_in_window_secs, 5);
+        for bad in ["0", "86401", "soon"] {
+            let error = resolve(&file(), &[("SEEDNET_SIGN_IN_WINDOW_SECS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("accounts.sign_in_window_secs"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

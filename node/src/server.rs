@@ -135,7 +135,10 @@ async fn accept_loop(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_millis(HEADER_READ_TIMEOUT_MS))
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(with_peer_address(app.clone(), peer)),
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -156,6 +159,22 @@ async fn accept_loop(
             "connections still open after the grace period"
         );
     }
+}
+
+/// Puts the connection's peer address on each of its requests (axum's
+/// `ConnectInfo`): the web interface counts failed sign-ins per client.
+type IncomingRequest = hyper::Request<hyper::body::Incoming>;
+
+fn with_peer_address(
+    app: Router,
+    peer: std::net::SocketAddr,
+) -> tower::util::MapRequest<Router, impl Fn(IncomingRequest) -> IncomingRequest + Clone> {
+    tower::util::MapRequest::new(app, move |mut request: IncomingRequest| {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        request
+    })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -6,6 +6,11 @@
 //! concurrent updates of one record can never sign the same version twice
 //! (which peers would see as an equivocation). Only the node's own records can
 //! be changed here; records of other origins arrive signed from peers.
+//!
+//! Every version records who published it ([`Actor`]) in the node's audit
+//! log (`crate::audit`), written in the same storage commit as the version.
+//! The `*_as` methods name the actor; the plain ones are the operator at
+//! the data dir ([`Actor::Local`]: the CLI without `--node`, imports, the demo).
 
 use std::sync::Arc;
 
@@ -14,8 +19,9 @@ use seednet_protocol::{
     ValidationErrors,
 };
 
+use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::keyring::KeyRing;
-use crate::storage::{CurrentVersion, PublishRefusal, Published, Storage, StorageError};
+use crate::storage::{Built, CurrentVersion, PublishRefusal, Published, Storage, StorageError};
 
 /// Why a publish did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +68,15 @@ impl Publisher {
 
     /// Publishes `content` as version 1 of a new record with a fresh ULID id.
     pub async fn create(&self, content: RecordContent) -> Result<Published, PublishError> {
+        self.create_as(&Actor::Local, content).await
+    }
+
+    /// [`Publisher::create`] on behalf of `actor`.
+    pub async fn create_as(
+        &self,
+        actor: &Actor,
+        content: RecordContent,
+    ) -> Result<Published, PublishError> {
         content.validate()?;
         let id = RecordId::parse(&ulid::Ulid::new().to_string()).expect("a ULID is a record id");
         let signer = self.keys.current();
@@ -70,13 +85,15 @@ impl Publisher {
             id,
         };
         let build_key = key.clone();
+        let actor = actor.clone();
         let build = Box::new(move |current: Option<CurrentVersion>| {
             if current.is_some() {
                 return Err(PublishRefusal::Exists);
             }
-            sign(&signer, build_key, 1, RecordBody::Live(Box::new(content)))
+            let body = RecordBody::Live(Box::new(content));
+            sign_audited(&signer, build_key, 1, body, AuditAction::Create, actor)
         });
-        Ok(self.storage.publish(key, build).wait().await??)
+        Ok(self.storage.publish_with(key, build).wait().await??)
     }
 
     /// Publishes `content` as the next version of own record `id`. With
@@ -87,9 +104,21 @@ impl Publisher {
         content: RecordContent,
         expected_version: Option<u64>,
     ) -> Result<Published, PublishError> {
-        content.validate()?;
-        self.next_version(id, expected_version, RecordBody::Live(Box::new(content)))
+        self.update_as(&Actor::Local, id, content, expected_version)
             .await
+    }
+
+    /// [`Publisher::update`] on behalf of `actor`.
+    pub async fn update_as(
+        &self,
+        actor: &Actor,
+        id: RecordId,
+        content: RecordContent,
+        expected_version: Option<u64>,
+    ) -> Result<Published, PublishError> {
+        content.validate()?;
+        let body = RecordBody::Live(Box::new(content));
+        self.next_version(actor, id, expected_version, body).await
     }
 
     /// Publishes a signed tombstone as the next version of own record `id`.
@@ -98,7 +127,17 @@ impl Publisher {
         id: RecordId,
         expected_version: Option<u64>,
     ) -> Result<Published, PublishError> {
-        self.next_version(id, expected_version, RecordBody::Tombstone)
+        self.delete_as(&Actor::Local, id, expected_version).await
+    }
+
+    /// [`Publisher::delete`] on behalf of `actor`.
+    pub async fn delete_as(
+        &self,
+        actor: &Actor,
+        id: RecordId,
+        expected_version: Option<u64>,
+    ) -> Result<Published, PublishError> {
+        self.next_version(actor, id, expected_version, RecordBody::Tombstone)
             .await
     }
 
@@ -116,6 +155,7 @@ impl Publisher {
 
     async fn next_version(
         &self,
+        actor: &Actor,
         id: RecordId,
         expected_version: Option<u64>,
         body: RecordBody,
@@ -127,6 +167,11 @@ impl Publisher {
             id,
         };
         let build_key = key.clone();
+        let actor = actor.clone();
+        let action = match body {
+            RecordBody::Tombstone => AuditAction::Delete,
+            RecordBody::Live(_) => AuditAction::Update,
+        };
         let build = Box::new(move |current: Option<CurrentVersion>| {
             let current = current.ok_or(PublishRefusal::NotFound)?;
             if current.deleted {
@@ -142,9 +187,10 @@ impl Publisher {
                     });
                 }
             }
-            sign(&signer, build_key, current.version + 1, body)
+            let version = current.version + 1;
+            sign_audited(&signer, build_key, version, body, action, actor)
         });
-        match self.storage.publish(key, build).wait().await? {
+        match self.storage.publish_with(key, build).wait().await? {
             Err(PublishRefusal::NotFound) => Err(self.not_found_or_retired(key_id).await),
             result => Ok(result?),
         }
@@ -175,17 +221,32 @@ impl Publisher {
     }
 }
 
-fn sign(
+/// Signs the version and builds its audit entry, written in the same commit.
+fn sign_audited(
     key: &NodeKey,
     record_key: RecordKey,
     version: u64,
     body: RecordBody,
-) -> Result<Signed<Record>, PublishRefusal> {
+    action: AuditAction,
+    actor: Actor,
+) -> Result<Built, PublishRefusal> {
+    let signed_at = crate::clock::now_timestamp();
+    let entry = AuditEntry {
+        version,
+        action,
+        actor,
+        at: signed_at.unix_seconds(),
+    };
+    let audit_write = audit::entry_write(&record_key, &entry);
     let record = Record {
         key: record_key,
         version,
-        signed_at: crate::clock::now_timestamp(),
+        signed_at,
         body,
     };
-    Signed::sign(key, record).map_err(|e| PublishRefusal::Sign(e.to_string()))
+    let signed = Signed::sign(key, record).map_err(|e| PublishRefusal::Sign(e.to_string()))?;
+    Ok(Built {
+        signed,
+        entries: vec![audit_write],
+    })
 }

@@ -6,11 +6,13 @@
 //! import each other's internals. How the routes are put together with the
 //! federation and web routes, and which limits wrap them, is `crate::app`.
 
+pub mod accounts;
+pub mod audit;
 pub mod records;
 pub mod search;
 pub mod system;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -19,13 +21,16 @@ use crate::state::AppState;
 /// The OpenAPI document, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "seednet node API", description = "Records, node descriptor, tokens. Errors are {\"error\":{\"code\",\"message\",\"field\"}}."),
+    info(title = "seednet node API", description = "Records, node descriptor, tokens, accounts, audit. Errors are {\"error\":{\"code\",\"message\",\"field\"}}."),
     paths(
         records::create_record, records::get_record, records::update_record,
         records::delete_record, records::list_records,
         system::node_descriptor, system::healthz, system::readyz, system::metrics,
         system::status, system::create_token, system::list_tokens, system::revoke_token,
         search::search,
+        accounts::create_account, accounts::list_accounts, accounts::disable_account,
+        accounts::enable_account, accounts::reset_password, accounts::delete_account,
+        audit::record_audit,
     ),
     components(schemas(
         crate::http::error::ErrorBody, crate::http::error::ErrorInfo, crate::http::error::ErrorDetail,
@@ -35,6 +40,8 @@ use crate::state::AppState;
         crate::tokens::TokenInfo, crate::tokens::Role,
         search::SearchResults, search::SearchHit, search::MatchedViaItem, search::SnippetSpan, search::SearchHitDisplay,
         search::SearchFacets, search::FacetCount, search::SearchQueryInfo,
+        accounts::CreateAccount, accounts::ResetPassword, crate::accounts::AccountInfo,
+        audit::AuditTrail, crate::audit::AuditEntry, crate::audit::AuditAction, crate::audit::Actor,
     )),
     modifiers(&TokenSecurity),
 )]
@@ -57,7 +64,7 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// The `/api/v1` routes of records, node, tokens, status, search and
+/// The `/api/v1` routes of records, node, tokens, accounts, audit, status, search and
 /// OpenAPI, plus `/healthz`, `/readyz` and `/metrics`. The peer
 /// management routes under `/api/v1/peers` are federation's
 /// (`crate::federation::http`); `crate::app` merges both.
@@ -82,6 +89,30 @@ pub fn api_v1_router() -> Router<AppState> {
         .route(
             "/api/v1/tokens/{id}",
             axum::routing::delete(system::revoke_token),
+        )
+        .route(
+            "/api/v1/accounts",
+            get(accounts::list_accounts).post(accounts::create_account),
+        )
+        .route(
+            "/api/v1/accounts/{username}",
+            axum::routing::delete(accounts::delete_account),
+        )
+        .route(
+            "/api/v1/accounts/{username}/disable",
+            post(accounts::disable_account),
+        )
+        .route(
+            "/api/v1/accounts/{username}/enable",
+            post(accounts::enable_account),
+        )
+        .route(
+            "/api/v1/accounts/{username}/password",
+            post(accounts::reset_password),
+        )
+        .route(
+            "/api/v1/records/{origin}/{id}/audit",
+            get(audit::record_audit),
         )
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/openapi.json", get(openapi_json))

@@ -83,7 +83,7 @@ pub fn parse_cursor(text: &str) -> Option<RecordKey> {
     })
 }
 
-fn parse_key(origin: &str, id: &str) -> Result<RecordKey, ApiError> {
+pub fn parse_key(origin: &str, id: &str) -> Result<RecordKey, ApiError> {
     let origin: NodeId = origin
         .parse()
         .map_err(|e| ApiError::bad_request("invalid_origin", "origin", format!("{e}")))?;
@@ -162,11 +162,11 @@ fn decode_content(body: &[u8]) -> Result<RecordContent, ApiError> {
     security(("token" = [])))]
 pub async fn create_record(
     State(publisher): State<Publisher>,
-    _editor: Editor,
+    editor: Editor,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let content = decode_content(&body)?;
-    let published = publisher.create(content).await?;
+    let published = publisher.create_as(&editor.actor(), content).await?;
     let record = published.signed.value();
     tracing::info!(record = %record.key, version = record.version, seq = published.seq, "record published");
     Ok(signed_response(StatusCode::CREATED, &published, true))
@@ -231,7 +231,7 @@ pub async fn get_record(
     security(("token" = [])))]
 pub async fn update_record(
     State(publisher): State<Publisher>,
-    _editor: Editor,
+    editor: Editor,
     Path((origin, id)): Path<(String, String)>,
     headers: HeaderMap,
     JsonBytes(body): JsonBytes,
@@ -240,7 +240,9 @@ pub async fn update_record(
     publisher.check_own(&key)?;
     let expected = expected_version(&headers)?;
     let content = decode_content(&body)?;
-    let published = publisher.update(key.id, content, expected).await?;
+    let published = publisher
+        .update_as(&editor.actor(), key.id, content, expected)
+        .await?;
     let record = published.signed.value();
     tracing::info!(record = %record.key, version = record.version, seq = published.seq, "record updated");
     Ok(signed_response(StatusCode::OK, &published, false))
@@ -262,14 +264,16 @@ pub async fn update_record(
     security(("token" = [])))]
 pub async fn delete_record(
     State(publisher): State<Publisher>,
-    _editor: Editor,
+    editor: Editor,
     Path((origin, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = parse_key(&origin, &id)?;
     publisher.check_own(&key)?;
     let expected = expected_version(&headers)?;
-    let published = publisher.delete(key.id, expected).await?;
+    let published = publisher
+        .delete_as(&editor.actor(), key.id, expected)
+        .await?;
     let record = published.signed.value();
     tracing::info!(record = %record.key, version = record.version, seq = published.seq, "record deleted");
     Ok(signed_response(StatusCode::OK, &published, false))

@@ -1,10 +1,11 @@
 //! Command-line interface: argument definitions and what each command does.
 //!
-//! `record`, `import`, `export`, `token` and `status` work either on the local
+//! `record`, `import`, `export`, `token`, `account` and `status` work either on the local
 //! data dir (direct storage access; refused while the node runs, because sled
 //! locks the directory) or against a running node with `--node URL --token T`.
 //! Both paths go through [`Target`], so a command is written once.
 
+mod account;
 mod key;
 mod peer;
 mod remote;
@@ -96,6 +97,9 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Named accounts for people: add, list, disable, enable, reset-password, delete.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
     /// Show the node's id, record counts, change-log head and tokens.
     Status(JsonFlag),
     /// Manage peer links on the running node (add, approve, revoke, list, repair).
@@ -310,6 +314,7 @@ async fn run_on_target(target: &Target, command: Command) -> Result<()> {
         Command::Import(args) => import(target, args).await,
         Command::Export(args) => export(target, args).await,
         Command::Token(command) => token(target, command).await,
+        Command::Account(command) => account::account(target, command).await,
         Command::Status(flag) => status(target, flag.json).await,
         Command::Init(_)
         | Command::Serve(_)
@@ -368,6 +373,7 @@ async fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
         log: LogSection::default(),
         federation: Default::default(),
         search: Default::default(),
+        accounts: Default::default(),
     };
     // Check every value before touching the disk.
     let config = Config::resolve(data_dir, &file, &Default::default(), &Overrides::default())?;

@@ -4,6 +4,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use reqwest::{Method, StatusCode};
+use seednet_node::accounts::{AccountChange, AccountInfo, NewAccount};
 use seednet_node::api::records::RecordList;
 use seednet_node::api::system::{CreatedToken, NodeStatus};
 use seednet_node::tokens::{Role, TokenInfo};
@@ -251,5 +252,57 @@ impl Remote {
     pub async fn status(&self) -> Result<NodeStatus> {
         let response = self.send(Method::GET, "/api/v1/status", None, None).await?;
         self.json(response).await
+    }
+
+    pub async fn create_account(&self, new: &NewAccount) -> Result<AccountInfo> {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "username": new.username,
+            "display_name": new.display_name,
+            "role": new.role,
+            "password": new.password,
+        }))?;
+        let response = self
+            .send(Method::POST, "/api/v1/accounts", Some(body), None)
+            .await?;
+        self.json(response).await
+    }
+
+    pub async fn list_accounts(&self) -> Result<Vec<AccountInfo>> {
+        let response = self
+            .send(Method::GET, "/api/v1/accounts", None, None)
+            .await?;
+        self.json(response).await
+    }
+
+    pub async fn change_account(
+        &self,
+        username: &str,
+        change: &AccountChange,
+    ) -> Result<AccountInfo> {
+        let name = url::form_urlencoded::byte_serialize(username.as_bytes()).collect::<String>();
+        let (path, body) = match change {
+            AccountChange::Disable => (format!("/api/v1/accounts/{name}/disable"), None),
+            AccountChange::Enable => (format!("/api/v1/accounts/{name}/enable"), None),
+            AccountChange::ResetPassword(password) => (
+                format!("/api/v1/accounts/{name}/password"),
+                Some(serde_json::to_vec(
+                    &serde_json::json!({ "password": password }),
+                )?),
+            ),
+        };
+        let response = self.send(Method::POST, &path, body, None).await?;
+        self.json(response).await
+    }
+
+    pub async fn delete_account(&self, username: &str) -> Result<()> {
+        let name = url::form_urlencoded::byte_serialize(username.as_bytes()).collect::<String>();
+        self.send(
+            Method::DELETE,
+            &format!("/api/v1/accounts/{name}"),
+            None,
+            None,
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -98,6 +98,7 @@ pub async fn init_node(
             ..FederationSection::default()
         },
         search: Default::default(),
+        accounts: Default::default(),
     };
     let config = Config::resolve(data_dir, &file, &Default::default(), &Overrides::default())
         .map_err(|e| LocalNodeError::Setup(e.to_string()))?;

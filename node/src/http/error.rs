@@ -14,6 +14,7 @@ use seednet_protocol::{DecodeError, ValidationErrors};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::accounts::AccountError;
 use crate::service::PublishError;
 use crate::storage::{PublishRefusal, StorageError};
 use crate::tokens::TokenError;
@@ -243,6 +244,36 @@ impl From<TokenError> for ApiError {
                 ApiError::bad_request("too_long", "label", error.to_string())
             }
             TokenError::NotFound { .. } => ApiError::not_found(error.to_string()),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        let error = match error {
+            AccountError::Storage(error) => return ApiError::from(error),
+            AccountError::Hash(error) => {
+                tracing::error!(%error, "password hashing failed");
+                return ApiError::internal("password hashing failed; see the node's log");
+            }
+            other => other,
+        };
+        let status = match &error {
+            AccountError::UsernameTaken { .. } | AccountError::TooMany { .. } => {
+                StatusCode::CONFLICT
+            }
+            AccountError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AccountError::WrongCurrentPassword => StatusCode::FORBIDDEN,
+            AccountError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AccountError::InvalidUsername
+            | AccountError::InvalidDisplayName
+            | AccountError::Password(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AccountError::Storage(_) | AccountError::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let api = ApiError::new(status, error.code(), error.to_string());
+        match error.field() {
+            Some(field) => api.with_field(field),
+            None => api,
         }
     }
 }

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 
 use super::error::ApiError;
+use crate::audit::Actor;
 use crate::state::AppState;
 use crate::tokens::{self, Role, TokenInfo};
 
@@ -18,6 +19,16 @@ pub struct Editor(pub TokenInfo);
 
 /// A request made with an admin token.
 pub struct Admin(pub TokenInfo);
+
+impl Editor {
+    /// Who the audit log names for what this request publishes.
+    pub fn actor(&self) -> Actor {
+        Actor::Token {
+            id: self.0.id.clone(),
+            label: self.0.label.clone(),
+        }
+    }
+}
 
 async fn authenticate(
     parts: &Parts,

@@ -129,6 +129,19 @@ pub enum PublishRefusal {
 pub type PublishFn =
     Box<dyn FnOnce(Option<CurrentVersion>) -> Result<Signed<Record>, PublishRefusal> + Send>;
 
+/// A version built by a [`PublishWithFn`], with key-value entries that
+/// describe it (the audit entry of `crate::audit`). The entries are written
+/// in the same commit batch and flush as the version, so a publish answered
+/// `Ok` has both on disk.
+pub struct Built {
+    pub signed: Signed<Record>,
+    pub entries: Vec<(Space, KvWrite)>,
+}
+
+/// Like [`PublishFn`], building entries to write with the version.
+pub type PublishWithFn =
+    Box<dyn FnOnce(Option<CurrentVersion>) -> Result<Built, PublishRefusal> + Send>;
+
 /// A version published through [`Storage::publish`].
 #[derive(Debug, Clone)]
 pub struct Published {
@@ -255,6 +268,11 @@ pub enum Space {
     Nonces,
     /// Origins whose records this node refuses, whoever relays them.
     BlockedOrigins,
+    /// Named accounts for people, keyed by username (see `accounts`).
+    Accounts,
+    /// Who published each own version, keyed by record key and version
+    /// (see `audit`).
+    Audit,
 }
 
 impl Space {
@@ -265,6 +283,8 @@ impl Space {
         Space::Cursors,
         Space::Nonces,
         Space::BlockedOrigins,
+        Space::Accounts,
+        Space::Audit,
     ];
 
     pub fn tree_name(self) -> &'static str {
@@ -275,6 +295,8 @@ impl Space {
             Space::Cursors => "federation_cursors",
             Space::Nonces => "federation_nonces",
             Space::BlockedOrigins => "federation_blocked_origins",
+            Space::Accounts => "accounts",
+            Space::Audit => "audit",
         }
     }
 }
@@ -331,6 +353,25 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         key: RecordKey,
         build: PublishFn,
+    ) -> Pending<Result<Published, PublishRefusal>> {
+        self.publish_with(
+            key,
+            Box::new(move |current| {
+                build(current).map(|signed| Built {
+                    signed,
+                    entries: Vec::new(),
+                })
+            }),
+        )
+    }
+
+    /// [`Storage::publish`], also writing the key-value entries `build`
+    /// returns with the version (see [`Built`]); nothing of them when the
+    /// build refuses or the version is not applied.
+    fn publish_with(
+        &self,
+        key: RecordKey,
+        build: PublishWithFn,
     ) -> Pending<Result<Published, PublishRefusal>>;
 
     /// Removes every record of `origin` (current versions, tombstones, their

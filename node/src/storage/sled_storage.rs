@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
     join_signed, meta, split_signed, ApplyOutcome, Change, ChangeLogPage, CurrentVersion, KvWrite,
-    ListPage, ListQuery, OriginCounts, Pending, PublishFn, PublishRefusal, Published, Purged,
+    ListPage, ListQuery, OriginCounts, Pending, PublishRefusal, PublishWithFn, Published, Purged,
     Space, Storage, StorageError, StorageStats, StoredRecord, APPLY_MANY_RECORDS_MAX,
     CHANGES_PAGE_ENTRIES_MAX, KV_SCAN_ENTRIES_MAX, LIST_PAGE_RECORDS_MAX, LIST_SCAN_RECORDS_MAX,
     SCHEMA_VERSION, WRITE_BATCH_OPS_MAX, WRITE_QUEUE_OPS_MAX,
@@ -89,7 +89,7 @@ enum WriteOp {
     },
     Publish {
         key: RecordKey,
-        build: PublishFn,
+        build: PublishWithFn,
         reply: oneshot::Sender<Result<Result<Published, PublishRefusal>, StorageError>>,
     },
     Kv {
@@ -679,13 +679,13 @@ impl Inner {
         &self,
         plan: &mut Plan,
         key: RecordKey,
-        build: PublishFn,
+        build: PublishWithFn,
         next_seq: &mut u64,
     ) -> Result<Result<Published, PublishRefusal>, StorageError> {
         let key_bytes = record_key_bytes(&key);
         let current = plan.current(self, &key_bytes)?;
-        let signed = match build(current) {
-            Ok(signed) => signed,
+        let (signed, entries) = match build(current) {
+            Ok(built) => (built.signed, built.entries),
             Err(refusal) => return Ok(Err(refusal)),
         };
         let record = signed.value();
@@ -697,7 +697,14 @@ impl Inner {
             ))));
         }
         match plan.decide(self, &signed, next_seq)? {
-            ApplyOutcome::Applied { seq } => Ok(Ok(Published { signed, seq })),
+            ApplyOutcome::Applied { seq } => {
+                // Written after the record transaction, before the batch's
+                // one flush: answered only once both are durable.
+                for (space, write) in entries {
+                    plan.kv.push((space, vec![write]));
+                }
+                Ok(Ok(Published { signed, seq }))
+            }
             other => Ok(Err(PublishRefusal::Sign(format!(
                 "publish was not applied: {other:?}"
             )))),
@@ -1033,10 +1040,10 @@ impl Storage for SledStorage {
         }
     }
 
-    fn publish(
+    fn publish_with(
         &self,
         key: RecordKey,
-        build: PublishFn,
+        build: PublishWithFn,
     ) -> Pending<Result<Published, PublishRefusal>> {
         let (reply, receiver) = oneshot::channel();
         match self.submit(WriteOp::Publish { key, build, reply }) {

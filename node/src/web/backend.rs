@@ -19,12 +19,53 @@ use seednet_protocol::{
 /// What a signed-in person may do: the token roles of `crate::tokens`.
 pub use crate::tokens::Role;
 
-/// What a valid token grants: a role, and the token's id (not its secret),
-/// by which a session stays tied to the token it was started with.
+/// Who publishes: the audit log's actor (`crate::audit`).
+pub use crate::audit::Actor;
+
+pub use super::accounts_backend::{AccountsBackend, PasswordRefusal};
+
+/// What a sign-in proved, by which a session stays tied to it: a token (by
+/// its id, never its secret) or an account at a session epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Token {
+        id: String,
+        label: String,
+    },
+    Account {
+        username: String,
+        display_name: String,
+        /// The account's epoch when the session started; a disable or a
+        /// password change moves it on and so ends the session.
+        session_epoch: u64,
+    },
+}
+
+impl Credential {
+    /// Who the audit log names for what this session publishes.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Credential::Token { id, label } => Actor::Token {
+                id: id.clone(),
+                label: label.clone(),
+            },
+            Credential::Account {
+                username,
+                display_name,
+                ..
+            } => Actor::Account {
+                username: username.clone(),
+                display_name: display_name.clone(),
+            },
+        }
+    }
+}
+
+/// What a valid sign-in grants: a role, and the credential it was proven with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub role: Role,
-    pub token_id: String,
+    pub via: Credential,
 }
 
 /// The identity of this node, shown on the admin and network pages.
@@ -415,7 +456,10 @@ pub struct PurgeSummary {
 
 /// The node as the web interface sees it. Implementations must not block the
 /// async runtime; every method may be called concurrently.
-pub trait WebBackend: Send + Sync + 'static {
+///
+/// The accounts, tokens and audit part of the boundary is the supertrait
+/// [`AccountsBackend`] (its own file, as those pages are).
+pub trait WebBackend: AccountsBackend + Send + Sync + 'static {
     /// This node's identity.
     fn node_info(&self) -> NodeInfo;
 
@@ -423,9 +467,11 @@ pub trait WebBackend: Send + Sync + 'static {
     /// Implementations compare in constant time and never log the token.
     fn authenticate(&self, token: &str) -> impl Future<Output = Option<Grant>> + Send;
 
-    /// The role the token with id `token_id` grants now; `None` once it is
-    /// revoked (or cannot be checked). Asked on every request of a session.
-    fn token_role(&self, token_id: &str) -> impl Future<Output = Option<Role>> + Send;
+    /// The role a session started with `credential` has now; `None` once
+    /// its token is revoked, or its account is disabled, deleted or had its
+    /// password changed (or when it cannot be checked). Asked on every
+    /// request of a session.
+    fn session_role(&self, credential: &Credential) -> impl Future<Output = Option<Role>> + Send;
 
     /// The hits and facets of one search over the node's index.
     fn search(
@@ -445,14 +491,17 @@ pub trait WebBackend: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<RecordSummary>, BackendError>> + Send;
 
+    /// Publishes a new own record on behalf of `actor` (the audit log names it).
     fn publish(
         &self,
+        actor: &Actor,
         content: RecordContent,
     ) -> impl Future<Output = Result<Published, WriteError>> + Send;
 
     /// Replaces the content of an own record, if it is still at `expected_version`.
     fn update(
         &self,
+        actor: &Actor,
         key: RecordKey,
         expected_version: u64,
         content: RecordContent,
@@ -461,6 +510,7 @@ pub trait WebBackend: Send + Sync + 'static {
     /// Deletes an own record (a signed tombstone), if it is still at `expected_version`.
     fn delete(
         &self,
+        actor: &Actor,
         key: RecordKey,
         expected_version: u64,
     ) -> impl Future<Output = Result<(), WriteError>> + Send;

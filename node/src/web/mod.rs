@@ -1,6 +1,7 @@
 //! The web interface: server-rendered HTML pages for practitioners (search,
 //! record pages, the network), editors (publish, edit, delete) and admins
-//! (peer links, origin blocklist, node identity).
+//! (peer links, origin blocklist, node identity, accounts for people, API
+//! tokens).
 //!
 //! Why server-rendered: the people who use seednet work in public offices with
 //! locked-down browsers and slow links, and operators must not need a
@@ -23,6 +24,7 @@
 //!   sl, en); record text is shown as written, and a translation is always
 //!   labelled with its provenance, never substituted silently.
 
+pub mod accounts_backend;
 pub mod assets;
 pub mod backend;
 mod form;
@@ -156,6 +158,26 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
             "/admin/blocklist/{node_id}/remove",
             post(pages::admin::unblock::<B>),
         )
+        .route(
+            "/account/password",
+            get(pages::password::form::<B>).post(pages::password::submit::<B>),
+        )
+        .route(
+            "/admin/accounts",
+            get(pages::accounts::page::<B>).post(pages::accounts::create::<B>),
+        )
+        .route(
+            "/admin/accounts/{username}/{action}",
+            post(pages::accounts::action::<B>),
+        )
+        .route(
+            "/admin/tokens",
+            get(pages::tokens::page::<B>).post(pages::tokens::create::<B>),
+        )
+        .route(
+            "/admin/tokens/{id}/revoke",
+            post(pages::tokens::revoke::<B>),
+        )
         .route("/assets/{version}/{name}", get(assets::serve))
         .layer(session_check)
         .layer(DefaultBodyLimit::max(WEB_FORM_BYTES_MAX))
@@ -202,9 +224,11 @@ pub fn error_page(
     security::with_headers(pages::message_page(&ctx, status, title, ctx.t(message)))
 }
 
-/// Ends the request's session before any page sees it if the token it was
-/// started with has been revoked since: revoking a token signs out every
-/// browser that signed in with it.
+/// Ends the request's session before any page sees it if what it was started
+/// with no longer grants its role: revoking a token signs out every browser
+/// that signed in with it, and disabling or deleting an account or changing
+/// its password signs out its browsers (the one that changed the password
+/// moved to the new epoch first).
 async fn end_revoked_sessions<B: WebBackend>(
     State(state): State<Arc<WebState<B>>>,
     request: Request,
@@ -218,8 +242,15 @@ async fn end_revoked_sessions<B: WebBackend>(
         .map(str::to_string);
     if let Some(session_id) = session_id {
         if let Some(session) = state.sessions.get(&session_id) {
-            if state.backend.token_role(&session.token_id).await != Some(session.role) {
-                tracing::info!(token_id = %session.token_id, "web session ended: its token is revoked");
+            if state.backend.session_role(&session.credential).await != Some(session.role) {
+                match &session.credential {
+                    backend::Credential::Token { id, .. } => {
+                        tracing::info!(token_id = %id, "web session ended: its token is revoked");
+                    }
+                    backend::Credential::Account { username, .. } => {
+                        tracing::info!(username = %username, "web session ended: the account was disabled, deleted or its password changed");
+                    }
+                }
                 state.sessions.remove(&session_id);
             }
         }

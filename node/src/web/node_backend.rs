@@ -11,19 +11,30 @@
 //! the identity to check, link state, last sync, lag, errors) and blocked
 //! origins from `crate::federation`, and its buttons call the same approve,
 //! revoke and block operations as the API and CLI.
+//!
+//! Accounts and tokens: the same `crate::accounts` and `crate::tokens`
+//! operations as `/api/v1/accounts`, `/api/v1/tokens` and the CLI. Failed
+//! password sign-ins are counted by the node's one [`SignInLimiter`], whose
+//! window is `[accounts] sign_in_window_secs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use seednet_protocol::{CountryCode, NodeId, Record, RecordContent, RecordKey};
 
+use super::accounts_backend::{
+    AccountChange, AccountError, AccountInfo, AccountsBackend, AuditEntry, NewAccount, NewToken,
+    PasswordRefusal, TokenError, TokenInfo,
+};
 use super::backend::{
-    AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
-    FederationView, Grant, NetworkView, NodeInfo, PeerIdentity, PeerView, Published, PurgePreview,
-    PurgeSummary, RecordSummary, RecordView, RepairView, Role, SearchFailure, SearchRequest,
-    SearchResults, Transfer, WebBackend, WriteError,
+    Actor, AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
+    Credential, FederationView, Grant, NetworkView, NodeInfo, PeerIdentity, PeerView, Published,
+    PurgePreview, PurgeSummary, RecordSummary, RecordView, RepairView, Role, SearchFailure,
+    SearchRequest, SearchResults, Transfer, WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
+use crate::accounts::limiter::SignInLimiter;
+use crate::accounts::{self, Verified};
 use crate::federation::FederationError;
 use crate::service::PublishError;
 use crate::state::AppState;
@@ -35,11 +46,16 @@ pub const OWN_RECORDS_SCAN_MAX: usize = 10_000;
 /// The node as the web interface sees it.
 pub struct NodeBackend {
     state: AppState,
+    limiter: SignInLimiter,
 }
 
 impl NodeBackend {
     pub fn new(state: AppState) -> Self {
-        NodeBackend { state }
+        let window = std::time::Duration::from_secs(state.config.sign_in_window_secs);
+        NodeBackend {
+            state,
+            limiter: SignInLimiter::new(window),
+        }
     }
 
     /// The centres this node knows by name: itself (under its current and
@@ -134,7 +150,10 @@ fn token_grant<E: std::fmt::Display>(
     match info {
         Ok(Some(info)) => Some(Grant {
             role: info.role,
-            token_id: info.id,
+            via: Credential::Token {
+                id: info.id,
+                label: info.label,
+            },
         }),
         Ok(None) => None,
         Err(error) => {
@@ -165,12 +184,24 @@ impl WebBackend for NodeBackend {
         token_grant(info)
     }
 
-    async fn token_role(&self, token_id: &str) -> Option<Role> {
-        let token_id = token_id.to_string();
-        let info = self
-            .blocking(move |storage| crate::tokens::lookup(storage, &token_id))
+    async fn session_role(&self, credential: &Credential) -> Option<Role> {
+        let credential = credential.clone();
+        let role = self
+            .blocking(move |storage| match credential {
+                Credential::Token { id, .. } => {
+                    Ok(crate::tokens::lookup(storage, &id)?.map(|info| info.role))
+                }
+                Credential::Account {
+                    username,
+                    session_epoch,
+                    ..
+                } => accounts::session_role(storage, &username, session_epoch),
+            })
             .await;
-        token_grant(info).map(|grant| grant.role)
+        role.unwrap_or_else(|error| {
+            tracing::error!(error = %error, "session check failed");
+            None
+        })
     }
 
     async fn search(&self, request: SearchRequest) -> Result<SearchResults, SearchFailure> {
@@ -285,11 +316,15 @@ impl WebBackend for NodeBackend {
         .await
     }
 
-    async fn publish(&self, content: RecordContent) -> Result<Published, WriteError> {
+    async fn publish(
+        &self,
+        actor: &Actor,
+        content: RecordContent,
+    ) -> Result<Published, WriteError> {
         let published = self
             .state
             .publisher
-            .create(content)
+            .create_as(actor, content)
             .await
             .map_err(write_error)?;
         let record = published.signed.value();
@@ -301,6 +336,7 @@ impl WebBackend for NodeBackend {
 
     async fn update(
         &self,
+        actor: &Actor,
         key: RecordKey,
         expected_version: u64,
         content: RecordContent,
@@ -309,7 +345,7 @@ impl WebBackend for NodeBackend {
         let published = self
             .state
             .publisher
-            .update(key.id, content, Some(expected_version))
+            .update_as(actor, key.id, content, Some(expected_version))
             .await
             .map_err(write_error)?;
         let record = published.signed.value();
@@ -319,11 +355,16 @@ impl WebBackend for NodeBackend {
         })
     }
 
-    async fn delete(&self, key: RecordKey, expected_version: u64) -> Result<(), WriteError> {
+    async fn delete(
+        &self,
+        actor: &Actor,
+        key: RecordKey,
+        expected_version: u64,
+    ) -> Result<(), WriteError> {
         self.state.publisher.check_own(&key).map_err(write_error)?;
         self.state
             .publisher
-            .delete(key.id, Some(expected_version))
+            .delete_as(actor, key.id, Some(expected_version))
             .await
             .map_err(write_error)?;
         Ok(())
@@ -552,5 +593,197 @@ fn peer_view(peer: seednet_protocol::federation::wire::PeerEntry) -> PeerView {
             applied: report.applied,
             error: report.error,
         }),
+    }
+}
+
+impl NodeBackend {
+    /// Account work off the async runtime (hashing is slow on purpose).
+    async fn account_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Storage) -> Result<T, AccountError> + Send + 'static,
+    ) -> Result<T, AccountError> {
+        let storage = Arc::clone(&self.state.storage);
+        tokio::task::spawn_blocking(move || work(storage.as_ref()))
+            .await
+            .map_err(|error| {
+                AccountError::Storage(StorageError::Io(format!("blocking task failed: {error}")))
+            })?
+    }
+
+    async fn token_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Storage) -> Result<T, TokenError> + Send + 'static,
+    ) -> Result<T, TokenError> {
+        let storage = Arc::clone(&self.state.storage);
+        tokio::task::spawn_blocking(move || work(storage.as_ref()))
+            .await
+            .map_err(|error| {
+                TokenError::Storage(StorageError::Io(format!("blocking task failed: {error}")))
+            })?
+    }
+}
+
+impl AccountsBackend for NodeBackend {
+    async fn sign_in_password(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Grant, PasswordRefusal> {
+        let typed = accounts::normalise_username(username);
+        let attempt = match self
+            .limiter
+            .begin(&typed, client, std::time::Instant::now())
+        {
+            Ok(attempt) => attempt,
+            Err(limited) => {
+                tracing::warn!(
+                    username = %accounts::limiter::username_key(&typed),
+                    client = ?client,
+                    scope = limited.scope.as_str(),
+                    retry_after_secs = limited.retry_after.as_secs(),
+                    "password sign-in refused: too many failures"
+                );
+                return Err(PasswordRefusal::Limited {
+                    retry_after_minutes: limited.retry_after_minutes(),
+                });
+            }
+        };
+        let (check_name, password) = (typed.clone(), password.to_string());
+        let verified = self
+            .account_work(move |storage| accounts::verify(storage, &check_name, &password))
+            .await
+            .map_err(|error| PasswordRefusal::Backend(BackendError(error.to_string())))?;
+        match verified {
+            Verified::Granted(grant) => {
+                self.limiter.succeeded(attempt);
+                tracing::info!(username = %grant.username, role = grant.role.as_str(), "password sign-in");
+                Ok(Grant {
+                    role: grant.role,
+                    via: Credential::Account {
+                        username: grant.username,
+                        display_name: grant.display_name,
+                        session_epoch: grant.session_epoch,
+                    },
+                })
+            }
+            Verified::Wrong => {
+                tracing::warn!(
+                    username = %accounts::limiter::username_key(&typed),
+                    client = ?client,
+                    "password sign-in refused: unknown username or wrong password"
+                );
+                Err(PasswordRefusal::Wrong)
+            }
+            Verified::Disabled => {
+                tracing::warn!(username = %typed, client = ?client, "password sign-in refused: the account is disabled");
+                Err(PasswordRefusal::Disabled)
+            }
+        }
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountInfo>, BackendError> {
+        self.blocking(accounts::list).await
+    }
+
+    async fn create_account(&self, new: NewAccount) -> Result<AccountInfo, AccountError> {
+        let info = self
+            .account_work(move |storage| accounts::create(storage, &new))
+            .await?;
+        tracing::info!(username = %info.username, role = info.role.as_str(), "account created from the web");
+        Ok(info)
+    }
+
+    async fn change_account(
+        &self,
+        username: &str,
+        change: AccountChange,
+    ) -> Result<AccountInfo, AccountError> {
+        let username = username.to_string();
+        let info = self
+            .account_work(move |storage| accounts::change(storage, &username, &change))
+            .await?;
+        tracing::info!(username = %info.username, disabled = info.disabled, "account changed from the web; its sessions end");
+        Ok(info)
+    }
+
+    async fn delete_account(&self, username: &str) -> Result<(), AccountError> {
+        let name = username.to_string();
+        self.account_work(move |storage| accounts::delete(storage, &name))
+            .await?;
+        tracing::info!(username = %username, "account deleted from the web");
+        Ok(())
+    }
+
+    async fn change_own_password(
+        &self,
+        username: &str,
+        current: &str,
+        new_password: &str,
+    ) -> Result<u64, AccountError> {
+        // A wrong current password counts like a failed sign-in, so a
+        // session left open cannot be used to guess the password.
+        let attempt = self
+            .limiter
+            .begin(username, None, std::time::Instant::now())
+            .map_err(|limited| {
+                tracing::warn!(username = %username, "password change refused: too many wrong passwords");
+                AccountError::TooManyAttempts {
+                    retry_after_minutes: limited.retry_after_minutes(),
+                }
+            })?;
+        let (name, current, new_password) = (
+            username.to_string(),
+            current.to_string(),
+            new_password.to_string(),
+        );
+        let changed = self
+            .account_work(move |storage| {
+                accounts::change_own_password(storage, &name, &current, &new_password)
+            })
+            .await;
+        let epoch = match changed {
+            Err(AccountError::WrongCurrentPassword) => {
+                tracing::warn!(username = %username, "password change refused: wrong current password");
+                return Err(AccountError::WrongCurrentPassword);
+            }
+            other => {
+                self.limiter.succeeded(attempt);
+                other?
+            }
+        };
+        tracing::info!(username = %username, "password changed by its owner; other sessions end");
+        Ok(epoch)
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenInfo>, BackendError> {
+        self.token_work(crate::tokens::list)
+            .await
+            .map_err(|error| BackendError(error.to_string()))
+    }
+
+    async fn create_token(&self, role: Role, label: &str) -> Result<NewToken, TokenError> {
+        let label = label.to_string();
+        let (new, write) = self
+            .token_work(move |storage| crate::tokens::create(storage, role, &label))
+            .await?;
+        write.wait().await?;
+        tracing::info!(token_id = %new.info.id, role = new.info.role.as_str(), "token created from the web");
+        Ok(new)
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<(), TokenError> {
+        let revoke_id = id.to_string();
+        let write = self
+            .token_work(move |storage| crate::tokens::revoke(storage, &revoke_id))
+            .await?;
+        write.wait().await?;
+        tracing::info!(token_id = %id, "token revoked from the web");
+        Ok(())
+    }
+
+    async fn audit_trail(&self, key: RecordKey) -> Result<Vec<AuditEntry>, BackendError> {
+        self.blocking(move |storage| crate::audit::trail(storage, &key))
+            .await
     }
 }

@@ -1,14 +1,17 @@
 //! Sign-in sessions and CSRF tokens.
 //!
-//! A person signs in once with an editor or admin token; the node then keeps a
-//! session in memory and gives the browser only a random session id in an
-//! `HttpOnly`, `SameSite=Strict` cookie (`Secure` on https), so the token never
-//! sits in the browser. Sessions live in memory on purpose: a restart signs
+//! A person signs in once with a username and password, or with an editor
+//! or admin token; the node then keeps a session in memory and gives the
+//! browser only a random session id in an `HttpOnly`, `SameSite=Strict`
+//! cookie (`Secure` on https), so neither password nor token sits in the
+//! browser. Sessions live in memory on purpose: a restart signs
 //! everybody out, which is the safe direction. The map is bounded
 //! ([`SESSIONS_MAX`], oldest evicted) and sessions expire after
-//! [`SESSION_IDLE_SECS_MAX`] without use. A session remembers the id of the
-//! token it was started with, and the router ends it as soon as that token is
-//! revoked (see `web::end_revoked_sessions`).
+//! [`SESSION_IDLE_SECS_MAX`] without use. A session remembers what it was
+//! started with ([`Credential`]: a token's id, or an account at its session
+//! epoch), and the router ends it as soon as that token is revoked or that
+//! account is disabled, deleted or has its password changed (see
+//! `web::end_revoked_sessions`).
 //!
 //! CSRF: every form carries a token. For a signed-in person it is the
 //! session's own token; for the sign-in form (no session yet) it is the value
@@ -23,7 +26,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::backend::{Grant, Role};
+use super::backend::{Credential, Grant, Role};
 
 pub const SESSION_COOKIE: &str = "seednet_session";
 pub const CSRF_COOKIE: &str = "seednet_csrf";
@@ -40,14 +43,14 @@ pub const COOKIE_HEADER_BYTES_MAX: usize = 8 * 1024;
 pub struct SessionView {
     pub role: Role,
     pub csrf: String,
-    /// The id of the token the session was started with.
-    pub token_id: String,
+    /// What the session was started with.
+    pub credential: Credential,
 }
 
 struct Session {
     role: Role,
     csrf: String,
-    token_id: String,
+    credential: Credential,
     last_used: Instant,
 }
 
@@ -69,14 +72,14 @@ fn table_key(session_id: &str) -> [u8; 32] {
 }
 
 impl Sessions {
-    /// Starts a session for what a token granted; returns the id for the
+    /// Starts a session for what a sign-in granted; returns the id for the
     /// cookie.
     pub fn create(&self, grant: &Grant) -> String {
         let session_id = random_token();
         let session = Session {
             role: grant.role,
             csrf: random_token(),
-            token_id: grant.token_id.clone(),
+            credential: grant.via.clone(),
             last_used: Instant::now(),
         };
         let mut table = self.table.lock().expect("session table lock");
@@ -108,8 +111,19 @@ impl Sessions {
         Some(SessionView {
             role: session.role,
             csrf: session.csrf.clone(),
-            token_id: session.token_id.clone(),
+            credential: session.credential.clone(),
         })
+    }
+
+    /// Moves an account session to the account's new epoch, after its owner
+    /// changed the password in it: this session goes on, the others end.
+    pub fn move_to_epoch(&self, session_id: &str, epoch: u64) {
+        let mut table = self.table.lock().expect("session table lock");
+        if let Some(session) = table.get_mut(&table_key(session_id)) {
+            if let Credential::Account { session_epoch, .. } = &mut session.credential {
+                *session_epoch = epoch;
+            }
+        }
     }
 
     pub fn remove(&self, session_id: &str) {
@@ -153,17 +167,37 @@ mod tests {
     #[test]
     fn sessions_are_found_by_id_and_removed() {
         let sessions = Sessions::default();
+        let token = Credential::Token {
+            id: "0123456789abcdef".into(),
+            label: "laptop".into(),
+        };
         let id = sessions.create(&Grant {
             role: Role::Editor,
-            token_id: "0123456789abcdef".into(),
+            via: token.clone(),
         });
         let view = sessions.get(&id).expect("session exists");
         assert_eq!(view.role, Role::Editor);
-        assert_eq!(view.token_id, "0123456789abcdef");
+        assert_eq!(view.credential, token);
         assert_eq!(view.csrf.len(), 64);
         assert!(sessions.get("not-a-session").is_none());
         sessions.remove(&id);
         assert!(sessions.get(&id).is_none());
+    }
+
+    #[test]
+    fn an_account_session_moves_to_a_new_epoch() {
+        let sessions = Sessions::default();
+        let account = |session_epoch| Credential::Account {
+            username: "maria".into(),
+            display_name: "Maria".into(),
+            session_epoch,
+        };
+        let id = sessions.create(&Grant {
+            role: Role::Admin,
+            via: account(3),
+        });
+        sessions.move_to_epoch(&id, 4);
+        assert_eq!(sessions.get(&id).unwrap().credential, account(4));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use seednet_protocol::testing::test_key;
 use seednet_protocol::{CountryCode, LanguageTag, NodeId, RecordContent, RecordKey};
 use tower::ServiceExt;
 
+use super::accounts_backend::*;
 use super::backend::*;
 use super::{router, WebConfig};
 
@@ -44,17 +45,27 @@ impl WebBackend for ScriptedBackend {
             "editor-token" => (Role::Editor, "editor"),
             _ => return None,
         };
-        self.token_role(token_id).await?;
-        Some(Grant {
-            role,
-            token_id: token_id.into(),
-        })
+        let via = Credential::Token {
+            id: token_id.into(),
+            label: String::new(),
+        };
+        self.session_role(&via).await?;
+        Some(Grant { role, via })
     }
-    async fn token_role(&self, token_id: &str) -> Option<Role> {
-        if self.revoked.lock().unwrap().iter().any(|id| id == token_id) {
+    async fn session_role(&self, credential: &Credential) -> Option<Role> {
+        let Credential::Token { id, .. } = credential else {
+            return None;
+        };
+        if self
+            .revoked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|revoked| revoked == id)
+        {
             return None;
         }
-        match token_id {
+        match id.as_str() {
             "admin" => Some(Role::Admin),
             "editor" => Some(Role::Editor),
             _ => None,
@@ -69,18 +80,28 @@ impl WebBackend for ScriptedBackend {
     async fn own_records(&self, _limit: usize) -> Result<Vec<RecordSummary>, BackendError> {
         Ok(Vec::new())
     }
-    async fn publish(&self, _content: RecordContent) -> Result<Published, WriteError> {
+    async fn publish(
+        &self,
+        _actor: &Actor,
+        _content: RecordContent,
+    ) -> Result<Published, WriteError> {
         Err(WriteError::Backend(BackendError("not scripted".into())))
     }
     async fn update(
         &self,
+        _actor: &Actor,
         _key: RecordKey,
         _expected_version: u64,
         _content: RecordContent,
     ) -> Result<Published, WriteError> {
         Err(WriteError::Backend(BackendError("not scripted".into())))
     }
-    async fn delete(&self, _key: RecordKey, _expected_version: u64) -> Result<(), WriteError> {
+    async fn delete(
+        &self,
+        _actor: &Actor,
+        _key: RecordKey,
+        _expected_version: u64,
+    ) -> Result<(), WriteError> {
         Err(WriteError::Backend(BackendError("not scripted".into())))
     }
     async fn network(&self) -> Result<NetworkView, BackendError> {
@@ -118,6 +139,59 @@ impl WebBackend for ScriptedBackend {
     }
     async fn repair_peer(&self, _node_id: NodeId) -> Result<RepairView, AdminError> {
         Err(AdminError::UnknownPeer)
+    }
+}
+
+/// Accounts and tokens are not scripted here: the end-to-end tests in
+/// `node/tests/web_browser_accounts.rs` run them against the real node.
+impl AccountsBackend for ScriptedBackend {
+    async fn sign_in_password(
+        &self,
+        _username: &str,
+        _password: &str,
+        _client: Option<std::net::IpAddr>,
+    ) -> Result<Grant, PasswordRefusal> {
+        Err(PasswordRefusal::Wrong)
+    }
+    async fn accounts(&self) -> Result<Vec<AccountInfo>, BackendError> {
+        Ok(Vec::new())
+    }
+    async fn create_account(&self, _new: NewAccount) -> Result<AccountInfo, AccountError> {
+        Err(AccountError::TooMany { max: 0 })
+    }
+    async fn change_account(
+        &self,
+        username: &str,
+        _change: AccountChange,
+    ) -> Result<AccountInfo, AccountError> {
+        Err(AccountError::NotFound {
+            username: username.into(),
+        })
+    }
+    async fn delete_account(&self, username: &str) -> Result<(), AccountError> {
+        Err(AccountError::NotFound {
+            username: username.into(),
+        })
+    }
+    async fn change_own_password(
+        &self,
+        _username: &str,
+        _current: &str,
+        _new_password: &str,
+    ) -> Result<u64, AccountError> {
+        Err(AccountError::WrongCurrentPassword)
+    }
+    async fn tokens(&self) -> Result<Vec<TokenInfo>, BackendError> {
+        Ok(Vec::new())
+    }
+    async fn create_token(&self, _role: Role, _label: &str) -> Result<NewToken, TokenError> {
+        Err(TokenError::TooMany { max: 0 })
+    }
+    async fn revoke_token(&self, id: &str) -> Result<(), TokenError> {
+        Err(TokenError::NotFound { id: id.into() })
+    }
+    async fn audit_trail(&self, _key: RecordKey) -> Result<Vec<AuditEntry>, BackendError> {
+        Ok(Vec::new())
     }
 }
 

@@ -50,16 +50,22 @@ fn seednet() -> Command {
 impl Node {
     /// `seednet init` then `seednet serve --listen 127.0.0.1:0`.
     pub fn start(name: &str, country: &str, languages: &str) -> Node {
-        Node::start_with(name, country, languages, false)
+        Node::start_with(name, country, languages, false, &[])
     }
 
     /// A node whose public URL is its real loopback address and that accepts
     /// loopback peers (explicitly allowed in its config, as in the demo).
     pub fn start_federating(name: &str, country: &str, languages: &str) -> Node {
-        Node::start_with(name, country, languages, true)
+        Node::start_with(name, country, languages, true, &[])
     }
 
-    fn start_with(name: &str, country: &str, languages: &str, federating: bool) -> Node {
+    fn start_with(
+        name: &str,
+        country: &str,
+        languages: &str,
+        federating: bool,
+        env: &[(&str, &str)],
+    ) -> Node {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("node");
         let port = free_port();
@@ -108,6 +114,7 @@ impl Node {
             .env("SEEDNET_LOG", "warn")
             // The pages are checked against exact lexical results.
             .env("SEEDNET_SEMANTIC", "off")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -536,5 +543,18 @@ impl Browser {
             .set_window_size(width, height)
             .await
             .expect("window back");
+    }
+}
+
+impl Node {
+    /// [`Node::start`] with extra `SEEDNET_*` variables for `seednet serve`
+    /// (e.g. a short failed-sign-in window).
+    pub fn start_with_env(
+        name: &str,
+        country: &str,
+        languages: &str,
+        env: &[(&str, &str)],
+    ) -> Node {
+        Node::start_with(name, country, languages, false, env)
     }
 }

@@ -4,12 +4,11 @@
 //! left here is the endpoint's own work.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use seednet_protocol::federation::limits::{SYNC_BATCH_BYTES_MAX, SYNC_RECORD_OVERHEAD_BYTES};
 use seednet_protocol::federation::reconcile::{respond, ReconcileConfig, ReconcileError};
 use seednet_protocol::federation::wire::{
@@ -20,6 +19,7 @@ use seednet_protocol::{NodeId, Signable, Signed, SignedWire};
 use super::signed::{
     ItemsCall, LinkAcceptCall, LinkRequestCall, PeerCall, ReconcileCall, SignedRequest,
 };
+use crate::http::client_address::ClientAddress;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::StoredItems;
@@ -45,10 +45,9 @@ fn accepted() -> Response {
 /// `POST /federation/v1/links`: a node asks for a link (9.2).
 pub(super) async fn link_request(
     State(state): State<AppState>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddress(source): ClientAddress,
     request: SignedRequest<LinkRequestCall>,
 ) -> Result<Response, ApiError> {
-    let source = connect.map(|Extension(ConnectInfo(address))| address.ip());
     let link_request = signed_body::<LinkRequest>(&request.body, "link request")?;
     let value = link_request.value();
     if value.from != request.signer {

@@ -27,6 +27,8 @@ use crate::web::WebState;
 /// Longest blocklist reason accepted, in characters.
 pub const BLOCK_REASON_CHARS_MAX: usize = 200;
 
+/// The signed-in admin, or the response for anyone else (shared by the
+/// admin pages of `accounts` and `tokens`).
 pub(super) fn require_admin(ctx: &Ctx) -> Result<&SessionView, Box<Response>> {
     match &ctx.session {
         Some(session) if session.role.can_administer() => Ok(session),
@@ -70,6 +72,7 @@ pub async fn page<B: WebBackend>(
         (notice(&ctx, &pairs))
         @if let Some(error) = error { p class="notice notice-error" role="alert" { (error) } }
         h1 { (ctx.t("admin.heading")) }
+        (super::accounts::admin_links(&ctx))
         section aria-labelledby="identity-heading" class="card" {
             h2 id="identity-heading" { (ctx.t("admin.identity")) }
             dl {

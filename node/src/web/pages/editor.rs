@@ -389,15 +389,19 @@ async fn write<B: WebBackend>(
     view: View,
     parsed: Parsed,
 ) -> Response {
+    let actor = session.credential.actor();
     let (result, notice) = match &view.mode {
-        FormMode::New => (state.backend.publish(parsed.content).await, "published"),
+        FormMode::New => (
+            state.backend.publish(&actor, parsed.content).await,
+            "published",
+        ),
         FormMode::Edit { key, .. } => {
             let Some(expected_version) = view.form.expected_version else {
                 return form_expired(ctx);
             };
             let result = state
                 .backend
-                .update(key.clone(), expected_version, parsed.content)
+                .update(&actor, key.clone(), expected_version, parsed.content)
                 .await;
             (result, "updated")
         }
@@ -518,7 +522,11 @@ pub async fn delete_submit<B: WebBackend>(
     else {
         return form_expired(&ctx);
     };
-    match state.backend.delete(key, expected_version).await {
+    match state
+        .backend
+        .delete(&session.credential.actor(), key, expected_version)
+        .await
+    {
         Ok(()) => see_other("/editor?notice=deleted"),
         Err(WriteError::Conflict { current }) => message_page(
             &ctx,

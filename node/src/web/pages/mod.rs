@@ -4,14 +4,18 @@
 //! token for the sign-in form), so the layout can show the language switcher,
 //! the signed-in role and the right navigation.
 
+pub mod accounts;
 pub mod admin;
 pub mod admin_peers;
+pub mod audit;
 pub mod editor;
 pub mod network;
+pub mod password;
 pub mod record;
 use record::provenance_text;
 pub mod search;
 pub mod signin;
+pub mod tokens;
 
 use axum::extract::{Path, Query};
 use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, LOCATION, SET_COOKIE};
@@ -79,6 +83,14 @@ impl Ctx {
 
     pub fn role(&self) -> Option<Role> {
         self.session.as_ref().map(|session| session.role)
+    }
+
+    /// The display name of a person signed in with an account.
+    pub fn account_name(&self) -> Option<&str> {
+        match &self.session.as_ref()?.credential {
+            super::backend::Credential::Account { display_name, .. } => Some(display_name),
+            super::backend::Credential::Token { .. } => None,
+        }
     }
 
     pub fn csrf(&self) -> &str {
@@ -159,6 +171,9 @@ pub fn layout(ctx: &Ctx, title: &str, nav: Nav, main: Markup) -> Markup {
                         @if let Some(role) = ctx.role() {
                             form class="signout" method="post" action="/signout" {
                                 input type="hidden" name="csrf" value=(ctx.csrf());
+                                @if let Some(name) = ctx.account_name() {
+                                    a class="account-link" href="/account/password" title=(ctx.t("password.heading")) { (name) }
+                                }
                                 span class="role-badge" { (ctx.t(role_key(role))) }
                                 button type="submit" class="link-button" { (ctx.t("nav.signout")) }
                             }

@@ -80,9 +80,11 @@ pub async fn page<B: WebBackend>(
     .filter(|lang| content.translations.contains_key(lang));
     let own = page.signed.value().key.origin == state.backend.node_info().node_id;
     let node_url = state.backend.node_info().base_url;
+    let published_by = super::audit::for_viewer(&state, &ctx, own, &page.signed.value().key).await;
     let main = html! {
         (notice(&ctx, &pairs))
         (render(&ctx, &page, content, chosen.as_ref(), own, &node_url))
+        (published_by)
     };
     let title = match &chosen {
         Some(lang) => content.translations[lang].title.clone(),

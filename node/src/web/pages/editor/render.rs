@@ -693,7 +693,10 @@ mod tests {
         let session = SessionView {
             role: Role::Editor,
             csrf: "c".repeat(64),
-            token_id: "editor".into(),
+            credential: crate::web::backend::Credential::Token {
+                id: "editor".into(),
+                label: "editor".into(),
+            },
         };
         let form = RecordForm::from_content(content, 2);
         let centre = CentreName {
