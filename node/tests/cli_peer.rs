@@ -162,3 +162,69 @@ async fn peer_repair_runs_one_pass_and_prints_its_counts() {
         node.stop().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peer_dismiss_removes_one_request_or_every_pending_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(dir.path(), "a", "IT").await;
+    let b = start(dir.path(), "b", "GR").await;
+    let c = start(dir.path(), "c", "RO").await;
+    let d = start(dir.path(), "d", "SI").await;
+    for asker in [&b, &c, &d] {
+        asker
+            .admin(
+                "POST",
+                "/api/v1/peers",
+                Some(serde_json::json!({ "url": a.url() })),
+            )
+            .await
+            .unwrap();
+    }
+    let (b_hex, c_hex) = (b.node_id().to_hex(), c.node_id().to_hex());
+    let output = seednet(&a, &["peer", "list"]).await;
+    let (out, _) = text(&output);
+    assert_eq!(out.matches("seednet peer dismiss").count(), 3, "{out}");
+
+    let output = seednet(&a, &["peer", "dismiss", &b_hex]).await;
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains("dismissed 1 pending"), "{out}");
+    let output = seednet(&a, &["peer", "dismiss", &b_hex]).await;
+    let (_, err) = text(&output);
+    assert!(!output.status.success(), "a dismissed request is gone");
+    assert!(err.contains("no peer"), "{err}");
+
+    // An approved peer is not a request: refused, and it stays.
+    a.admin("POST", &format!("/api/v1/peers/{c_hex}/approve"), None)
+        .await
+        .unwrap();
+    let output = seednet(&a, &["peer", "dismiss", &c_hex]).await;
+    let (_, err) = text(&output);
+    assert!(!output.status.success());
+    assert!(err.contains("not a pending link request"), "{err}");
+
+    let output = seednet(&a, &["peer", "dismiss", "--all-pending"]).await;
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.contains("dismissed 1 pending"),
+        "only D was left: {out}"
+    );
+    let peers = a.admin("GET", "/api/v1/peers", None).await.unwrap();
+    let ids: Vec<&str> = peers["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![c_hex.as_str()], "only the approved peer is left");
+
+    let output = seednet(&a, &["peer", "dismiss"]).await;
+    assert!(
+        !output.status.success(),
+        "a node id or --all-pending is needed"
+    );
+    for node in [a, b, c, d] {
+        node.stop().await.unwrap();
+    }
+}

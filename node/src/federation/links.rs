@@ -83,7 +83,20 @@ impl Federation {
         self.check_room_for_link(&node_id)?;
         self.change_link(node_id, Some(descriptor), LinkEvent::LocalApprove)
             .await?;
-        self.send_link_request(node_id).await?;
+        if let Err(error) = self.send_link_request(node_id).await {
+            // The link is stored and approved on this side: the retrier
+            // sends the request again every LINK_RETRY_INTERVAL_MS, so a
+            // peer that is busy (429) or briefly down still gets it. The
+            // admin sees why in the peer's last error.
+            tracing::warn!(peer = %node_id, %error, "link request not delivered yet");
+            self.inner.registry.set_last_error(
+                &node_id,
+                format!(
+                    "link request not delivered yet (retried every {} minutes): {error}",
+                    super::tasks::LINK_RETRY_INTERVAL_MS / 60_000
+                ),
+            );
+        }
         self.inner.registry.entry(&node_id)
     }
 

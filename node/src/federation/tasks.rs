@@ -55,6 +55,10 @@ async fn link_retrier(federation: Federation) {
         for node_id in federation.inner.registry.awaiting_their_approval() {
             if let Err(error) = federation.send_link_request(node_id).await {
                 tracing::debug!(peer = %node_id, %error, "link request retry failed");
+                federation
+                    .inner
+                    .registry
+                    .set_last_error(&node_id, format!("link request not delivered yet: {error}"));
             }
         }
     }

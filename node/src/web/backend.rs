@@ -370,6 +370,9 @@ pub struct PeerView {
     /// Equivocations (two signed versions with one record key and version)
     /// in what this peer sent: each refused and kept as evidence.
     pub equivocations: u64,
+    /// When an unknown node asked for this link (pending requests only):
+    /// unanswered, the request expires `PENDING_LINK_REQUEST_TTL_SECS` later.
+    pub requested_at: Option<Timestamp>,
 }
 
 /// What the admin page shows of a repair pass.
@@ -410,6 +413,10 @@ pub enum AdminAction {
         reason: Option<String>,
     },
     UnblockOrigin(NodeId),
+    /// Remove a link request from an unknown node, unanswered.
+    DismissRequest(NodeId),
+    /// Remove every link request still waiting for an answer.
+    DismissAllRequests,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -146,6 +146,10 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
             post(pages::admin_peers::add_confirm::<B>),
         )
         .route(
+            "/admin/peers/pending/dismiss",
+            post(pages::admin::dismiss_all_pending::<B>),
+        )
+        .route(
             "/admin/peers/{node_id}/purge",
             get(pages::admin_peers::purge_form::<B>).post(pages::admin::peer_action_purge::<B>),
         )

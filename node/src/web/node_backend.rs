@@ -482,6 +482,8 @@ impl WebBackend for NodeBackend {
             AdminAction::UnblockOrigin(origin) => {
                 federation.unblock_origin(&origin).await.map(|_| ())
             }
+            AdminAction::DismissRequest(node_id) => federation.dismiss(&node_id).await,
+            AdminAction::DismissAllRequests => federation.dismiss_all_pending().await.map(|_| ()),
         };
         outcome.map_err(admin_error)
     }
@@ -588,6 +590,7 @@ fn peer_view(peer: seednet_protocol::federation::wire::PeerEntry) -> PeerView {
         last_error: peer.last_error,
         pending_rotation: peer.pending_rotation.map(|r| r.new_node_id),
         equivocations: peer.equivocations,
+        requested_at: peer.requested_at,
         last_repair: peer.last_repair.map(|report| RepairView {
             finished_at: report.finished_at,
             applied: report.applied,

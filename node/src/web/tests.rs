@@ -117,6 +117,8 @@ impl WebBackend for ScriptedBackend {
             AdminAction::ApproveRotation(id) => format!("approve-rotation {id}"),
             AdminAction::BlockOrigin { origin, reason } => format!("block {origin} {reason:?}"),
             AdminAction::UnblockOrigin(id) => format!("unblock {id}"),
+            AdminAction::DismissRequest(id) => format!("dismiss {id}"),
+            AdminAction::DismissAllRequests => "dismiss all".to_string(),
         };
         self.actions.lock().unwrap().push(text);
         Ok(())
@@ -209,6 +211,8 @@ fn peer(n: u8, name: &str, state: PeerState) -> PeerView {
         pending_rotation: None,
         last_repair: None,
         equivocations: 0,
+        requested_at: (state == PeerState::Pending)
+            .then(|| seednet_protocol::Timestamp::from_unix_seconds(1_767_225_600).unwrap()),
     }
 }
 
@@ -346,6 +350,53 @@ async fn admin_sees_pending_peers_and_approves_with_the_form_token() {
     assert_eq!(
         *backend.actions.lock().unwrap(),
         vec![format!("approve {pending}")]
+    );
+}
+
+#[tokio::test]
+async fn admin_dismisses_one_link_request_or_all_of_them() {
+    let (app, backend) = app();
+    let session = sign_in(&app, "admin-token").await;
+    let (_, _, html) = send(&app, get("/admin", &session)).await;
+    let pending = test_key(2).node_id().to_hex();
+    assert!(html.contains(&format!("action=\"/admin/peers/{pending}/dismiss\"")));
+    assert!(
+        html.contains("Asked at") && html.contains("2026-01-01"),
+        "when the request came is shown"
+    );
+    assert!(
+        html.contains("within 30 days is removed"),
+        "the expiry is said"
+    );
+    let csrf = csrf_in(&html);
+
+    let forged = post("/admin/peers/pending/dismiss", &session, "csrf=x".into());
+    assert_eq!(send(&app, forged).await.0, StatusCode::FORBIDDEN);
+    assert!(backend.actions.lock().unwrap().is_empty());
+
+    let one = post(
+        &format!("/admin/peers/{pending}/dismiss"),
+        &session,
+        format!("csrf={csrf}"),
+    );
+    let (status, _, location) = send(&app, one).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin?notice=done")
+    );
+    let all = post(
+        "/admin/peers/pending/dismiss",
+        &session,
+        format!("csrf={csrf}"),
+    );
+    let (status, _, location) = send(&app, all).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin?notice=done")
+    );
+    assert_eq!(
+        *backend.actions.lock().unwrap(),
+        vec![format!("dismiss {pending}"), "dismiss all".to_string()]
     );
 }
 

@@ -18,6 +18,7 @@ use super::{
     html_response, layout, message_page, notice, pair, parse_pairs, see_other, server_error,
     url_encode, Ctx, Nav,
 };
+use crate::federation::admission::{PENDING_LINK_REQUESTS_MAX, PENDING_LINK_REQUEST_TTL_SECS};
 use crate::web::backend::{
     AdminAction, AdminError, FederationView, PeerState, PeerView, WebBackend,
 };
@@ -189,6 +190,20 @@ fn pending_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Mark
                 p { (ctx.t("admin.pending_none")) }
             } @else {
                 p class="help" { (ctx.t("admin.pending_help")) }
+                p class="help" {
+                    (ctx.tf("admin.pending_expiry", &[
+                        ("days", &(PENDING_LINK_REQUEST_TTL_SECS / 86_400).to_string()),
+                        ("max", &PENDING_LINK_REQUESTS_MAX.to_string()),
+                    ]))
+                }
+                @if pending.len() > 1 {
+                    form method="post" action="/admin/peers/pending/dismiss" class="inline-form dismiss-all" {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        button type="submit" class="button button-danger" data-action="dismiss-all" {
+                            (ctx.tf("admin.dismiss_all", &[("count", &pending.len().to_string())]))
+                        }
+                    }
+                }
                 ul class="pending-list" {
                     @for peer in pending {
                         li class="pending-peer" {
@@ -197,8 +212,12 @@ fn pending_section(ctx: &Ctx, session: &SessionView, peers: &[PeerView]) -> Mark
                                 dt { (ctx.t("facet.country")) } dd { (peer.country.as_str()) }
                                 dt { (ctx.t("admin.url")) } dd { (peer.url) }
                                 dt { (ctx.t("admin.node_id")) } dd { code class="node-id" { (peer.node_id.to_hex()) } }
+                                @if let Some(asked) = peer.requested_at {
+                                    dt { (ctx.t("admin.requested_at")) } dd { (asked.to_string()) }
+                                }
                             }
                             (action_form(ctx, session, peer, "approve", "admin.approve", "button button-primary"))
+                            (action_form(ctx, session, peer, "dismiss", "admin.dismiss", "button"))
                         }
                     }
                 }
@@ -376,6 +395,7 @@ async fn named_peer_action<B: WebBackend>(
         "approve" => AdminAction::ApprovePeer(node_id),
         "revoke" => AdminAction::RevokePeer(node_id),
         "approve-rotation" => AdminAction::ApproveRotation(node_id),
+        "dismiss" => AdminAction::DismissRequest(node_id),
         _ => {
             return message_page(
                 &ctx,
@@ -386,6 +406,19 @@ async fn named_peer_action<B: WebBackend>(
         }
     };
     run(state, action).await
+}
+
+/// `POST /admin/peers/pending/dismiss`: every link request still waiting.
+pub async fn dismiss_all_pending<B: WebBackend>(
+    State(state): State<Arc<WebState<B>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::new(&state, &headers, "/admin");
+    if let Err(response) = check_form(&ctx, &body) {
+        return *response;
+    }
+    run(&state, AdminAction::DismissAllRequests).await
 }
 
 pub async fn block<B: WebBackend>(
