@@ -159,7 +159,7 @@ type PeerSeries = (
     fn(&PeerEntry) -> Option<String>,
 );
 
-const PEER_SERIES: [PeerSeries; 8] = [
+const PEER_SERIES: [PeerSeries; 9] = [
     (
         "seednet_peer_lag_changes",
         "gauge",
@@ -177,6 +177,12 @@ const PEER_SERIES: [PeerSeries; 8] = [
         "counter",
         "Equivocations seen in records received from the peer.",
         |p| Some(p.equivocations.to_string()),
+    ),
+    (
+        "seednet_peer_refused_versions_total",
+        "counter",
+        "Record versions from the peer refused because they do not verify (each fetched again).",
+        |p| Some(p.refused_versions.to_string()),
     ),
     (
         "seednet_peer_last_sync_timestamp_seconds",
@@ -402,6 +408,8 @@ mod tests {
             pending_rotation: None,
             former_node_ids: Vec::new(),
             requested_at: None,
+            refused_versions: u64::from(n),
+            last_refused: None,
         };
         let active = Link {
             local: Approval::Approved,
@@ -435,6 +443,7 @@ mod tests {
             format!("seednet_peer_last_sync_timestamp_seconds{{peer=\"{two}\"}} 1767225600"),
             format!("seednet_peer_last_repair_timestamp_seconds{{peer=\"{two}\"}} 1767225660"),
             format!("seednet_peer_last_repair_recovered{{peer=\"{two}\"}} 4"),
+            format!("seednet_peer_refused_versions_total{{peer=\"{three}\"}} 3"),
         ] {
             assert!(text.contains(&expected), "no {expected} in\n{text}");
         }

@@ -10,40 +10,22 @@
 
 mod federation_common;
 
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
+use federation_common::fake_peer::{wire_json, FakePeer};
 use federation_common::*;
 use seednet_protocol::testing::{sample_content, sign_sample};
-use seednet_protocol::{CountryCode, LanguageTag, NodeDescriptor, NodeKey, Signed, Timestamp};
-use serde_json::{json, Value};
-
-fn wire_json(signed: &Signed<seednet_protocol::Record>) -> Value {
-    serde_json::to_value(signed.to_wire()).unwrap()
-}
+use seednet_protocol::NodeKey;
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tampered_forged_and_equivocating_records_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let a = node(dir.path(), "a", "IT", SLOW_INTERVAL_MS).await;
 
-    let evil = NodeKey::from_seed(rand::random());
+    let seed: [u8; 32] = rand::random();
+    let evil = NodeKey::from_seed(seed);
     let third = NodeKey::from_seed(rand::random());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let descriptor = Signed::sign(
-        &evil,
-        NodeDescriptor {
-            node_id: evil.node_id(),
-            name: "Malicious".into(),
-            country: CountryCode::parse("IT").unwrap(),
-            base_url: url.clone(),
-            languages: vec![LanguageTag::parse("en").unwrap()],
-            version: 1,
-            software: "malicious/1".into(),
-            signed_at: Timestamp::from_unix_seconds(1_767_225_600).unwrap(),
-        },
-    )
-    .unwrap();
     let good = sign_sample(
         &evil,
         "good",
@@ -71,44 +53,23 @@ async fn tampered_forged_and_equivocating_records_are_refused() {
         "next_cursor": 4,
         "head_seq": 4,
     });
-    let descriptor_wire = serde_json::to_value(descriptor.to_wire()).unwrap();
-    let app = Router::new()
-        .route(
-            "/api/v1/node",
-            get(move || {
-                let d = descriptor_wire.clone();
-                async move { Json(d) }
-            }),
-        )
-        .route(
-            "/federation/v1/links",
-            post(|| async { (axum::http::StatusCode::ACCEPTED, Json(json!({}))) }),
-        )
-        .route(
-            "/federation/v1/changes",
-            get(
-                move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
-                    let page = page.clone();
-                    async move {
-                        if query.unwrap_or_default().starts_with("since=0") {
-                            Json(page)
-                        } else {
-                            Json(json!({"records": [], "next_cursor": 4, "head_seq": 4}))
-                        }
+    let routes = Router::new().route(
+        "/federation/v1/changes",
+        get(
+            move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
+                let page = page.clone();
+                async move {
+                    if query.unwrap_or_default().starts_with("since=0") {
+                        Json(page)
+                    } else {
+                        Json(json!({"records": [], "next_cursor": 4, "head_seq": 4}))
                     }
-                },
-            ),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    // A's admin adds the peer; the peer "approves" with a signed accept.
-    a.admin("POST", "/api/v1/peers", Some(json!({ "url": url })))
-        .await
-        .unwrap();
-    let target = format!("{}/federation/v1/links/accept", a.url());
-    let headers = sign(&evil, "POST", &target, b"");
-    let (status, body) = send_signed("POST", &target, Vec::new(), &headers).await;
-    assert_eq!(status, 204, "{body}");
+                }
+            },
+        ),
+    );
+    let fake = FakePeer::start(NodeKey::from_seed(seed), "Malicious", routes).await;
+    fake.link(&a).await;
 
     let origin = evil.node_id().to_hex();
     eventually("A applies the good record", || async {
@@ -159,5 +120,22 @@ async fn tampered_forged_and_equivocating_records_are_refused() {
     })
     .await;
     assert_eq!(peer["records_received"], 1);
+    // The two versions that do not verify are counted and said, and stay
+    // said after the next successful pull (until a valid version is held).
+    assert_eq!(peer["refused_versions"], 2, "{peer}");
+    let last_error = peer["last_error"].as_str().unwrap_or_default();
+    assert!(last_error.contains("refused"), "{peer}");
+    let metrics = reqwest::get(format!("{}/metrics", a.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "seednet_peer_refused_versions_total{{peer=\"{origin}\"}} 2"
+        )),
+        "{metrics}"
+    );
     a.stop().await.unwrap();
 }

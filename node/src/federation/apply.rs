@@ -21,7 +21,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use seednet_protocol::federation::wire::signed_items;
-use seednet_protocol::{verify_batch, NodeId, Record, Signed, SignedWire};
+use seednet_protocol::{verify_batch, NodeId, Record, RecordId, RecordKey, Signed, SignedWire};
+use serde::Deserialize;
 
 use super::Inner;
 use crate::storage::{ApplyOutcome, Storage, StorageError};
@@ -43,6 +44,44 @@ pub struct BatchCounts {
     pub refused_signature: u64,
     /// Refused by policy (blocked origin, relay policy).
     pub refused_policy: u64,
+}
+
+/// What a peer's batch did: the counts, and each version refused because
+/// it does not verify, for the peer status and a fetch again
+/// ([`super::refetch`]).
+#[derive(Debug, Default, Clone)]
+pub struct PeerBatch {
+    pub counts: BatchCounts,
+    pub refused: Vec<Refused>,
+}
+
+/// A version refused at verification: what its unverified bytes claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub key: Option<RecordKey>,
+    pub version: Option<u64>,
+    pub reason: String,
+}
+
+/// The fields of a signed record that name it.
+#[derive(Deserialize)]
+struct KeyView {
+    origin: String,
+    id: String,
+    #[serde(default)]
+    version: Option<u64>,
+}
+
+/// The record key and version a signed record claims, read without
+/// verifying it: only to say what was refused, or to find where an answer
+/// stopped, never to store.
+pub(super) fn unverified_key(wire: &SignedWire) -> Option<(RecordKey, Option<u64>)> {
+    let view: KeyView = serde_json::from_str(wire.signed.get()).ok()?;
+    let key = RecordKey {
+        origin: view.origin.parse().ok()?,
+        id: RecordId::parse(&view.id)?,
+    };
+    Some((key, view.version))
 }
 
 /// Where a batch of signed records comes from; it decides admission.
@@ -100,16 +139,31 @@ fn count_outcomes(outcomes: Vec<ApplyOutcome>, counts: &mut BatchCounts) {
     }
 }
 
-/// The records of a batch whose signatures verify (step 1). Blocking.
-fn verify_wires(wires: &[SignedWire], counts: &mut BatchCounts) -> Vec<Signed<Record>> {
+/// The records of a batch whose signatures verify (step 1); the others go
+/// to `refused`. Blocking.
+fn verify_wires(
+    wires: &[SignedWire],
+    counts: &mut BatchCounts,
+    refused: &mut Vec<Refused>,
+) -> Vec<Signed<Record>> {
     let items = signed_items(wires);
     let mut verified = Vec::with_capacity(wires.len());
-    for result in verify_batch::<Record>(&items) {
+    for (result, wire) in verify_batch::<Record>(&items).into_iter().zip(wires) {
         match result {
             Ok(record) => verified.push(record),
             Err(error) => {
-                tracing::warn!(%error, "record refused: it does not verify");
+                let claimed = unverified_key(wire);
+                tracing::warn!(
+                    %error,
+                    claimed = claimed.as_ref().map(|(key, _)| key.to_string()),
+                    "record refused: it does not verify"
+                );
                 counts.refused_signature += 1;
+                refused.push(Refused {
+                    key: claimed.as_ref().map(|(key, _)| key.clone()),
+                    version: claimed.and_then(|(_, version)| version),
+                    reason: error.to_string(),
+                });
             }
         }
     }
@@ -122,21 +176,21 @@ pub(crate) async fn apply_from_peer(
     inner: &Inner,
     peer: &NodeId,
     wires: Vec<SignedWire>,
-) -> Result<BatchCounts, String> {
+) -> Result<PeerBatch, String> {
     let own = inner.keys.own_ids();
     let peer_ids = inner.registry.origins_of(peer);
     let relay = inner.relay;
     let admission = inner.blocklist.admission().await;
     let blocked = admission.blocked.clone();
-    let (admitted, mut counts) = tokio::task::spawn_blocking(move || {
-        let mut counts = BatchCounts::default();
-        let verified = verify_wires(&wires, &mut counts);
+    let (admitted, mut batch) = tokio::task::spawn_blocking(move || {
+        let mut batch = PeerBatch::default();
+        let verified = verify_wires(&wires, &mut batch.counts, &mut batch.refused);
         let provenance = Provenance::Peer {
             peer_ids: &peer_ids,
             relay,
         };
-        let admitted = admit_batch(verified, provenance, &own, &blocked, &mut counts);
-        (admitted, counts)
+        let admitted = admit_batch(verified, provenance, &own, &blocked, &mut batch.counts);
+        (admitted, batch)
     })
     .await
     .map_err(|e| format!("verification task failed: {e}"))?;
@@ -144,10 +198,10 @@ pub(crate) async fn apply_from_peer(
         let queued = inner.storage.apply_many(admitted);
         drop(admission);
         let outcomes = queued.wait().await.map_err(|e| e.to_string())?;
-        count_outcomes(outcomes, &mut counts);
+        count_outcomes(outcomes, &mut batch.counts);
     }
-    record_counts(inner, peer, counts);
-    Ok(counts)
+    record_counts(inner, peer, &batch);
+    Ok(batch)
 }
 
 /// Applies signed records read from an export (`seednet import`, node
@@ -168,10 +222,12 @@ pub async fn apply_imported(
 }
 
 /// Adds a batch to the peer's counters and logs what was refused.
-fn record_counts(inner: &Inner, peer: &NodeId, counts: BatchCounts) {
+fn record_counts(inner: &Inner, peer: &NodeId, batch: &PeerBatch) {
+    let counts = batch.counts;
     inner
         .registry
         .add_received(peer, counts.applied, counts.equivocations);
+    inner.registry.add_refused(peer, &batch.refused);
     if counts.applied > 0 {
         tracing::info!(peer = %peer, applied = counts.applied, "records received");
     }

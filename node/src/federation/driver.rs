@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::apply::{apply_from_peer, BatchCounts};
+use super::apply::{apply_from_peer, PeerBatch, Refused};
 use super::client::ClientError;
 use super::peer::{DriverHandle, DriverMessage, DRIVER_QUEUE_MAX};
 use super::{store, Inner};
@@ -91,9 +91,31 @@ impl RotationRedelivery {
     }
 }
 
+/// Fetches again of refused versions ([`super::refetch`]) running at once
+/// per peer, at most; a page refused beyond that is left to the repair pass.
+pub(crate) const REFETCH_TASKS_MAX: usize = 2;
+
+/// The driver's running fetches again of refused versions.
+struct Refetches(Vec<SideTask>);
+
+impl Refetches {
+    fn start(&mut self, inner: &Arc<Inner>, peer: NodeId, refused: Vec<Refused>) {
+        self.0.retain(SideTask::is_running);
+        if self.0.len() >= REFETCH_TASKS_MAX {
+            tracing::warn!(peer = %peer, refused = refused.len(), "refused versions left to the repair pass: fetches again already running");
+            return;
+        }
+        let inner = Arc::clone(inner);
+        self.0
+            .push(SideTask(Some(tokio::spawn(super::refetch::refetch(
+                inner, peer, refused,
+            )))));
+    }
+}
+
 enum Outcome {
     Fetched(RequestId, Result<ChangesPage, FetchError>, ChangesQuery),
-    Applied(RequestId, Result<BatchCounts, String>),
+    Applied(RequestId, Result<PeerBatch, String>),
 }
 
 /// Starts the driver of `node_id` at `base_url`, pulling from `cursor`.
@@ -126,6 +148,7 @@ async fn run(
     let mut wake = Instant::now();
     let mut last_success = None;
     let mut repair_task = SideTask(None);
+    let mut refetches = Refetches(Vec::new());
     let mut redelivery = RotationRedelivery {
         task: SideTask(None),
         last: None,
@@ -162,7 +185,12 @@ async fn run(
                 Outcome::Applied(request, result) => {
                     in_flight.0.remove(&request);
                     match result {
-                        Ok(_counts) => Event::BatchApplied { request },
+                        Ok(batch) => {
+                            if !batch.refused.is_empty() {
+                                refetches.start(&inner, peer, batch.refused);
+                            }
+                            Event::BatchApplied { request }
+                        }
                         Err(error) => Event::ApplyFailed { request, error },
                     }
                 }

@@ -36,6 +36,7 @@ pub mod nonces;
 mod peer;
 mod pending_rotation;
 pub mod purge;
+pub mod refetch;
 mod registry;
 pub mod repair;
 pub mod rotation;

@@ -9,7 +9,9 @@
 //! federation asks the registry, so the rules for a peer's fields (which
 //! error shows, which cursor counts) are written once, here.
 
-use seednet_protocol::federation::wire::{Link, LinkState, PeerEntry, RepairReport};
+use seednet_protocol::federation::wire::{
+    Link, LinkState, PeerEntry, Refetch, RefusedVersion, RepairReport,
+};
 use seednet_protocol::{NodeDescriptor, NodeId, Signed, SignedWire, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +44,12 @@ pub(crate) struct StoredPeer {
     /// [`super::admission::PENDING_LINK_REQUEST_TTL_SECS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) requested_at: Option<Timestamp>,
+    /// Versions this peer sent that did not verify.
+    #[serde(default)]
+    pub(crate) refused_versions: u64,
+    /// The latest of them and what fetching it again did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_refused: Option<RefusedVersion>,
 }
 
 /// A peer in memory: what is stored plus the live sync status and driver.
@@ -61,6 +69,8 @@ pub(crate) struct Peer {
     pub(super) former_ids: Vec<NodeId>,
     pub(super) pending_rotation: Option<PendingRotationState>,
     pub(super) requested_at: Option<Timestamp>,
+    pub(super) refused_versions: u64,
+    pub(super) last_refused: Option<RefusedVersion>,
 }
 
 impl Peer {
@@ -80,6 +90,8 @@ impl Peer {
             former_ids: Vec::new(),
             pending_rotation: None,
             requested_at: None,
+            refused_versions: 0,
+            last_refused: None,
         }
     }
 
@@ -106,6 +118,8 @@ impl Peer {
                 .transpose()?,
             former_ids: stored.former_ids,
             requested_at: stored.requested_at,
+            refused_versions: stored.refused_versions,
+            last_refused: stored.last_refused,
         })
     }
 
@@ -160,6 +174,8 @@ impl Peer {
                 .as_ref()
                 .map(PendingRotationState::stored),
             requested_at: self.requested_at,
+            refused_versions: self.refused_versions,
+            last_refused: self.last_refused.clone(),
         }
     }
 
@@ -179,7 +195,12 @@ impl Peer {
             cursor,
             head_seq: self.sync.head_seq,
             lag: self.sync.head_seq.saturating_sub(cursor),
-            last_error: self.sync.last_error.clone().or(self.last_error.clone()),
+            last_error: self
+                .sync
+                .last_error
+                .clone()
+                .or(self.last_error.clone())
+                .or_else(|| self.last_refused.as_ref().and_then(refusal_error)),
             equivocations: self.equivocations,
             last_repair: self.last_repair.clone(),
             pending_rotation: self
@@ -188,8 +209,31 @@ impl Peer {
                 .map(PendingRotationState::entry),
             former_node_ids: self.former_ids.clone(),
             requested_at: self.requested_at,
+            refused_versions: self.refused_versions,
+            last_refused: self.last_refused.clone(),
         })
     }
+}
+
+/// The error a refused version shows until a valid version is held: a feed
+/// page with a refused version still counts as a successful pull, so this
+/// is not cleared by the next one.
+fn refusal_error(refused: &RefusedVersion) -> Option<String> {
+    let what = match (&refused.key, refused.version) {
+        (Some(key), Some(version)) => format!("{key} version {version}"),
+        (Some(key), None) => key.to_string(),
+        (None, _) => "a record that names no readable key".to_string(),
+    };
+    let state = match refused.refetch {
+        Refetch::Recovered { .. } => return None,
+        Refetch::Pending => "fetching it again",
+        Refetch::Missing => "no peer had a valid version; the next repair pass looks again",
+        Refetch::Unknown => "it cannot be asked for again",
+    };
+    Some(format!(
+        "refused {what} from this peer ({}): {state}",
+        refused.reason
+    ))
 }
 
 /// Messages a driver task waits for besides its own timers and results.

@@ -11,9 +11,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use seednet_protocol::federation::wire::{Approval, Link, LinkEvent, PeerEntry, RepairReport};
-use seednet_protocol::{NodeDescriptor, NodeId, Signed, Timestamp};
+use seednet_protocol::federation::wire::{
+    Approval, Link, LinkEvent, PeerEntry, Refetch, RefusedVersion, RepairReport,
+};
+use seednet_protocol::{NodeDescriptor, NodeId, RecordKey, Signed, Timestamp};
 
+use super::apply::Refused;
 use super::peer::{DriverHandle, DriverMessage, Peer, StoredPeer};
 use super::pending_rotation::PendingRotationState;
 use super::FederationError;
@@ -356,6 +359,46 @@ impl PeerRegistry {
         }
     }
 
+    /// Counts versions `node_id` sent that did not verify; the last one is
+    /// shown in the peer status, its fetch again pending.
+    pub(crate) fn add_refused(&self, node_id: &NodeId, refused: &[Refused]) {
+        let Some(last) = refused.last() else {
+            return;
+        };
+        if let Some(peer) = self.lock().get_mut(node_id) {
+            peer.refused_versions += refused.len() as u64;
+            peer.last_refused = Some(RefusedVersion {
+                key: last.key.clone(),
+                version: last.version,
+                reason: last.reason.clone(),
+                refused_at: crate::clock::now_timestamp(),
+                refetch: if last.key.is_some() {
+                    Refetch::Pending
+                } else {
+                    Refetch::Unknown
+                },
+            });
+        }
+    }
+
+    /// What fetching `key` again did, if it is still the peer's last
+    /// refused version; the stored peer to write.
+    pub(crate) fn set_refetch(
+        &self,
+        node_id: &NodeId,
+        key: &RecordKey,
+        refetch: Refetch,
+    ) -> Option<StoredPeer> {
+        let mut peers = self.lock();
+        let peer = peers.get_mut(node_id)?;
+        let last = peer.last_refused.as_mut()?;
+        if last.key.as_ref() != Some(key) {
+            return None;
+        }
+        last.refetch = refetch;
+        Some(peer.stored())
+    }
+
     /// Sets the cursor reached (about to be stored); the entry to store.
     pub(crate) fn set_cursor(&self, node_id: &NodeId, cursor: u64) -> Option<StoredPeer> {
         let mut peers = self.lock();
@@ -478,6 +521,8 @@ impl PeerRegistry {
                 former_ids: moved.stored.former_ids.clone(),
                 pending_rotation: None,
                 requested_at: old.requested_at,
+                refused_versions: old.refused_versions,
+                last_refused: old.last_refused,
             },
         );
         Ok(())

@@ -20,10 +20,9 @@ use seednet_protocol::federation::reconcile::{
     item_id_of, Item, ReconcileConfig, ReconcileError, Reconciler,
 };
 use seednet_protocol::federation::wire::{ItemsRequest, ItemsResponse, RepairReport};
-use seednet_protocol::{NodeId, RecordId, RecordKey, SignedWire};
-use serde::Deserialize;
+use seednet_protocol::NodeId;
 
-use super::apply::apply_from_peer;
+use super::apply::{apply_from_peer, unverified_key};
 use super::client::ClientError;
 use super::{store, Inner};
 use crate::storage::{StorageError, StoredItems};
@@ -224,7 +223,7 @@ fn worth_fetching(have: &[Item], need: &[Item]) -> Vec<[u8; 32]> {
 /// peer answers in the order asked and may stop early at its byte bound, so
 /// the next batch starts after the last id it answered (each request makes
 /// progress; ids it does not hold are asked at most twice).
-async fn fetch_and_apply(
+pub(super) async fn fetch_and_apply(
     inner: &Arc<Inner>,
     peer: NodeId,
     base_url: &str,
@@ -255,7 +254,7 @@ async fn fetch_and_apply(
             // Unverified here (verification is batched in the apply path):
             // only used to find where the answer stopped.
             let position = unverified_key(wire)
-                .and_then(|key| positions.get(&item_id_of(&key)).copied())
+                .and_then(|(key, _)| positions.get(&item_id_of(&key)).copied())
                 .ok_or_else(|| {
                     RepairError::BadResponse("a record that was not asked for".into())
                 })?;
@@ -263,10 +262,10 @@ async fn fetch_and_apply(
         }
         report.fetched += response.records.len() as u64;
         if !response.records.is_empty() {
-            let counts = apply_from_peer(inner, &peer, response.records)
+            let batch = apply_from_peer(inner, &peer, response.records)
                 .await
                 .map_err(RepairError::Apply)?;
-            report.applied += counts.applied;
+            report.applied += batch.counts.applied;
         }
         pending = match last_answered {
             Some(last) if last + 1 < batch.len() => &pending[last + 1..],
@@ -274,20 +273,4 @@ async fn fetch_and_apply(
         };
     }
     Ok(())
-}
-
-/// The fields of a signed record that name it.
-#[derive(Deserialize)]
-struct KeyView {
-    origin: String,
-    id: String,
-}
-
-/// The record key a signed record claims, read without verifying it.
-fn unverified_key(wire: &SignedWire) -> Option<RecordKey> {
-    let view: KeyView = serde_json::from_str(wire.signed.get()).ok()?;
-    Some(RecordKey {
-        origin: view.origin.parse().ok()?,
-        id: RecordId::parse(&view.id)?,
-    })
 }

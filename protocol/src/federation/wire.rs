@@ -733,6 +733,51 @@ pub struct PeerEntry {
     /// (unanswered requests expire; see `docs/PROTOCOL-federation.md` 9.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<Timestamp>,
+    /// Record versions this peer sent that were refused (the signature does
+    /// not verify, or the record is not valid), counted since the link began.
+    #[serde(default)]
+    pub refused_versions: u64,
+    /// The latest refused version and what fetching it again did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refused: Option<RefusedVersion>,
+}
+
+/// A record version a peer sent that this node refused, and what fetching
+/// that record again (from the same peer, then from the others) did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefusedVersion {
+    /// The record the refused bytes claimed to be (read without trusting
+    /// them; `None` when even that could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<crate::key::RecordKey>,
+    /// The version they claimed, when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Why the version was refused.
+    pub reason: String,
+    /// When it was refused.
+    pub refused_at: Timestamp,
+    /// What fetching the record again did.
+    pub refetch: Refetch,
+}
+
+/// The state of the fetch again of a refused version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state", deny_unknown_fields)]
+pub enum Refetch {
+    /// Being fetched again.
+    Pending,
+    /// A valid version at least as new is now held, fetched from `from`
+    /// (or it was already held).
+    Recovered {
+        /// The peer it came from; `None` when it was held already.
+        from: Option<NodeId>,
+    },
+    /// No peer had a valid version; the next repair pass looks again.
+    Missing,
+    /// The refused bytes do not say which record they were: nothing to ask.
+    Unknown,
 }
 
 /// What an admin sees of a peer's announced key rotation before approving.

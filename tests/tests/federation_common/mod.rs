@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_peer;
+
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::Path;

@@ -430,6 +430,8 @@ fn peer_entry_rotation_members_are_optional_on_the_wire() {
         former_node_ids: Vec::new(),
         requested_at: None,
         last_repair: None,
+        refused_versions: 0,
+        last_refused: None,
     };
     let mut value = serde_json::to_value(&entry).unwrap();
     assert!(value.get("pending_rotation").is_none());
