@@ -430,3 +430,56 @@ fn backup_and_restore_help_say_what_they_do() {
         );
     }
 }
+
+/// deploy/seednet-backup.sh, as the nightly timer runs it: each run adds a
+/// backup and only the newest SEEDNET_BACKUP_KEEP stay.
+#[test]
+fn the_nightly_backup_script_keeps_the_newest_backups() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = data_dir(&temp);
+    init(&dir);
+    let backups = temp.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/seednet-backup.sh");
+    let run = |keep: &str| {
+        std::process::Command::new("sh")
+            .arg(&script)
+            .env("SEEDNET_BIN", common::BIN)
+            .env("SEEDNET_DATA_DIR", &dir)
+            .env("SEEDNET_BACKUP_DIR", &backups)
+            .env("SEEDNET_BACKUP_KEEP", keep)
+            .env_remove("SEEDNET_NODE")
+            .env_remove("SEEDNET_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let listed = || {
+        let mut names: Vec<String> = std::fs::read_dir(&backups)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        let output = run("2");
+        assert!(output.status.success(), "{}", stderr(&output));
+        let names = listed();
+        made.push(names.last().unwrap().clone());
+        for name in &names {
+            assert!(backups.join(name).join("manifest.json").exists(), "{name}");
+        }
+        // Names sort by time: wait so that the next one sorts after.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    assert_eq!(listed(), made[1..].to_vec(), "the oldest one removed");
+    let output = run("none");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("whole number"));
+    assert_eq!(
+        listed(),
+        made[1..].to_vec(),
+        "nothing removed by a refused run"
+    );
+}
