@@ -483,3 +483,84 @@ fn the_nightly_backup_script_keeps_the_newest_backups() {
         "nothing removed by a refused run"
     );
 }
+
+/// After a key rotation a backup carries the retired key file and the
+/// rotation statement; the node restored with its current key keeps the old
+/// id's records as its own and can still send the statement again.
+#[test]
+fn a_backup_after_a_key_rotation_keeps_the_retired_key_and_the_statement() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = data_dir(&temp);
+    let tokens = init(&dir);
+    let record = temp.path().join("record.json");
+    std::fs::write(&record, content("Laboratorio urbano").to_string()).unwrap();
+    let output = seednet(&dir, &["record", "add", record.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let server = Server::start(&dir);
+    let remote = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .args(["--node", &server.base, "--token", &tokens.admin_token])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = remote(&["key", "rotate", "--reason", "scheduled", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let new_id = report["new_node_id"].as_str().unwrap().to_string();
+
+    let backup = temp.path().join("after-rotation");
+    let output = seednet(
+        &dir,
+        &[
+            "backup",
+            "--output",
+            backup.to_str().unwrap(),
+            "--node",
+            &server.base,
+            "--token",
+            &tokens.admin_token,
+        ],
+    );
+    assert!(output.status.success(), "backup: {}", stderr(&output));
+    server.stop();
+    let manifest = manifest(&backup);
+    assert_eq!(manifest["node_id"], new_id.as_str());
+    assert_eq!(manifest["key_rotations"], 1);
+    let retired = backup.join(format!("node.key.retired-{}", tokens.node_id));
+    assert_eq!(mode(&retired), 0o600);
+
+    let restored = temp.path().join("restored");
+    let output = seednet(
+        &restored,
+        &[
+            "restore",
+            backup.to_str().unwrap(),
+            "--key",
+            dir.join("node.key").to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "restore: {}", stderr(&output));
+    let admin = stdout(&output)
+        .lines()
+        .find_map(|line| line.strip_prefix("admin token (shown once, keep it safe): "))
+        .unwrap()
+        .to_string();
+    assert!(restored
+        .join(format!("node.key.retired-{}", tokens.node_id))
+        .exists());
+    let server = Server::start(&restored);
+    let output = std::process::Command::new(common::BIN)
+        .args(["--node", &server.base, "--token", &admin])
+        .args(["key", "resend-rotation"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!("old node id: {}", tokens.node_id)),
+        "{}",
+        stdout(&output)
+    );
+    server.stop();
+}

@@ -9,14 +9,16 @@
 //! of that last head: a consistent copy, however many publishes run
 //! meanwhile (a record changed during the backup appears in its old version
 //! and again later in its new one; applying the lines in order keeps the
-//! newer).
+//! newer). `GET /api/v1/backup/rotations` adds the key rotation statements
+//! this node signed (public statements its peers received), so that a
+//! restored node can still send them again.
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::Json;
 use seednet_protocol::federation::wire::ChangesQuery;
-use seednet_protocol::SignedWire;
+use seednet_protocol::{Signed, SignedWire};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -79,5 +81,30 @@ pub async fn backup_changes(
         records: page.records,
         next_cursor: page.next_cursor,
         head_seq: page.head_seq,
+    }))
+}
+
+/// The key rotations this node signed (`GET /api/v1/backup/rotations`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRotations {
+    /// Signed rotation statements, oldest first.
+    #[schema(value_type = Vec<SignedRecord>)]
+    pub rotations: Vec<SignedWire>,
+}
+
+/// The key rotation statements this node signed, oldest first (admin).
+#[utoipa::path(get, path = "/api/v1/backup/rotations", tag = "node",
+    responses((status = 200, description = "signed rotation statements", body = BackupRotations),
+              (status = 401, description = "missing or unknown token", body = ErrorBody),
+              (status = 403, description = "not an admin token", body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn backup_rotations(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<BackupRotations>, ApiError> {
+    let rotations = state.blocking(storage::load_own_rotations).await?;
+    Ok(Json(BackupRotations {
+        rotations: rotations.iter().map(Signed::to_wire).collect(),
     }))
 }

@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `manifest.json` | format version, node id, time, change-log head, record counts, each file's size and SHA-256 |
 //! | `records.jsonl` | every stored signed record version, tombstones included, in change-log order (the `export --format jsonl` lines) |
+//! | `rotations.json` | the key rotation statements the node signed (JSON array of signed statements) |
 //! | `seednet.toml` | the configuration |
 //! | `node.key.retired-*` | keys retired by rotations (mode 0600) |
 //! | `node.key` | only with `--include-key` (mode 0600) |
@@ -40,7 +41,7 @@ use seednet_node::storage::{self, StorageError, SCHEMA_VERSION};
 use seednet_node::tokens::{self, Role};
 use seednet_node::transfer::{self, ExportFormat, ExportWriter, ImportEntry, ImportFormat};
 use seednet_node::{clock, keyfile};
-use seednet_protocol::federation::wire::ChangesQuery;
+use seednet_protocol::federation::wire::{ChangesQuery, KeyRotation};
 use seednet_protocol::{NodeId, NodeKey, Record, RecordKey, Signed};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -54,6 +55,7 @@ pub const BACKUP_FORMAT: &str = "seednet-backup";
 pub const BACKUP_FORMAT_VERSION: u64 = 1;
 const MANIFEST_FILE_NAME: &str = "manifest.json";
 const RECORDS_FILE_NAME: &str = "records.jsonl";
+const ROTATIONS_FILE_NAME: &str = "rotations.json";
 /// Largest manifest restore reads.
 const MANIFEST_BYTES_MAX: u64 = 1024 * 1024;
 /// Most change-log pages one backup reads (500 records each: 50 million
@@ -114,6 +116,8 @@ struct Manifest {
     /// while the backup ran: their older versions come first).
     versions_in_file: u64,
     origins: Vec<OriginCount>,
+    /// Key rotation statements in `rotations.json`.
+    key_rotations: u64,
     includes_node_key: bool,
     files: Vec<FileEntry>,
 }
@@ -158,6 +162,29 @@ impl Source {
                 })
             }
         }
+    }
+
+    /// The rotation statements the node signed, each verified.
+    async fn rotations(&self) -> Result<Vec<Signed<KeyRotation>>> {
+        let wires = match self {
+            Source::Remote(remote) => remote.backup_rotations().await?.rotations,
+            Source::Local(node) => {
+                let storage = Arc::clone(&node.storage);
+                let rotations = tokio::task::spawn_blocking(move || {
+                    storage::load_own_rotations(storage.as_ref())
+                })
+                .await??;
+                return Ok(rotations);
+            }
+        };
+        wires
+            .iter()
+            .map(|wire| {
+                Signed::<KeyRotation>::from_wire(wire).map_err(|e| {
+                    anyhow!("the node sent a rotation statement that does not verify: {e}")
+                })
+            })
+            .collect()
     }
 
     async fn close(self) -> Result<()> {
@@ -376,8 +403,17 @@ async fn write_backup(
         })
         .collect();
 
+    let rotations = source.rotations().await?;
+    let mut file = new_file(&dir.join(ROTATIONS_FILE_NAME), 0o600)?;
+    let wires: Vec<_> = rotations.iter().map(Signed::to_wire).collect();
+    file.write_all(serde_json::to_string(&wires)?.as_bytes())?;
+    file.sync_all()?;
+
     // The files beside the database.
-    let mut names = vec![RECORDS_FILE_NAME.to_string()];
+    let mut names = vec![
+        RECORDS_FILE_NAME.to_string(),
+        ROTATIONS_FILE_NAME.to_string(),
+    ];
     copy_file(
         &config.data_dir.join(CONFIG_FILE_NAME),
         &dir.join(CONFIG_FILE_NAME),
@@ -411,6 +447,7 @@ async fn write_backup(
         deleted: origins.iter().map(|o| o.deleted).sum(),
         versions_in_file,
         origins,
+        key_rotations: rotations.len() as u64,
         includes_node_key: include_key,
         files,
     };
@@ -576,7 +613,7 @@ pub async fn restore(data_dir: &Path, args: RestoreArgs) -> Result<()> {
     let manifest = read_manifest(&args.backup)?;
     check_empty(data_dir)?;
     let (key, same_identity) = choose_key(&args.backup, &manifest, &args)?;
-    let result = restore_into(data_dir, &args.backup, &manifest, &key).await;
+    let result = restore_into(data_dir, &args.backup, &manifest, &key, same_identity).await;
     let (counts, admin_token) = match result {
         Ok(done) => done,
         Err(error) => {
@@ -618,6 +655,7 @@ async fn restore_into(
     backup: &Path,
     manifest: &Manifest,
     key: &NodeKey,
+    same_identity: bool,
 ) -> Result<(ImportCounts, String)> {
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -659,8 +697,21 @@ async fn restore_into(
         bail!("{} holds unsigned record content", records_path.display());
     }
 
+    // The rotation statements are the old keys' words: only a node that
+    // kept the identity can send them again.
+    let rotations = if same_identity {
+        read_rotations(backup, manifest)?
+    } else {
+        Vec::new()
+    };
+
     let open_config = config.clone();
     let node = tokio::task::spawn_blocking(move || node::open(&open_config)).await??;
+    if !rotations.is_empty() {
+        storage::store_own_rotations(node.storage.as_ref(), &rotations)
+            .wait()
+            .await?;
+    }
     let local = Local { config, node };
     let progress = indicatif::ProgressBar::with_draw_target(
         Some(parsed.rows.len() as u64),
@@ -691,6 +742,29 @@ async fn restore_into(
     tokio::task::spawn_blocking(move || storage.shutdown()).await??;
     let counts = checked?;
     Ok((counts, token.expect("created when the counts match")))
+}
+
+/// The rotation statements of the backup, each verified (none when the
+/// backup has no `rotations.json`).
+fn read_rotations(backup: &Path, manifest: &Manifest) -> Result<Vec<Signed<KeyRotation>>> {
+    if !manifest
+        .files
+        .iter()
+        .any(|entry| entry.name == ROTATIONS_FILE_NAME)
+    {
+        return Ok(Vec::new());
+    }
+    let path = backup.join(ROTATIONS_FILE_NAME);
+    let wires: Vec<seednet_protocol::SignedWire> =
+        serde_json::from_slice(&std::fs::read(&path)?)
+            .with_context(|| format!("{} is not a list of signed statements", path.display()))?;
+    wires
+        .iter()
+        .map(|wire| {
+            Signed::<KeyRotation>::from_wire(wire)
+                .map_err(|e| anyhow!("{}: a statement does not verify: {e}", path.display()))
+        })
+        .collect()
 }
 
 /// The restored storage holds exactly the manifest's records per origin.

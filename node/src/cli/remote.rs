@@ -5,7 +5,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use reqwest::{Method, StatusCode};
 use seednet_node::accounts::{AccountChange, AccountInfo, NewAccount};
-use seednet_node::api::backup::BackupPage;
+use seednet_node::api::backup::{BackupPage, BackupRotations};
 use seednet_node::api::records::RecordList;
 use seednet_node::api::system::{CreatedToken, NodeStatus};
 use seednet_node::tokens::{Role, TokenInfo};
@@ -140,6 +140,15 @@ impl Remote {
     pub async fn backup_changes(&self, since: u64) -> Result<BackupPage> {
         let path = format!("/api/v1/backup/changes?since={since}");
         let response = self.send(Method::GET, &path, None, None).await?;
+        self.json(response).await
+    }
+
+    /// The key rotation statements the node signed (admin; for backups),
+    /// not verified here.
+    pub async fn backup_rotations(&self) -> Result<BackupRotations> {
+        let response = self
+            .send(Method::GET, "/api/v1/backup/rotations", None, None)
+            .await?;
         self.json(response).await
     }
 
