@@ -601,6 +601,59 @@ impl Config {
     }
 }
 
+/// The language most people of `country` read, for the countries this
+/// network expects (the EU, its candidates and neighbours); `None` for a
+/// country not in the table. Codes are ISO 639-1.
+pub fn country_language(country: &str) -> Option<&'static str> {
+    let language = match country.to_ascii_uppercase().as_str() {
+        "IT" | "SM" | "VA" => "it",
+        "GR" | "CY" => "el",
+        "RO" | "MD" => "ro",
+        "SI" => "sl",
+        "HR" => "hr",
+        "ES" => "es",
+        "PT" => "pt",
+        "FR" | "MC" => "fr",
+        "DE" | "AT" | "LI" | "CH" => "de",
+        "NL" | "BE" => "nl",
+        "LU" => "lb",
+        "PL" => "pl",
+        "CZ" => "cs",
+        "SK" => "sk",
+        "HU" => "hu",
+        "BG" => "bg",
+        "DK" => "da",
+        "SE" => "sv",
+        "FI" => "fi",
+        "EE" => "et",
+        "LV" => "lv",
+        "LT" => "lt",
+        "MT" => "mt",
+        "IE" | "GB" | "US" | "CA" | "AU" | "NZ" => "en",
+        "NO" => "nb",
+        "IS" => "is",
+        "AL" | "XK" => "sq",
+        "RS" | "ME" => "sr",
+        "BA" => "bs",
+        "MK" => "mk",
+        "TR" => "tr",
+        "UA" => "uk",
+        _ => return None,
+    };
+    Some(language)
+}
+
+/// The languages `init` writes when `--languages` is not given: the
+/// country's own language first, then English (the network's common
+/// language); English alone when the country's language is not known or is
+/// English.
+pub fn default_languages(country: &str) -> Vec<String> {
+    match country_language(country) {
+        Some(language) if language != "en" => vec![language.to_string(), "en".to_string()],
+        _ => vec!["en".to_string()],
+    }
+}
+
 fn check_range<T: PartialOrd + std::fmt::Display>(
     key: &'static str,
     value: T,
@@ -620,6 +673,27 @@ fn check_range<T: PartialOrd + std::fmt::Display>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_languages_are_the_country_s_own_then_english() {
+        for (country, expected) in [
+            ("IT", &["it", "en"][..]),
+            ("GR", &["el", "en"]),
+            ("RO", &["ro", "en"]),
+            ("SI", &["sl", "en"]),
+            ("hr", &["hr", "en"]),
+            ("IE", &["en"]),
+            ("ZZ", &["en"]),
+        ] {
+            assert_eq!(default_languages(country), expected, "country {country}");
+        }
+        // Every default is a language tag the config accepts.
+        for country in ["IT", "GR", "RO", "SI", "ES", "PT", "NO", "UA", "LU"] {
+            for text in default_languages(country) {
+                assert!(LanguageTag::parse(&text).is_some(), "{country}: {text}");
+            }
+        }
+    }
 
     fn file() -> ConfigFile {
         ConfigFile {

@@ -508,3 +508,46 @@ fn key_rotate_switches_the_running_node_to_a_new_key_and_keeps_the_old_one() {
     );
     assert!(ok(&dir, &["record", "add", &json_file]).contains(&new_id));
 }
+
+#[test]
+fn init_defaults_the_languages_to_the_country_s_own_and_english() {
+    let temp = tempfile::tempdir().unwrap();
+    let languages_written = |name: &str, extra: &[&str]| -> Vec<String> {
+        let dir = temp.path().join(name);
+        let country = name.split('-').next().unwrap();
+        let mut args = vec![
+            "init",
+            "--name",
+            "Centre",
+            "--country",
+            country,
+            "--url",
+            "https://centre.example",
+        ];
+        args.extend_from_slice(extra);
+        ok(&dir, &args);
+        let text = std::fs::read_to_string(dir.join("seednet.toml")).unwrap();
+        let config: toml::Value = toml::from_str(&text).unwrap();
+        config["node"]["languages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|value| value.as_str().unwrap().to_string())
+            .collect()
+    };
+    for (country, expected) in [
+        ("IT", &["it", "en"][..]),
+        ("GR", &["el", "en"]),
+        ("RO", &["ro", "en"]),
+        ("SI", &["sl", "en"]),
+        ("HR", &["hr", "en"]),
+        ("IE", &["en"]),
+    ] {
+        assert_eq!(languages_written(country, &[]), expected, "{country}");
+    }
+    // --languages says otherwise.
+    assert_eq!(
+        languages_written("GR-explicit", &["--languages", "en,el"]),
+        ["en", "el"]
+    );
+}

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod records;
 pub mod search;
 pub mod system;
@@ -31,6 +32,7 @@ use crate::state::AppState;
         accounts::create_account, accounts::list_accounts, accounts::disable_account,
         accounts::enable_account, accounts::reset_password, accounts::delete_account,
         audit::record_audit,
+        backup::backup_changes, backup::backup_rotations,
     ),
     components(schemas(
         crate::http::error::ErrorBody, crate::http::error::ErrorInfo, crate::http::error::ErrorDetail,
@@ -41,6 +43,7 @@ use crate::state::AppState;
         search::SearchResults, search::SearchHit, search::MatchedViaItem, search::SnippetSpan, search::SearchHitDisplay,
         search::SearchFacets, search::FacetCount, search::SearchQueryInfo,
         accounts::CreateAccount, accounts::ResetPassword, crate::accounts::AccountInfo,
+        backup::BackupPage, backup::BackupRotations,
         audit::AuditTrail, crate::audit::AuditEntry, crate::audit::AuditAction, crate::audit::Actor,
     )),
     modifiers(&TokenSecurity),
@@ -114,6 +117,8 @@ pub fn api_v1_router() -> Router<AppState> {
             "/api/v1/records/{origin}/{id}/audit",
             get(audit::record_audit),
         )
+        .route("/api/v1/backup/changes", get(backup::backup_changes))
+        .route("/api/v1/backup/rotations", get(backup::backup_rotations))
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(system::healthz))

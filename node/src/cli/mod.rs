@@ -6,6 +6,7 @@
 //! Both paths go through [`Target`], so a command is written once.
 
 mod account;
+mod backup;
 mod key;
 mod peer;
 mod remote;
@@ -117,6 +118,28 @@ enum Command {
     Search(search::SearchArgs),
     /// Delete and rebuild the search index from storage (node stopped).
     Reindex,
+    /// Write a consistent backup of the node (running or stopped) into a new directory.
+    ///
+    /// The backup holds every stored signed record version (tombstones
+    /// included) as of one change-log position, the config, the retired key
+    /// files and, only with --include-key, the node key, plus manifest.json
+    /// (format version, node id, time, counts, each file's SHA-256). A
+    /// running node is asked through its API (admin --token, and --node or
+    /// the listen address of --data-dir's config); a stopped node's data dir
+    /// is read directly. --data-dir is needed either way, for the files
+    /// beside the database. The directory is written under a temporary name
+    /// and renamed once complete. Not in a backup: tokens, accounts, peers,
+    /// the blocklist and the audit log.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new, empty data dir (--data-dir).
+    ///
+    /// Checks the manifest and every file's SHA-256, refuses a data dir that
+    /// is not empty, writes the config and key files, applies every signed
+    /// record version (each one verified), checks the counts against the
+    /// manifest and prints a new admin token. The node keeps its node id only
+    /// with its key: from the backup (--include-key) or --key FILE;
+    /// --new-key starts a new identity. Then start it with `seednet serve`.
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Args, Debug)]
@@ -130,9 +153,11 @@ struct InitArgs {
     /// Public base URL where peers and users reach this node.
     #[arg(long, value_name = "PUBLIC_URL")]
     url: String,
-    /// Languages the centre publishes in, main one first.
-    #[arg(long, value_delimiter = ',', default_value = "en")]
-    languages: Vec<String>,
+    /// Languages the centre publishes in and its interface speaks, main one
+    /// first [default: the country's own language, then English, e.g. IT gives
+    /// it,en and GR el,en; only en for a country whose language is not known].
+    #[arg(long, value_delimiter = ',', value_name = "LANG,...")]
+    languages: Option<Vec<String>>,
     /// Listen address to write into the config (default 127.0.0.1:8470).
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<String>,
@@ -274,6 +299,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
             search::reindex(&require_data_dir(&cli.data_dir)?).await
         }
+        Command::Backup(args) => {
+            init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
+            backup::backup(&require_data_dir(&cli.data_dir)?, cli.node, cli.token, args).await
+        }
+        Command::Restore(args) => {
+            init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
+            backup::restore(&require_data_dir(&cli.data_dir)?, args).await
+        }
         Command::Peer(command) => {
             init_logging(cli.log.as_deref().unwrap_or("warn"), LogFormat::Text);
             peer::peer(
@@ -323,6 +356,8 @@ async fn run_on_target(target: &Target, command: Command) -> Result<()> {
         | Command::Block(_)
         | Command::Key(_)
         | Command::Search(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
         | Command::Reindex => bail!("internal error: this command is not run against a target"),
     }
 }
@@ -359,9 +394,11 @@ async fn init(data_dir: &Path, args: InitArgs) -> Result<()> {
     let file = ConfigFile {
         node: NodeSection {
             name: args.name,
-            country: args.country,
             public_url: args.url,
-            languages: args.languages,
+            languages: args
+                .languages
+                .unwrap_or_else(|| config::default_languages(&args.country)),
+            country: args.country,
         },
         http: HttpSection {
             listen: Some(

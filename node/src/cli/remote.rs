@@ -5,6 +5,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use reqwest::{Method, StatusCode};
 use seednet_node::accounts::{AccountChange, AccountInfo, NewAccount};
+use seednet_node::api::backup::{BackupPage, BackupRotations};
 use seednet_node::api::records::RecordList;
 use seednet_node::api::system::{CreatedToken, NodeStatus};
 use seednet_node::tokens::{Role, TokenInfo};
@@ -132,6 +133,23 @@ impl Remote {
         let descriptor = Signed::<NodeDescriptor>::from_wire(&wire)
             .map_err(|e| anyhow!("the node descriptor does not verify: {e}"))?;
         Ok(descriptor.value().node_id)
+    }
+
+    /// One page of the node's change log after `since` (admin; for backups).
+    /// The records are not verified here: the caller verifies each one.
+    pub async fn backup_changes(&self, since: u64) -> Result<BackupPage> {
+        let path = format!("/api/v1/backup/changes?since={since}");
+        let response = self.send(Method::GET, &path, None, None).await?;
+        self.json(response).await
+    }
+
+    /// The key rotation statements the node signed (admin; for backups),
+    /// not verified here.
+    pub async fn backup_rotations(&self) -> Result<BackupRotations> {
+        let response = self
+            .send(Method::GET, "/api/v1/backup/rotations", None, None)
+            .await?;
+        self.json(response).await
     }
 
     pub async fn create(&self, content_json: Vec<u8>) -> Result<Signed<Record>> {

@@ -24,7 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use seednet_protocol::federation::reconcile::{Bound as ItemBound, Item, ItemSource};
 
-use seednet_protocol::federation::wire::KeyRotation;
+use seednet_protocol::federation::limits::SYNC_BATCH_BYTES_MAX;
+use seednet_protocol::federation::wire::{ChangesPage, ChangesQuery, KeyRotation, PageBuilder};
 use seednet_protocol::{CountryCode, SignatureBytes};
 use seednet_protocol::{
     Kind, LanguageTag, NodeDescriptor, NodeId, Record, RecordKey, Signed, SignedWire, Theme,
@@ -486,6 +487,47 @@ impl ItemSource for StoredItems<'_> {
                     visit(item);
                 }
             })
+    }
+}
+
+/// One page of the change log from `query.since`, as the federation feed
+/// (9.4) and backups serve it: the entries whose current version is still
+/// the one they wrote, in sequence order, leaving out (but moving the cursor
+/// past) the records whose origin `serves` refuses; at most `query.limit`
+/// records and about [`SYNC_BATCH_BYTES_MAX`] bytes. Entries written after
+/// the scan started are left for the next page, so a reader that pages until
+/// `next_cursor == head_seq` has seen every record at its version as of that
+/// last head. Blocking.
+pub fn changes_page(
+    storage: &dyn Storage,
+    query: ChangesQuery,
+    serves: &dyn Fn(&NodeId) -> bool,
+) -> Result<ChangesPage, StorageError> {
+    let head_seq = storage.head_seq();
+    let mut builder = PageBuilder::new(query, head_seq);
+    let mut after = query.since;
+    loop {
+        if after >= head_seq {
+            return Ok(builder.finish(true));
+        }
+        let page = storage.changes_since(after, query.limit, SYNC_BATCH_BYTES_MAX)?;
+        for change in page.changes {
+            if change.seq > head_seq {
+                return Ok(builder.finish(true));
+            }
+            let kept = if serves(&change.key.origin) {
+                builder.push(change.seq, change.to_wire())
+            } else {
+                builder.skip(change.seq)
+            };
+            if !kept {
+                return Ok(builder.finish(false));
+            }
+        }
+        if page.next_seq <= after {
+            return Ok(builder.finish(true));
+        }
+        after = page.next_seq;
     }
 }
 

@@ -12,7 +12,7 @@ use axum::Json;
 use seednet_protocol::federation::limits::{SYNC_BATCH_BYTES_MAX, SYNC_RECORD_OVERHEAD_BYTES};
 use seednet_protocol::federation::reconcile::{respond, ReconcileConfig, ReconcileError};
 use seednet_protocol::federation::wire::{
-    ChangesQuery, ItemsRequest, ItemsResponse, KeyRotation, LinkRequest, NotifyHint, PageBuilder,
+    ChangesQuery, ItemsRequest, ItemsResponse, KeyRotation, LinkRequest, NotifyHint,
 };
 use seednet_protocol::{NodeId, Signable, Signed, SignedWire};
 
@@ -107,40 +107,8 @@ pub(super) async fn changes(
         .map_err(|e| ApiError::bad_request("bad_request", "limit", e.to_string()))?;
     let federation = state.federation.clone();
     let page = state
-        .blocking(move |storage| -> Result<_, ApiError> {
-            let head_seq = storage.head_seq();
-            let mut builder = PageBuilder::new(query, head_seq);
-            let mut after = query.since;
-            let mut exhausted = false;
-            'scan: loop {
-                if after >= head_seq {
-                    exhausted = true;
-                    break;
-                }
-                let page = storage
-                    .changes_since(after, query.limit, SYNC_BATCH_BYTES_MAX)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
-                for change in page.changes {
-                    if change.seq > head_seq {
-                        exhausted = true;
-                        break 'scan;
-                    }
-                    let kept = if federation.serves_origin(&change.key.origin) {
-                        builder.push(change.seq, change.to_wire())
-                    } else {
-                        builder.skip(change.seq)
-                    };
-                    if !kept {
-                        break 'scan;
-                    }
-                }
-                if page.next_seq <= after {
-                    exhausted = true;
-                    break;
-                }
-                after = page.next_seq;
-            }
-            Ok(builder.finish(exhausted))
+        .blocking(move |storage| {
+            crate::storage::changes_page(storage, query, &|origin| federation.serves_origin(origin))
         })
         .await?;
     Ok(Json(page).into_response())
