@@ -4,8 +4,16 @@
 //! its acknowledged version or newer), verifies, and has its change-log
 //! entry; sequence numbers never go backwards.
 //!
+//! Kills come at three kinds of moment, chosen per cycle: while the node
+//! starts up (opening storage and the index, replaying the indexer's
+//! backlog), a short while into the writes, and late enough that index
+//! commits run concurrently with them. After the last cycle the node is
+//! started once more and its search index must come to agree with storage:
+//! one document per live record, none missing, none twice.
+//!
 //! Seeded: set SEEDNET_CRASH_SEED to replay a run, SEEDNET_CRASH_CYCLES to
-//! run more cycles (default 20).
+//! run more cycles (default 20; the long mode is
+//! `SEEDNET_CRASH_CYCLES=1000 cargo test --release -p seednet-node --test crash`).
 
 mod common;
 
@@ -148,7 +156,35 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut last_seq = BTreeMap::new();
     let mut last_head = 0;
     let mut checked: BTreeMap<RecordKey, u64> = BTreeMap::new();
+    let mut kinds = [0usize; 3];
     for cycle in 0..cycles {
+        let moment = match rng.gen_range(0..4) {
+            0 => Moment::StartUp,
+            1 => Moment::DuringIndexCommits,
+            _ => Moment::DuringWrites,
+        };
+        kinds[moment as usize] += 1;
+        if moment == Moment::StartUp {
+            let mut child = Server::spawn(&dir, &[]);
+            tokio::time::sleep(Duration::from_millis(rng.gen_range(0..150))).await;
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let snapshot = acked.lock().unwrap().clone();
+            let db = dir.join("db");
+            let (seqs, head) = tokio::task::spawn_blocking({
+                let mut seqs = std::mem::take(&mut last_seq);
+                let mut head = last_head;
+                move || {
+                    check_recovered(&db, &snapshot, &BTreeMap::new(), &mut seqs, &mut head);
+                    (seqs, head)
+                }
+            })
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
+            last_seq = seqs;
+            last_head = head;
+            continue;
+        }
         let server = Server::start(&dir);
         let mut writers = Vec::new();
         for w in 0..WRITERS {
@@ -159,7 +195,10 @@ async fn acknowledged_writes_survive_sigkill() {
                 seed ^ ((cycle * WRITERS + w) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             )));
         }
-        let kill_after_ms = rng.gen_range(20..250);
+        let kill_after_ms = match moment {
+            Moment::DuringIndexCommits => rng.gen_range(400..1_500),
+            _ => rng.gen_range(20..250),
+        };
         tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
         server.kill();
         for handle in writers {
@@ -191,9 +230,73 @@ async fn acknowledged_writes_survive_sigkill() {
     }
     let total = acked.lock().unwrap().len();
     eprintln!(
-        "crash test: {cycles} kills, {total} acknowledged records, change-log head {last_head}"
+        "crash test: {cycles} kills ({} at start-up, {} during writes, {} during index commits), {total} acknowledged records, change-log head {last_head}",
+        kinds[Moment::StartUp as usize],
+        kinds[Moment::DuringWrites as usize],
+        kinds[Moment::DuringIndexCommits as usize],
     );
     assert!(total > 0, "some writes were acknowledged");
+    index_agrees_with_storage(&dir, &tokens.admin_token).await;
+}
+
+/// When a cycle kills the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    StartUp = 0,
+    DuringWrites = 1,
+    DuringIndexCommits = 2,
+}
+
+/// Longest wait for the restarted node's index to catch up with storage.
+const INDEX_CATCH_UP: Duration = Duration::from_secs(60);
+
+/// Starts the node once more and waits until a query every record matches
+/// counts exactly the live records in storage; more is a duplicate in the
+/// index and fails at once.
+async fn index_agrees_with_storage(dir: &std::path::Path, admin_token: &str) {
+    let server = Server::start(dir);
+    let http = client();
+    let status: serde_json::Value = http
+        .get(server.url("/api/v1/status"))
+        .bearer_auth(admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let live: u64 = status["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|origin| origin["live"].as_u64().unwrap())
+        .sum();
+    let deadline = tokio::time::Instant::now() + INDEX_CATCH_UP;
+    loop {
+        // Every record's body says "laboratorio" (see `common::content`).
+        let answer: serde_json::Value = http
+            .get(server.url("/api/v1/search?q=laboratorio&limit=1"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let indexed = answer["total"].as_u64().expect("a total");
+        assert!(
+            indexed <= live,
+            "the index holds {indexed} documents for {live} live records"
+        );
+        if indexed == live {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the index stopped at {indexed} of {live} live records"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.stop();
 }
 
 /// SIGTERM while clients write: the node exits 0 after finishing in-flight

@@ -81,6 +81,23 @@ impl Server {
     }
 
     pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let mut child = Self::spawn(data_dir, env);
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Server { child, base }
+    }
+
+    /// Starts `seednet serve` without waiting for it (to kill it while it
+    /// starts up).
+    pub fn spawn(data_dir: &Path, env: &[(&str, &str)]) -> Child {
         let mut command = Command::new(BIN);
         command
             .arg("--data-dir")
@@ -96,18 +113,7 @@ impl Server {
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut child = command.spawn().expect("start seednet serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server { child, base }
+        command.spawn().expect("start seednet serve")
     }
 
     pub fn url(&self, path: &str) -> String {
