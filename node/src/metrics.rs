@@ -325,6 +325,22 @@ fn render_storage(out: &mut String, stats: &StorageStats) {
     }
 }
 
+/// The connection gate's series: open connections, and those closed at
+/// accept by reason.
+pub fn render_connections(gate: &crate::http::connections::ConnectionGate) -> String {
+    let (node_full, address_full) = gate.refused();
+    format!(
+        "# HELP seednet_connections_open Open client connections.\n\
+         # TYPE seednet_connections_open gauge\n\
+         seednet_connections_open {}\n\
+         # HELP seednet_connections_refused_total Connections closed at accept: the node's public share full, or the client address's.\n\
+         # TYPE seednet_connections_refused_total counter\n\
+         seednet_connections_refused_total{{reason=\"node_full\"}} {node_full}\n\
+         seednet_connections_refused_total{{reason=\"address_full\"}} {address_full}\n",
+        gate.open()
+    )
+}
+
 /// The semantic tier's series: whether it takes part, records with
 /// vectors, change-log entries not yet embedded, passages embedded.
 pub fn render_semantic(status: &crate::semantic_tier::SemanticStatus) -> String {

@@ -4,8 +4,10 @@
 //!
 //! The accept loop is hyper's, not `axum::serve`, because two limits live at
 //! the connection level: a header-read timeout (a client that trickles its
-//! headers would otherwise hold a connection forever) and a cap on open
-//! connections (request limits only count requests, not idle sockets).
+//! headers would otherwise hold a connection forever) and caps on open
+//! connections, for the node and per client address, with a reserve for
+//! the machine itself and approved peers (`crate::http::connections`;
+//! request limits only count requests, not idle sockets).
 
 use std::future::Future;
 use std::io::Write;
@@ -17,18 +19,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::app;
 use crate::config::Config;
+use crate::http::connections::is_own_machine;
 use crate::metrics::Metrics;
 use crate::node::{self, OpenError};
 use crate::state::AppState;
 
-/// Most open client connections; more are closed at accept.
-pub const CONNECTIONS_MAX: usize = 1_024;
-/// Time a client has to send its request headers.
-pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 /// Time in-flight requests get to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE_MS: u64 = 30_000;
 /// Pause after a failed accept (e.g. out of file descriptors).
@@ -94,7 +92,7 @@ pub async fn serve(
     state.federation.start().await?;
     state.search_index.open_in_background(&config);
     let app = app::app(state.clone());
-    accept_loop(listener, app, shutdown).await;
+    accept_loop(listener, app, &state, shutdown).await;
     state.begin_shutdown();
     state.federation.stop().await;
     let storage = Arc::clone(&opened.storage);
@@ -110,10 +108,11 @@ pub async fn serve(
 async fn accept_loop(
     listener: TcpListener,
     app: Router,
+    state: &AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let graceful = GracefulShutdown::new();
-    let connections = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    let gate = &state.connections;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -127,14 +126,21 @@ async fn accept_loop(
             },
             () = &mut shutdown => break,
         };
-        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-            tracing::warn!(%peer, max = CONNECTIONS_MAX, "connection limit reached; closing");
-            drop(stream);
-            continue;
+        let address = peer.ip();
+        let reserved = is_own_machine(address) || state.federation.is_peer_address(address);
+        let admitted = match gate.admit(address, reserved) {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                // Debug only: a crowd must not fill the log too; the counts
+                // are in /metrics.
+                tracing::debug!(%peer, ?refused, "connection closed at accept");
+                drop(stream);
+                continue;
+            }
         };
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_millis(HEADER_READ_TIMEOUT_MS))
+            .header_read_timeout(admitted.header_read_timeout)
             .serve_connection(
                 TokioIo::new(stream),
                 TowerToHyperService::new(with_peer_address(app.clone(), peer)),
@@ -144,7 +150,7 @@ async fn accept_loop(
             if let Err(error) = connection.await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
-            drop(permit);
+            drop(admitted);
         });
     }
     drop(listener);

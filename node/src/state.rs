@@ -16,6 +16,7 @@ use seednet_protocol::NodeId;
 
 use crate::config::Config;
 use crate::federation::Federation;
+use crate::http::connections::ConnectionGate;
 use crate::http::error::ApiError;
 use crate::metrics::Metrics;
 use crate::search_index::NodeSearchIndex;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub search_index: NodeSearchIndex,
     /// Peers, links and sync (see `crate::federation`).
     pub federation: Federation,
+    /// Open client connections, per address (see `crate::http::connections`).
+    pub connections: Arc<ConnectionGate>,
     shutting_down: Arc<AtomicBool>,
 }
 
@@ -50,6 +53,7 @@ impl AppState {
             Federation::new(Arc::clone(&storage), Arc::clone(publisher.keys()), &config);
         let search_index = NodeSearchIndex::new(Arc::clone(&storage), &config.data_dir);
         AppState {
+            connections: Arc::default(),
             federation,
             search_index,
             storage,

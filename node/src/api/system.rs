@@ -90,6 +90,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     text.push_str(&crate::metrics::render_semantic(
         &state.search_index.semantic().status(),
     ));
+    text.push_str(&crate::metrics::render_connections(&state.connections));
     (
         [(
             header::CONTENT_TYPE,

@@ -34,6 +34,7 @@ mod identity;
 pub mod links;
 pub mod nonces;
 mod peer;
+mod peer_addresses;
 mod pending_rotation;
 pub mod purge;
 pub mod refetch;
@@ -164,6 +165,7 @@ pub(crate) struct Inner {
     tasks: BackgroundTasks,
     repairs: repair::RepairLocks,
     admission: admission::LinkRequestAdmission,
+    peer_addresses: peer_addresses::PeerAddresses,
 }
 
 /// The federation handle kept in the app state. Cheap to clone.
@@ -204,8 +206,26 @@ impl Federation {
                 tasks: BackgroundTasks::default(),
                 repairs: repair::RepairLocks::default(),
                 admission: admission::LinkRequestAdmission::default(),
+                peer_addresses: peer_addresses::PeerAddresses::default(),
             }),
         }
+    }
+
+    /// `signer` sent a verified request from `address`: remembered while
+    /// its link is active, so its connections use the reserve
+    /// (`crate::http::connections`).
+    pub fn note_peer_address(&self, signer: &NodeId, address: std::net::IpAddr) {
+        if self.inner.registry.pulling_base_url(signer).is_some() {
+            self.inner.peer_addresses.note(address, *signer);
+        }
+    }
+
+    /// Whether `address` is where an active peer's requests come from.
+    pub fn is_peer_address(&self, address: std::net::IpAddr) -> bool {
+        self.inner
+            .peer_addresses
+            .peer_at(address)
+            .is_some_and(|peer| self.inner.registry.pulling_base_url(&peer).is_some())
     }
 
     /// The id of the node's current key.

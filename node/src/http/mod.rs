@@ -7,5 +7,6 @@
 
 pub mod body_limit;
 pub mod client_address;
+pub mod connections;
 pub mod error;
 pub mod extract;

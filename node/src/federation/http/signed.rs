@@ -99,6 +99,12 @@ impl<C: SignedCall> FromRequest<AppState> for SignedRequest<C> {
             ));
         }
         let signer = verify(state, C::ENDPOINT, &parts, &body).await?;
+        if let Some(address) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        {
+            state.federation.note_peer_address(&signer, address.0.ip());
+        }
         Ok(SignedRequest {
             signer,
             body,
