@@ -13,9 +13,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::system::decode_json;
 use crate::accounts::{self, AccountChange, AccountInfo, NewAccount};
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::decode_json;
 use crate::http::extract::{Admin, JsonBytes};
 use crate::state::AppState;
 use crate::tokens::Role;

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::records::SignedRecord;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::decode_json;
 use crate::http::extract::{Admin, JsonBytes};
 use crate::state::AppState;
 use crate::storage::{self, Space};
@@ -254,31 +255,4 @@ pub async fn revoke_token(
     write.wait().await?;
     tracing::info!(token_id = %id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Strict JSON decoding of a small API body, with the field path on errors.
-pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let is_document = path == "." || path.is_empty();
-        let code = if inner.is_syntax() || inner.is_eof() {
-            "invalid_json"
-        } else if inner.to_string().starts_with("unknown field") {
-            "unknown_field"
-        } else {
-            "invalid_field"
-        };
-        let api = ApiError::new(StatusCode::BAD_REQUEST, code, inner.to_string());
-        if is_document {
-            api
-        } else {
-            api.with_field(path)
-        }
-    })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
-    Ok(value)
 }

@@ -34,8 +34,7 @@ fn path_node_id(text: &str) -> Result<NodeId, ApiError> {
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("bad_request", "body", e.to_string()))
+    crate::http::extract::decode_json(body)
 }
 
 pub(super) async fn add_peer(
