@@ -336,11 +336,7 @@ fn id_cases(own: &str) -> Vec<Case> {
         ("origin 65 digits", "a".repeat(65), "r".to_string()),
         ("origin upper-case", own.to_uppercase(), "r".to_string()),
         ("id of 500 characters", own.to_string(), "i".repeat(500)),
-        (
-            "id with spaces",
-            own.to_string(),
-            "a%20b".to_string(),
-        ),
+        ("id with spaces", own.to_string(), "a%20b".to_string()),
         (
             "id with percent-encoded slash",
             own.to_string(),
