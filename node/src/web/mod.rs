@@ -30,6 +30,7 @@ pub mod backend;
 mod form;
 pub mod i18n;
 pub mod markdown;
+pub mod negotiate;
 pub mod node_backend;
 mod pages;
 pub mod search_adapter;

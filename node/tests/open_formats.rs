@@ -1,0 +1,241 @@
+//! The open formats of a node, each read from a real node on 127.0.0.1 by a
+//! consumer that did not write it: a record's schema.org JSON-LD by content
+//! negotiation (expanded with `pyld` against a schema.org context the test
+//! ships, no network), the Atom feeds (parsed with `feedparser`), the
+//! sitemap and robots.txt.
+//!
+//! The Python consumers come from PyPI (`.ci/run` installs them). When one
+//! is missing a test prints a loud SKIPPED line for that consumer and checks
+//! in Rust only, unless `SEEDNET_REQUIRE_PYTHON_TOOLS=1` (set by CI), which
+//! makes it a failure saying what to install.
+
+mod web_support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, VARY};
+use serde_json::{json, Value};
+use web_support::{content, Node};
+
+const JSON_LD: &str = "application/ld+json";
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/open_formats")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Whether `python3` can import `module` (the PyPI package `package`);
+/// prints why not, or fails when `SEEDNET_REQUIRE_PYTHON_TOOLS=1`.
+fn python_has(module: &str, package: &str) -> bool {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if found {
+        return true;
+    }
+    if std::env::var("SEEDNET_REQUIRE_PYTHON_TOOLS").as_deref() == Ok("1") {
+        panic!(
+            "SEEDNET_REQUIRE_PYTHON_TOOLS=1 but the Python package {package} is missing: \
+             python3 -m pip install {package}"
+        );
+    }
+    eprintln!(
+        "SKIPPED: the {package} check (python3 -m pip install {package} to run it); \
+         checked in Rust only"
+    );
+    false
+}
+
+/// Runs `python3 args…` with `input` on stdin; panics with its output
+/// unless it succeeds. Returns its stdout.
+fn python(args: &[&str], input: &str) -> String {
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write to python3");
+    let output = child.wait_with_output().expect("python3 finishes");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "python3 {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Every `null` and every address that is not an absolute http(s) URL.
+fn problems(value: &Value, path: &str, found: &mut Vec<String>) {
+    match value {
+        Value::Null => found.push(format!("{path}: null")),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                problems(item, &format!("{path}[{index}]"), found);
+            }
+        }
+        Value::Object(members) => {
+            for (name, member) in members {
+                let here = format!("{path}.{name}");
+                if matches!(name.as_str(), "@id" | "url" | "contentUrl") {
+                    let text = member.as_str().unwrap_or("");
+                    let absolute = reqwest::Url::parse(text)
+                        .is_ok_and(|url| url.scheme().starts_with("http") && url.has_host());
+                    if !absolute {
+                        found.push(format!("{here}: not absolute: {member}"));
+                    }
+                }
+                problems(member, &here, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An Italian record with a translation, a contact, funding and an
+/// organisation, and a Greek record adapted from it; their page paths.
+async fn seed(node: &Node) -> (String, String) {
+    let mut italian = content(
+        "it",
+        "IT",
+        "Bilancio partecipativo di quartiere",
+        "I residenti decidono come spendere una parte del bilancio comunale.",
+        &["participatory-local-development", "co-design"],
+    );
+    italian["translations"] = json!({
+        "en": {
+            "title": "Neighbourhood participatory budgeting",
+            "summary": "Residents decide how to spend part of the city budget.",
+            "provenance": "human",
+            "reviewed": true
+        }
+    });
+    italian["region"] = json!("Toscana");
+    italian["target_groups"] = json!(["youth"]);
+    italian["contact"] = json!({"name": "Ufficio partecipazione"});
+    italian["funding"] = json!([{"source": "esf-plus"}]);
+    italian["organisations"] = json!([{"name": "Comune", "role": "lead"}]);
+    let italian_path = node.publish(&italian).await;
+    let key: Vec<&str> = italian_path
+        .trim_start_matches("/records/")
+        .split('/')
+        .collect();
+    let mut greek = content(
+        "el",
+        "GR",
+        "Συμμετοχικός προϋπολογισμός στην Καρδίτσα",
+        "Οι κάτοικοι αποφασίζουν για μέρος του δημοτικού προϋπολογισμού.",
+        &["co-design"],
+    );
+    greek["relations"] = json!([{
+        "type": "adapted_from",
+        "target": {"origin": key[0], "id": key[1]}
+    }]);
+    let greek_path = node.publish(&greek).await;
+    (italian_path, greek_path)
+}
+
+#[tokio::test]
+async fn a_record_page_asked_for_json_ld_answers_the_schema_org_document() {
+    let node = Node::start("Centro SEED Toscana", "IT", "it,el,en");
+    let (italian_path, greek_path) = seed(&node).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str, accept: &str| {
+        client
+            .get(format!("{}{path}", node.url))
+            .header(ACCEPT, accept)
+            .send()
+    };
+
+    // A browser gets the page, which embeds the same document.
+    let page = get(&italian_path, BROWSER_ACCEPT).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(page.headers()[VARY], "accept");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script type="application/ld+json">"#));
+
+    let mut documents = Vec::new();
+    for path in [&italian_path, &greek_path] {
+        let response = get(path, JSON_LD).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()[CONTENT_TYPE], JSON_LD);
+        assert_eq!(response.headers()[VARY], "accept");
+        let document: Value = response.json().await.unwrap();
+        let mut found = Vec::new();
+        problems(&document, "$", &mut found);
+        assert!(found.is_empty(), "{found:#?}\n{document:#}");
+        assert_eq!(
+            document["@id"],
+            format!("{}{path}", "http://127.0.0.1:8470")
+        );
+        documents.push(document);
+    }
+    let italian = &documents[0];
+    assert_eq!(italian["@context"], "https://schema.org/");
+    assert_eq!(italian["@type"], "CreativeWork");
+    assert_eq!(italian["inLanguage"], "it");
+    assert_eq!(
+        italian["license"]["@id"],
+        "https://spdx.org/licenses/CC-BY-4.0.html"
+    );
+    assert_eq!(
+        italian["about"][0]["termCode"],
+        "participatory-local-development"
+    );
+    assert_eq!(italian["audience"][0]["audienceType"], "youth");
+    assert_eq!(
+        italian["spatialCoverage"]["address"]["addressRegion"],
+        "Toscana"
+    );
+    assert_eq!(italian["funder"][0]["@type"], "Organization");
+    assert_eq!(italian["publisher"]["name"], "Centro SEED Toscana");
+    assert_eq!(
+        italian["workTranslation"][0]["@id"],
+        format!("{}?tr=en", italian["@id"].as_str().unwrap())
+    );
+    assert_eq!(
+        italian["workTranslation"][0]["translationOfWork"]["@id"],
+        italian["@id"]
+    );
+    // The adaptation points at the other record's @id.
+    assert_eq!(documents[1]["isBasedOn"][0]["@id"], italian["@id"]);
+
+    // A record that does not exist: JSON, not an HTML page.
+    let missing = get(
+        &format!("/records/{}/01J00000000000000000000000", node.node_id),
+        JSON_LD,
+    )
+    .await
+    .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()[CONTENT_TYPE], "application/json");
+
+    if python_has("pyld", "PyLD") {
+        let context = fixture("schema-org-context.jsonld");
+        let script = fixture("check_jsonld.py");
+        for document in &documents {
+            let report = python(&[&script, &context], &document.to_string());
+            assert!(report.starts_with("ok:"), "{report}");
+        }
+    }
+}
