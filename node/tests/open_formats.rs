@@ -239,3 +239,228 @@ async fn a_record_page_asked_for_json_ld_answers_the_schema_org_document() {
         }
     }
 }
+
+/// What a feed reader makes of a feed document: feedparser's view when it
+/// is installed, else the same fields read in Rust with quick-xml.
+fn read_feed(document: &str) -> Value {
+    if python_has("feedparser", "feedparser") {
+        let parsed: Value =
+            serde_json::from_str(&python(&[&fixture("read_atom.py")], document)).unwrap();
+        assert_eq!(
+            parsed["bozo"], 0,
+            "feedparser: {}",
+            parsed["bozo_exception"]
+        );
+        assert_eq!(parsed["version"], "atom10");
+        return parsed;
+    }
+    read_feed_in_rust(document)
+}
+
+fn read_feed_in_rust(document: &str) -> Value {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(document);
+    let mut links = serde_json::Map::new();
+    let mut entries: Vec<Value> = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    loop {
+        let event = reader.read_event().expect("well-formed XML");
+        let attribute = |start: &quick_xml::events::BytesStart, name: &str| {
+            start
+                .try_get_attribute(name)
+                .unwrap()
+                .map(|value| value.unescape_value().unwrap().into_owned())
+        };
+        match event {
+            Event::Start(start) => {
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                if name == "entry" {
+                    entries.push(json!({"tags": [], "lang": attribute(&start, "xml:lang")}));
+                }
+                path.push(name);
+            }
+            Event::Empty(start) => {
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                let in_entry = path.last().map(String::as_str) == Some("entry");
+                match (name.as_str(), in_entry) {
+                    ("link", false) => {
+                        links.insert(
+                            attribute(&start, "rel").unwrap(),
+                            json!(attribute(&start, "href")),
+                        );
+                    }
+                    ("link", true) => {
+                        entries.last_mut().unwrap()["link"] = json!(attribute(&start, "href"))
+                    }
+                    ("category", true) => entries.last_mut().unwrap()["tags"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!(attribute(&start, "term"))),
+                    _ => {}
+                }
+            }
+            Event::Text(text) => {
+                let text = text.unescape().unwrap().into_owned();
+                let names: Vec<&str> = path.iter().map(String::as_str).collect();
+                match names.as_slice() {
+                    [.., "entry", field @ ("id" | "title" | "summary" | "updated")] => {
+                        entries.last_mut().unwrap()[*field] = json!(text)
+                    }
+                    [.., "entry", "author", "name"] => {
+                        entries.last_mut().unwrap()["author"] = json!(text)
+                    }
+                    ["feed", "title"] => {}
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    json!({"links": links, "entries": entries})
+}
+
+async fn fetch_feed(client: &reqwest::Client, url: &str) -> Value {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/atom+xml"));
+    read_feed(&response.text().await.unwrap())
+}
+
+fn titles(feed: &Value) -> Vec<String> {
+    feed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The size of a feed page (`FEED_PAGE_ENTRIES_MAX` in `web/feeds.rs`).
+const FEED_PAGE: usize = 50;
+
+#[tokio::test]
+async fn atom_feeds_page_newest_first_and_leave_deleted_records_out() {
+    let node = Node::start("Centro SEED Toscana", "IT", "it,el,en");
+    let (italian_path, greek_path) = seed(&node).await;
+    // Enough records for a second page; one with markup in its summary.
+    for number in 0..FEED_PAGE {
+        let mut record = content(
+            "it",
+            "IT",
+            &format!("Pratica numero {number}"),
+            "Una pratica **di prova** per il feed & i suoi <lettori>.",
+            &["impact-finance"],
+        );
+        record["summary"] = json!("Una pratica **di prova** per il feed & i suoi <lettori>.");
+        node.publish(&record).await;
+    }
+    // A deleted record leaves the feed.
+    let deleted_path = node
+        .publish(&content(
+            "it",
+            "IT",
+            "Da cancellare",
+            "Sparirà.",
+            &["co-design"],
+        ))
+        .await;
+    let client = reqwest::Client::new();
+    let deleted = client
+        .delete(format!("{}/api/v1{}", node.url, deleted_path))
+        .bearer_auth(&node.editor_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+
+    let first = fetch_feed(&client, &format!("{}/feed.atom", node.url)).await;
+    let first_titles = titles(&first);
+    assert_eq!(first_titles.len(), FEED_PAGE);
+    assert_eq!(first_titles[0], format!("Pratica numero {}", FEED_PAGE - 1));
+    assert!(!first_titles.iter().any(|title| title == "Da cancellare"));
+    let entry = &first["entries"][0];
+    assert_eq!(entry["author"], "Centro SEED Toscana");
+    assert_eq!(entry["lang"], "it");
+    assert_eq!(
+        entry["summary"],
+        "Una pratica di prova per il feed & i suoi <lettori>."
+    );
+    assert_eq!(entry["id"], entry["link"]);
+    assert!(entry["link"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:8470/records/"));
+    let tags = entry["tags"].as_array().unwrap();
+    assert!(tags.contains(&json!("impact-finance")) && tags.contains(&json!("practice")));
+    assert!(entry["updated"].as_str().is_some());
+    // RFC 5005: the next page holds the rest, and ends the feed.
+    let next = first["links"]["next"]
+        .as_str()
+        .expect("a next link")
+        .to_string();
+    assert!(
+        next.starts_with("http://127.0.0.1:8470/feed.atom?before="),
+        "{next}"
+    );
+    let local_next = next.replace("http://127.0.0.1:8470", &node.url);
+    let second = fetch_feed(&client, &local_next).await;
+    assert_eq!(
+        titles(&second),
+        vec![
+            "Συμμετοχικός προϋπολογισμός στην Καρδίτσα".to_string(),
+            "Bilancio partecipativo di quartiere".to_string()
+        ]
+    );
+    assert!(second["links"].get("next").is_none_or(Value::is_null));
+    assert_eq!(second["entries"][0]["lang"], "el");
+
+    // One competence area, one origin centre.
+    let area = fetch_feed(&client, &format!("{}/feed.atom?theme=co-design", node.url)).await;
+    assert_eq!(titles(&area).len(), 2);
+    let origin = fetch_feed(
+        &client,
+        &format!(
+            "{}/feed.atom?origin={}&theme=participatory-local-development",
+            node.url, node.node_id
+        ),
+    )
+    .await;
+    assert_eq!(titles(&origin), vec!["Bilancio partecipativo di quartiere"]);
+    let refused = client
+        .get(format!("{}/feed.atom?origin=nope", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+
+    // A search as a feed, paged like the search page.
+    let search = fetch_feed(&client, &format!("{}/?q=pratica&format=atom", node.url)).await;
+    assert_eq!(titles(&search).len(), 20);
+    assert!(search["links"]["next"]
+        .as_str()
+        .unwrap()
+        .ends_with("/?q=pratica&page=2&format=atom"));
+
+    // Pages advertise their feeds.
+    async fn html(client: &reqwest::Client, url: String) -> String {
+        client.get(url).send().await.unwrap().text().await.unwrap()
+    }
+    let home = html(&client, format!("{}/", node.url)).await;
+    assert!(home.contains(r#"<link rel="alternate" type="application/atom+xml""#));
+    assert!(home.contains(r#"href="/feed.atom""#), "{home}");
+    let search_page = html(&client, format!("{}/?q=pratica", node.url)).await;
+    assert!(search_page.contains(r#"href="/?q=pratica&amp;format=atom""#));
+    let record_page = html(&client, format!("{}{italian_path}", node.url)).await;
+    assert!(record_page.contains(&format!(r#"href="/feed.atom?origin={}""#, node.node_id)));
+    assert!(record_page.contains(r#"type="application/ld+json""#));
+    let network = html(&client, format!("{}/network", node.url)).await;
+    assert!(network.contains(&format!(r#"href="/feed.atom?origin={}""#, node.node_id)));
+    let _ = greek_path;
+}

@@ -26,7 +26,9 @@
 
 pub mod accounts_backend;
 pub mod assets;
+pub mod atom;
 pub mod backend;
+pub mod feeds;
 mod form;
 pub mod i18n;
 pub mod markdown;
@@ -118,6 +120,7 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
         .route("/", get(pages::search::page::<B>))
         .route("/records/{origin}/{id}", get(pages::record::page::<B>))
         .route("/network", get(pages::network::page::<B>))
+        .route(feeds::FEED_PATH, get(feeds::change_feed::<B>))
         .route("/lang/{code}", get(pages::switch_language))
         .route(
             "/signin",

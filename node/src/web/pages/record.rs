@@ -18,11 +18,12 @@ use seednet_protocol::{
 };
 
 use super::{
-    country_label, html_response, kind_label, lang_label, layout, message_page, notice, pair,
-    parse_pairs, server_error, target_group_label, theme_label, Ctx, Nav,
+    country_label, html_response, kind_label, lang_label, layout_with_alternates, message_page,
+    notice, pair, parse_pairs, server_error, target_group_label, theme_label, Ctx, Nav,
 };
 use crate::schema_org;
 use crate::web::backend::{CentreName, RecordSummary, RecordView, WebBackend};
+use crate::web::feeds::{self, Alternate};
 use crate::web::{negotiate, WebState};
 
 /// Parses the two path segments of a record URL.
@@ -100,7 +101,24 @@ pub async fn page<B: WebBackend>(
         Some(lang) => content.translations[lang].title.clone(),
         None => content.title.clone(),
     };
-    let mut response = html_response(StatusCode::OK, layout(&ctx, &title, Nav::None, main));
+    let key = &page.signed.value().key;
+    let centre = page
+        .origin
+        .as_ref()
+        .map(|origin| origin.name.clone())
+        .unwrap_or_else(|| key.origin.to_hex());
+    let alternates = [
+        Alternate {
+            media_type: schema_org::JSON_LD_MEDIA_TYPE,
+            title: title.clone(),
+            href: record_url(key),
+        },
+        Alternate::atom(centre, feeds::origin_feed(&key.origin)),
+    ];
+    let mut response = html_response(
+        StatusCode::OK,
+        layout_with_alternates(&ctx, &title, Nav::None, &alternates, main),
+    );
     vary_on_accept(&mut response);
     response
 }
