@@ -464,3 +464,89 @@ async fn atom_feeds_page_newest_first_and_leave_deleted_records_out() {
     assert!(network.contains(&format!(r#"href="/feed.atom?origin={}""#, node.node_id)));
     let _ = greek_path;
 }
+
+#[tokio::test]
+async fn the_sitemap_lists_every_live_record_and_robots_txt_points_at_it() {
+    let node = Node::start("Centro SEED Toscana", "IT", "it");
+    let (italian_path, greek_path) = seed(&node).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{}/sitemap.xml", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    let document = response.text().await.unwrap();
+    let mut reader = quick_xml::Reader::from_str(&document);
+    let mut locs = Vec::new();
+    let mut root = None;
+    let mut in_loc = false;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(start) => {
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                if root.is_none() {
+                    let namespace = start.try_get_attribute("xmlns").unwrap().unwrap();
+                    assert_eq!(
+                        namespace.unescape_value().unwrap(),
+                        "http://www.sitemaps.org/schemas/sitemap/0.9"
+                    );
+                    root = Some(name.clone());
+                }
+                in_loc = name == "loc";
+            }
+            quick_xml::events::Event::Text(text) if in_loc => {
+                locs.push(text.unescape().unwrap().into_owned())
+            }
+            quick_xml::events::Event::End(_) => in_loc = false,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(root.as_deref(), Some("urlset"));
+    let base = "http://127.0.0.1:8470";
+    assert_eq!(locs, {
+        let mut records = vec![
+            format!("{base}{italian_path}"),
+            format!("{base}{greek_path}"),
+        ];
+        records.sort();
+        let mut expected = vec![format!("{base}/"), format!("{base}/network")];
+        expected.extend(records);
+        expected
+    });
+    let file = client
+        .get(format!("{}/sitemaps/1.xml", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    let beyond = client
+        .get(format!("{}/sitemaps/2.xml", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beyond.status(), 404);
+
+    let robots = client
+        .get(format!("{}/robots.txt", node.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "User-agent: *",
+        "Allow: /",
+        "Disallow: /admin",
+        "Disallow: /editor",
+        "Sitemap: http://127.0.0.1:8470/sitemap.xml",
+    ] {
+        assert!(robots.lines().any(|have| have == line), "{line}:\n{robots}");
+    }
+}

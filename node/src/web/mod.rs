@@ -38,6 +38,7 @@ mod pages;
 pub mod search_adapter;
 pub mod security;
 pub mod session;
+pub mod sitemap;
 #[cfg(test)]
 mod tests;
 
@@ -121,6 +122,9 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
         .route("/records/{origin}/{id}", get(pages::record::page::<B>))
         .route("/network", get(pages::network::page::<B>))
         .route(feeds::FEED_PATH, get(feeds::change_feed::<B>))
+        .route("/sitemap.xml", get(sitemap::sitemap::<B>))
+        .route("/sitemaps/{name}", get(sitemap::sitemap_file::<B>))
+        .route("/robots.txt", get(sitemap::robots::<B>))
         .route("/lang/{code}", get(pages::switch_language))
         .route(
             "/signin",
