@@ -391,7 +391,7 @@ fn export_formats_and_restore_from_a_backup() {
     assert!(graph[0]["@id"]
         .as_str()
         .unwrap()
-        .starts_with("https://seed-it.example/api/v1/records/"));
+        .starts_with("https://seed-it.example/records/"));
 
     // Restore: a fresh node applies the signed backup as is, tombstone included.
     let restored = tempfile::tempdir().unwrap();

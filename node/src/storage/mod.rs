@@ -203,6 +203,24 @@ pub struct ChangeLogPage {
     pub head_seq: u64,
 }
 
+/// A change-log entry whose version is still the current one, by its
+/// position only (see [`Storage::changes_before`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentChange {
+    pub seq: u64,
+    pub key: RecordKey,
+}
+
+/// A page of the change log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RecentChanges {
+    /// Entries in descending sequence order, superseded ones left out.
+    pub changes: Vec<RecentChange>,
+    /// Pass as `before_seq` for the next page; `None` when the log was read
+    /// to its start.
+    pub next_before: Option<u64>,
+}
+
 /// Filters and paging of [`Storage::list`].
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -403,6 +421,13 @@ pub trait Storage: Send + Sync + 'static {
         limit: usize,
         bytes_max: usize,
     ) -> Result<ChangeLogPage, StorageError>;
+
+    /// Change-log entries below `before_seq`, newest first (what feeds
+    /// show): at most `limit` (capped at [`CHANGES_PAGE_ENTRIES_MAX`]),
+    /// superseded entries skipped, at most a bounded number of entries
+    /// examined per call. Tombstones are included (the caller decides).
+    /// `u64::MAX` starts at the head. Blocking.
+    fn changes_before(&self, before_seq: u64, limit: usize) -> Result<RecentChanges, StorageError>;
 
     /// The newest change-log sequence number (0 for an empty log).
     fn head_seq(&self) -> u64;

@@ -42,9 +42,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::{
     join_signed, meta, split_signed, ApplyOutcome, Change, ChangeLogPage, CurrentVersion, KvWrite,
     ListPage, ListQuery, OriginCounts, Pending, PublishRefusal, PublishWithFn, Published, Purged,
-    Space, Storage, StorageError, StorageStats, StoredRecord, APPLY_MANY_RECORDS_MAX,
-    CHANGES_PAGE_ENTRIES_MAX, KV_SCAN_ENTRIES_MAX, LIST_PAGE_RECORDS_MAX, LIST_SCAN_RECORDS_MAX,
-    SCHEMA_VERSION, WRITE_BATCH_OPS_MAX, WRITE_QUEUE_OPS_MAX,
+    RecentChange, RecentChanges, Space, Storage, StorageError, StorageStats, StoredRecord,
+    APPLY_MANY_RECORDS_MAX, CHANGES_PAGE_ENTRIES_MAX, KV_SCAN_ENTRIES_MAX, LIST_PAGE_RECORDS_MAX,
+    LIST_SCAN_RECORDS_MAX, SCHEMA_VERSION, WRITE_BATCH_OPS_MAX, WRITE_QUEUE_OPS_MAX,
 };
 
 /// Most change-log entries one `changes_since` call examines (superseded
@@ -957,6 +957,43 @@ impl Inner {
         }
         Ok(page)
     }
+
+    fn changes_before(&self, before_seq: u64, limit: usize) -> Result<RecentChanges, StorageError> {
+        let limit = limit.clamp(1, CHANGES_PAGE_ENTRIES_MAX);
+        let mut page = RecentChanges {
+            changes: Vec::new(),
+            next_before: None,
+        };
+        let mut examined = 0usize;
+        for entry in self.changes.range(..before_seq.to_be_bytes()).rev() {
+            let (seq_bytes, value) = entry?;
+            let seq = decode_u64(&seq_bytes)?;
+            examined += 1;
+            if examined > CHANGES_SCAN_ENTRIES_MAX || page.changes.len() == limit {
+                // Entries remain below the last one examined.
+                page.next_before = Some(seq + 1);
+                return Ok(page);
+            }
+            if value.len() < 40 {
+                return Err(StorageError::Corrupt(format!("change {seq} too short")));
+            }
+            let version = decode_u64(&value[..8])?;
+            let key_bytes = &value[40..];
+            let Some(current) = self.records.get(key_bytes)? else {
+                return Err(StorageError::Corrupt(format!(
+                    "change {seq} names a record that is not stored"
+                )));
+            };
+            if decode_record_value(&current)?.version != version {
+                continue;
+            }
+            page.changes.push(RecentChange {
+                seq,
+                key: decode_record_key(key_bytes)?,
+            });
+        }
+        Ok(page)
+    }
 }
 
 /// The fields filters look at, read without verifying (only the page's
@@ -1097,6 +1134,10 @@ impl Storage for SledStorage {
         bytes_max: usize,
     ) -> Result<ChangeLogPage, StorageError> {
         self.inner.changes_since(after_seq, limit, bytes_max)
+    }
+
+    fn changes_before(&self, before_seq: u64, limit: usize) -> Result<RecentChanges, StorageError> {
+        self.inner.changes_before(before_seq, limit)
     }
 
     fn head_seq(&self) -> u64 {

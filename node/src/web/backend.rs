@@ -260,6 +260,46 @@ pub struct Transfer {
     pub count: u64,
 }
 
+/// Which changes a feed shows (`crate::web::feeds`), newest first.
+#[derive(Debug, Clone, Default)]
+pub struct FeedQuery {
+    /// Only records of this origin centre.
+    pub origin: Option<NodeId>,
+    /// Only records in this competence area.
+    pub theme: Option<Theme>,
+    /// Only changes below this change-log sequence number (the paging
+    /// cursor); `None` starts at the newest.
+    pub before: Option<u64>,
+    /// Most entries, 1 to `crate::web::feeds::FEED_PAGE_ENTRIES_MAX`.
+    pub limit: usize,
+}
+
+/// One live record version in a feed.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    /// The verified signed version.
+    pub signed: Signed<Record>,
+    /// The name of its origin centre, when this node knows it.
+    pub centre: Option<String>,
+}
+
+/// A page of a feed.
+#[derive(Debug, Clone, Default)]
+pub struct FeedPage {
+    pub entries: Vec<FeedEntry>,
+    /// The `before` of the next (older) page; `None` on the last page.
+    pub next_before: Option<u64>,
+}
+
+/// A page of the live records' addresses, for the sitemap.
+#[derive(Debug, Clone, Default)]
+pub struct RecordIndexPage {
+    /// Live records in record-key order, with when their version was signed.
+    pub records: Vec<(RecordKey, Timestamp)>,
+    /// Where the next page starts; `None` when the listing is complete.
+    pub next: Option<RecordKey>,
+}
+
 /// What the network page shows.
 #[derive(Debug, Clone, Default)]
 pub struct NetworkView {
@@ -491,6 +531,22 @@ pub trait WebBackend: AccountsBackend + Send + Sync + 'static {
         &self,
         key: RecordKey,
     ) -> impl Future<Output = Result<Option<RecordView>, BackendError>> + Send;
+
+    /// The live record versions this node applied most recently (its own
+    /// and received ones alike, in change-log order, newest first) that
+    /// match `query`; tombstones are left out.
+    fn feed(&self, query: FeedQuery)
+        -> impl Future<Output = Result<FeedPage, BackendError>> + Send;
+
+    /// How many live records this node holds (all origins).
+    fn live_record_count(&self) -> impl Future<Output = Result<u64, BackendError>> + Send;
+
+    /// Live records after `after` in record-key order, at most `limit`.
+    fn record_index(
+        &self,
+        after: Option<RecordKey>,
+        limit: usize,
+    ) -> impl Future<Output = Result<RecordIndexPage, BackendError>> + Send;
 
     /// This node's own records, newest first, at most `limit`.
     fn own_records(

@@ -25,17 +25,7 @@ fn lower(level: HeadingLevel) -> HeadingLevel {
 
 /// The Markdown `text` as sanitised HTML.
 pub fn to_safe_html(text: &str) -> String {
-    let end = text
-        .char_indices()
-        .map(|(index, _)| index)
-        .take_while(|index| *index <= MARKDOWN_BYTES_MAX)
-        .last()
-        .unwrap_or(0);
-    let text = if text.len() > MARKDOWN_BYTES_MAX {
-        &text[..end]
-    } else {
-        text
-    };
+    let text = truncated(text);
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let events = Parser::new_ext(text, options).map(|event| match event {
         // Raw HTML is shown as the text it is, never as markup.
@@ -64,9 +54,69 @@ pub fn to_safe_html(text: &str) -> String {
         .to_string()
 }
 
+/// The Markdown `text` as plain text, for places that take no markup (feed
+/// summaries): the words of every block, links as their text, raw HTML as
+/// the text it is; one line per block, runs of spaces collapsed.
+pub fn to_plain_text(text: &str) -> String {
+    let text = truncated(text);
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let mut plain = String::with_capacity(text.len());
+    for event in Parser::new_ext(text, options) {
+        match event {
+            Event::Text(words)
+            | Event::Code(words)
+            | Event::Html(words)
+            | Event::InlineHtml(words) => plain.push_str(&words),
+            Event::SoftBreak => plain.push(' '),
+            Event::HardBreak
+            | Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::CodeBlock
+                | TagEnd::TableRow
+                | TagEnd::TableHead,
+            ) => plain.push('\n'),
+            Event::End(TagEnd::TableCell) => plain.push(' '),
+            _ => {}
+        }
+    }
+    plain
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `text` cut at a character boundary to at most [`MARKDOWN_BYTES_MAX`].
+fn truncated(text: &str) -> &str {
+    if text.len() <= MARKDOWN_BYTES_MAX {
+        return text;
+    }
+    let end = text
+        .char_indices()
+        .map(|(index, _)| index)
+        .take_while(|index| *index <= MARKDOWN_BYTES_MAX)
+        .last()
+        .unwrap_or(0);
+    &text[..end]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::to_safe_html;
+    use super::{to_plain_text, to_safe_html};
+
+    #[test]
+    fn plain_text_keeps_the_words_and_drops_the_markup() {
+        let plain = to_plain_text(
+            "# Risultati\n\n**Come** lavora\nil [Comune](https://x.example)\n\n- uno\n- due\n\n<b>x</b> & y",
+        );
+        assert_eq!(
+            plain,
+            "Risultati\nCome lavora il Comune\nuno\ndue\n<b>x</b> & y"
+        );
+    }
 
     #[test]
     fn lists_and_emphasis_become_html() {

@@ -26,15 +26,19 @@
 
 pub mod accounts_backend;
 pub mod assets;
+pub mod atom;
 pub mod backend;
+pub mod feeds;
 mod form;
 pub mod i18n;
 pub mod markdown;
+pub mod negotiate;
 pub mod node_backend;
 mod pages;
 pub mod search_adapter;
 pub mod security;
 pub mod session;
+pub mod sitemap;
 #[cfg(test)]
 mod tests;
 
@@ -117,6 +121,10 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
         .route("/", get(pages::search::page::<B>))
         .route("/records/{origin}/{id}", get(pages::record::page::<B>))
         .route("/network", get(pages::network::page::<B>))
+        .route(feeds::FEED_PATH, get(feeds::change_feed::<B>))
+        .route("/sitemap.xml", get(sitemap::sitemap::<B>))
+        .route("/sitemaps/{name}", get(sitemap::sitemap_file::<B>))
+        .route("/robots.txt", get(sitemap::robots::<B>))
         .route("/lang/{code}", get(pages::switch_language))
         .route(
             "/signin",

@@ -28,9 +28,10 @@ use super::accounts_backend::{
 };
 use super::backend::{
     Actor, AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
-    Credential, FederationView, Grant, NetworkView, NodeInfo, PeerIdentity, PeerView, Published,
-    PurgePreview, PurgeSummary, RecordSummary, RecordView, RepairView, Role, SearchFailure,
-    SearchRequest, SearchResults, Transfer, WebBackend, WriteError,
+    Credential, FederationView, FeedEntry, FeedPage, FeedQuery, Grant, NetworkView, NodeInfo,
+    PeerIdentity, PeerView, Published, PurgePreview, PurgeSummary, RecordIndexPage, RecordSummary,
+    RecordView, RepairView, Role, SearchFailure, SearchRequest, SearchResults, Transfer,
+    WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
 use crate::accounts::limiter::SignInLimiter;
@@ -42,6 +43,11 @@ use crate::storage::{ListQuery, PublishRefusal, Storage, StorageError, LIST_PAGE
 
 /// Most own records examined for the editor's list.
 pub const OWN_RECORDS_SCAN_MAX: usize = 10_000;
+/// Most change-log entries examined for one feed page: a filter that
+/// matches rarely ends the page early, with a link to the next.
+pub const FEED_SCAN_ENTRIES_MAX: usize = 5_000;
+/// Change-log entries read per storage call while a feed page fills.
+const FEED_SCAN_BATCH: usize = 200;
 
 /// The node as the web interface sees it.
 pub struct NodeBackend {
@@ -294,6 +300,99 @@ impl WebBackend for NodeBackend {
                 related,
                 adapted_from_this,
             }))
+        })
+        .await
+    }
+
+    async fn feed(&self, query: FeedQuery) -> Result<FeedPage, BackendError> {
+        let names = self.centre_names();
+        self.blocking(move |storage| {
+            let mut page = FeedPage::default();
+            let mut before = query.before.unwrap_or(u64::MAX);
+            let mut examined = 0usize;
+            loop {
+                let batch = storage.changes_before(before, FEED_SCAN_BATCH)?;
+                for change in batch.changes {
+                    examined += 1;
+                    before = change.seq;
+                    if query
+                        .origin
+                        .is_some_and(|origin| origin != change.key.origin)
+                    {
+                        continue;
+                    }
+                    let Some(stored) = storage.get(&change.key)? else {
+                        continue;
+                    };
+                    // The record may have changed since the log was read.
+                    if stored.seq != change.seq {
+                        continue;
+                    }
+                    let Some(content) = stored.signed.value().content() else {
+                        continue;
+                    };
+                    if query
+                        .theme
+                        .is_some_and(|theme| !content.themes.contains(&theme))
+                    {
+                        continue;
+                    }
+                    page.entries.push(FeedEntry {
+                        centre: names.get(&change.key.origin).cloned(),
+                        signed: stored.signed,
+                    });
+                    if page.entries.len() == query.limit.max(1) {
+                        page.next_before = Some(before);
+                        return Ok(page);
+                    }
+                }
+                match batch.next_before {
+                    Some(next) if examined < FEED_SCAN_ENTRIES_MAX => before = next,
+                    Some(next) => {
+                        page.next_before = Some(next.min(before));
+                        return Ok(page);
+                    }
+                    None => return Ok(page),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn live_record_count(&self) -> Result<u64, BackendError> {
+        self.blocking(|storage| {
+            Ok(storage
+                .stats()
+                .records_by_origin
+                .values()
+                .map(|counts| counts.live)
+                .sum())
+        })
+        .await
+    }
+
+    async fn record_index(
+        &self,
+        after: Option<RecordKey>,
+        limit: usize,
+    ) -> Result<RecordIndexPage, BackendError> {
+        self.blocking(move |storage| {
+            let list = storage.list(&ListQuery {
+                after,
+                limit,
+                ..ListQuery::default()
+            })?;
+            Ok(RecordIndexPage {
+                records: list
+                    .records
+                    .iter()
+                    .map(|stored| {
+                        let record = stored.signed.value();
+                        (record.key.clone(), record.signed_at)
+                    })
+                    .collect(),
+                next: list.next,
+            })
         })
         .await
     }

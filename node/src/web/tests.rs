@@ -77,6 +77,19 @@ impl WebBackend for ScriptedBackend {
     async fn record(&self, _key: RecordKey) -> Result<Option<RecordView>, BackendError> {
         Ok(None)
     }
+    async fn feed(&self, _query: FeedQuery) -> Result<FeedPage, BackendError> {
+        Ok(FeedPage::default())
+    }
+    async fn live_record_count(&self) -> Result<u64, BackendError> {
+        Ok(0)
+    }
+    async fn record_index(
+        &self,
+        _after: Option<RecordKey>,
+        _limit: usize,
+    ) -> Result<RecordIndexPage, BackendError> {
+        Ok(RecordIndexPage::default())
+    }
     async fn own_records(&self, _limit: usize) -> Result<Vec<RecordSummary>, BackendError> {
         Ok(Vec::new())
     }

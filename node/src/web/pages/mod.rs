@@ -121,6 +121,17 @@ pub enum Nav {
 
 /// The page frame: landmarks, skip link, navigation, language switcher.
 pub fn layout(ctx: &Ctx, title: &str, nav: Nav, main: Markup) -> Markup {
+    layout_with_alternates(ctx, title, nav, &[], main)
+}
+
+/// [`layout`], advertising `alternates` (feeds, linked data) in the head.
+pub fn layout_with_alternates(
+    ctx: &Ctx,
+    title: &str,
+    nav: Nav,
+    alternates: &[crate::web::feeds::Alternate],
+    main: Markup,
+) -> Markup {
     let nav_link = |href: &str, key: &str, entry: Nav| {
         html! {
             li {
@@ -142,6 +153,9 @@ pub fn layout(ctx: &Ctx, title: &str, nav: Nav, main: Markup) -> Markup {
                 link rel="stylesheet" href=(assets::url("site.css"));
                 link rel="icon" href=(assets::url("icon.svg")) type="image/svg+xml";
                 script src=(assets::url("site.js")) defer {}
+                @for alternate in alternates {
+                    link rel="alternate" type=(alternate.media_type) title=(alternate.title) href=(alternate.href);
+                }
             }
             body {
                 a class="skip-link" href="#main" { (ctx.t("skip")) }

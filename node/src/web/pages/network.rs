@@ -8,8 +8,11 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::html;
 
-use super::{country_label, html_response, layout, server_error, url_encode, Ctx, Nav};
+use super::{
+    country_label, html_response, layout_with_alternates, server_error, url_encode, Ctx, Nav,
+};
 use crate::web::backend::WebBackend;
+use crate::web::feeds::{self, Alternate};
 use crate::web::WebState;
 
 pub async fn page<B: WebBackend>(
@@ -28,6 +31,19 @@ pub async fn page<B: WebBackend>(
     };
     centres.sort_by(|a, b| b.is_self.cmp(&a.is_self).then(b.records.cmp(&a.records)));
     let total: u64 = centres.iter().map(|centre| centre.records).sum();
+    let mut alternates = vec![Alternate::atom(
+        state.backend.node_info().name,
+        feeds::FEED_PATH,
+    )];
+    alternates.extend(centres.iter().map(|centre| {
+        Alternate::atom(
+            centre
+                .name
+                .clone()
+                .unwrap_or_else(|| centre.origin.to_hex()),
+            feeds::origin_feed(&centre.origin),
+        )
+    }));
     let mut countries: Vec<&str> = centres
         .iter()
         .filter_map(|centre| centre.country.as_ref().map(|c| c.as_str()))
@@ -105,6 +121,12 @@ pub async fn page<B: WebBackend>(
     };
     html_response(
         StatusCode::OK,
-        layout(&ctx, ctx.t("network.heading"), Nav::Network, main),
+        layout_with_alternates(
+            &ctx,
+            ctx.t("network.heading"),
+            Nav::Network,
+            &alternates,
+            main,
+        ),
     )
 }

@@ -10,20 +10,21 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped};
 use seednet_protocol::{
     LanguageTag, NodeId, Provenance, RecordContent, RecordId, RecordKey, RelationType,
 };
 
 use super::{
-    country_label, html_response, kind_label, lang_label, layout, message_page, notice, pair,
-    parse_pairs, server_error, target_group_label, theme_label, Ctx, Nav,
+    country_label, html_response, kind_label, lang_label, layout_with_alternates, message_page,
+    notice, pair, parse_pairs, server_error, target_group_label, theme_label, Ctx, Nav,
 };
 use crate::schema_org;
 use crate::web::backend::{CentreName, RecordSummary, RecordView, WebBackend};
-use crate::web::WebState;
+use crate::web::feeds::{self, Alternate};
+use crate::web::{negotiate, WebState};
 
 /// Parses the two path segments of a record URL.
 pub fn parse_key(origin: &str, id: &str) -> Option<RecordKey> {
@@ -48,7 +49,14 @@ pub async fn page<B: WebBackend>(
 ) -> Response {
     let here = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     let ctx = Ctx::new(&state, &headers, here);
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let linked_data = negotiate::prefers(accept, schema_org::JSON_LD_MEDIA_TYPE);
     let not_found = |ctx: &Ctx| {
+        if linked_data {
+            return json_ld_not_found();
+        }
         message_page(
             ctx,
             StatusCode::NOT_FOUND,
@@ -67,6 +75,10 @@ pub async fn page<B: WebBackend>(
     let Some(content) = page.signed.value().content() else {
         return not_found(&ctx);
     };
+    let node_url = state.backend.node_info().base_url;
+    if linked_data {
+        return json_ld_response(&json_ld(&page, content, &node_url));
+    }
     let pairs = parse_pairs(uri.query().unwrap_or(""));
     // `?tr=LANG` picks a translation, `?tr=orig` the original; without it,
     // the reader's language comes first when the record has a translation
@@ -79,7 +91,6 @@ pub async fn page<B: WebBackend>(
     }
     .filter(|lang| content.translations.contains_key(lang));
     let own = page.signed.value().key.origin == state.backend.node_info().node_id;
-    let node_url = state.backend.node_info().base_url;
     let published_by = super::audit::for_viewer(&state, &ctx, own, &page.signed.value().key).await;
     let main = html! {
         (notice(&ctx, &pairs))
@@ -90,7 +101,70 @@ pub async fn page<B: WebBackend>(
         Some(lang) => content.translations[lang].title.clone(),
         None => content.title.clone(),
     };
-    html_response(StatusCode::OK, layout(&ctx, &title, Nav::None, main))
+    let key = &page.signed.value().key;
+    let centre = page
+        .origin
+        .as_ref()
+        .map(|origin| origin.name.clone())
+        .unwrap_or_else(|| key.origin.to_hex());
+    let alternates = [
+        Alternate {
+            media_type: schema_org::JSON_LD_MEDIA_TYPE,
+            title: title.clone(),
+            href: record_url(key),
+        },
+        Alternate::atom(centre, feeds::origin_feed(&key.origin)),
+    ];
+    let mut response = html_response(
+        StatusCode::OK,
+        layout_with_alternates(&ctx, &title, Nav::None, &alternates, main),
+    );
+    vary_on_accept(&mut response);
+    response
+}
+
+/// The record's schema.org document, as its page embeds it and as content
+/// negotiation serves it: the one mapping of `crate::schema_org`.
+fn json_ld(page: &RecordView, content: &RecordContent, node_url: &str) -> serde_json::Value {
+    schema_org::with_context(schema_org::creative_work(
+        page.signed.value(),
+        content,
+        node_url,
+        page.origin.as_ref().map(|origin| origin.name.as_str()),
+    ))
+}
+
+/// The record page's answer depends on `Accept`: caches must know.
+fn vary_on_accept(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+}
+
+fn json_ld_response(document: &serde_json::Value) -> Response {
+    let body = serde_json::to_string_pretty(document).expect("JSON-LD serialises");
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(schema_org::JSON_LD_MEDIA_TYPE),
+    );
+    vary_on_accept(&mut response);
+    response
+}
+
+/// A 404 for a client that asked for linked data: JSON, in the shape of
+/// the JSON API's errors, not an HTML page.
+fn json_ld_not_found() -> Response {
+    let body = serde_json::json!({
+        "error": {"code": "not_found", "message": "no live record with this key"}
+    });
+    let mut response = (StatusCode::NOT_FOUND, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    vary_on_accept(&mut response);
+    response
 }
 
 /// Record text (Markdown) as sanitised HTML in its language.
@@ -124,12 +198,7 @@ fn render(
     node_url: &str,
 ) -> Markup {
     let record = page.signed.value();
-    let json_ld = schema_org::with_context(schema_org::creative_work(
-        record,
-        content,
-        node_url,
-        page.origin.as_ref().map(|origin| origin.name.as_str()),
-    ));
+    let json_ld = json_ld(page, content, node_url);
     let around = Around {
         key: Some(&record.key),
         origin: page.origin.as_ref(),

@@ -11,13 +11,14 @@ use maud::{html, Markup};
 use seednet_protocol::{Kind, LanguageTag, TargetGroup, Theme};
 
 use super::{
-    html_response, kind_label, lang_label, layout, message_page, notice, pair, parse_pairs,
-    server_error, target_group_label, theme_label, url_encode, Ctx, Nav,
+    html_response, kind_label, lang_label, layout_with_alternates, message_page, notice, pair,
+    parse_pairs, server_error, target_group_label, theme_label, url_encode, Ctx, Nav,
 };
 use crate::web::backend::{
     FacetCounts, FacetField, MatchExplanation, SearchFailure, SearchHit, SearchRequest,
     SearchResults, WebBackend,
 };
+use crate::web::feeds::{self, Alternate};
 use crate::web::i18n::UiLang;
 use crate::web::{WebState, SEARCH_PAGES_MAX, SEARCH_PAGE_SIZE, SEARCH_QUERY_CHARS_MAX};
 
@@ -102,6 +103,12 @@ pub async fn page<B: WebBackend>(
     let query = uri.query().unwrap_or("");
     let reader = LanguageTag::parse(ctx.lang.code()).expect("interface languages are tags");
     let (request, page) = request_from_query(query, &reader);
+    let pairs = parse_pairs(query);
+    if pair(&pairs, "format") == Some("atom") {
+        let page_path = |page: usize| search_url(&request, page, |_| {});
+        return feeds::search_feed(&state, request.clone(), page, SEARCH_PAGES_MAX, page_path)
+            .await;
+    }
     let results = match state.backend.search(request.clone()).await {
         Ok(results) => results,
         Err(SearchFailure::Unavailable { reason }) => {
@@ -115,7 +122,6 @@ pub async fn page<B: WebBackend>(
         }
         Err(SearchFailure::Backend(error)) => return server_error(&ctx, &error),
     };
-    let pairs = parse_pairs(query);
     let title = if request.q.is_empty() {
         ctx.t("search.title").to_string()
     } else {
@@ -146,7 +152,20 @@ pub async fn page<B: WebBackend>(
             }
         }
     };
-    html_response(StatusCode::OK, layout(&ctx, &title, Nav::Search, main))
+    let mut alternates = vec![Alternate::atom(
+        title.clone(),
+        feeds::with_format_atom(&search_url(&request, 1, |_| {})),
+    )];
+    if request.q.is_empty() && request.filters.is_empty() {
+        alternates.push(Alternate::atom(
+            state.backend.node_info().name,
+            feeds::FEED_PATH,
+        ));
+    }
+    html_response(
+        StatusCode::OK,
+        layout_with_alternates(&ctx, &title, Nav::Search, &alternates, main),
+    )
 }
 
 fn count_text(ctx: &Ctx, total: u64) -> String {
