@@ -178,11 +178,17 @@ async fn the_demo_runs_four_nodes_to_convergence_and_exits() {
             data_dir: Some(dir.path().to_path_buf()),
             exit_after_converge: true,
             quiet: true,
+            ports: demo::PortChoice::Random,
+            sample_limit: Some(2),
+            ..DemoOptions::default()
         },
         std::future::pending(),
     )
     .await
     .expect("demo converges");
     assert_eq!(report.nodes, 4);
+    // Two per sample file: the four centres' own and those of the four
+    // centres they host.
     assert_eq!(report.records_per_node, 16);
+    assert!(report.data_kept);
 }

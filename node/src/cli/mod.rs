@@ -112,7 +112,7 @@ enum Command {
     /// Rotate the running node's key (peers' admins approve the new key).
     #[command(subcommand)]
     Key(key::KeyCommand),
-    /// Start four linked demo nodes (IT, GR, RO, SI) on 127.0.0.1 and sync them.
+    /// Start a demo network on 127.0.0.1: four linked nodes (IT, GR, RO, SI) with sample knowledge, up to eight with --nodes.
     Demo(peer::DemoArgs),
     /// Search a running node's records across languages (--node URL, else the data dir's listen address).
     Search(search::SearchArgs),

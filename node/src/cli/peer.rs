@@ -92,15 +92,33 @@ pub enum BlockCommand {
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Keep the four nodes' data dirs here (default: a temporary dir removed at exit).
+    /// Keep the nodes' data dirs here; run again with the same DIR to start the same network (default: a temporary dir removed at exit).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// How many centres: 4 (IT, GR, RO, SI) to 8 (then HR, ES, PT, IE join the running network one by one).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u8).range(4..=8))]
+    pub nodes: u8,
+    /// Listen on P, P+1, ... (default: 8470, 8471, ... when free, else random ports; 0: random ports).
+    #[arg(long, value_name = "P")]
+    pub base_port: Option<u16>,
+    /// Publish only the first K sample records of each centre (quick runs and tests).
+    #[arg(long, value_name = "K")]
+    pub sample_limit: Option<usize>,
     /// Exit with status 0 once all nodes have converged (for scripts and tests).
     #[arg(long)]
     pub exit_after_converge: bool,
-    /// No progress bar.
+    /// No progress bar and fewer messages.
     #[arg(long)]
     pub quiet: bool,
+    // The global options of other commands mean nothing to the demo: these
+    // hidden ones take their place, so `demo --help` lists only the demo's
+    // options and giving one is refused with a hint.
+    #[arg(long = "data-dir", id = "data_dir", hide = true, value_name = "DIR")]
+    pub stray_data_dir: Option<PathBuf>,
+    #[arg(long = "node", id = "node", hide = true)]
+    pub stray_node: Option<String>,
+    #[arg(long = "token", id = "token", hide = true)]
+    pub stray_token: Option<String>,
 }
 
 /// The running node an admin command talks to: `--node`, or the public URL
@@ -410,10 +428,21 @@ pub async fn block(target: &AdminTarget, command: BlockCommand) -> Result<()> {
 }
 
 pub async fn run_demo(args: DemoArgs) -> Result<()> {
+    if args.stray_data_dir.is_some() || args.stray_node.is_some() || args.stray_token.is_some() {
+        bail!("the demo takes no --data-dir, --node or --token: it sets up its own nodes (--dir DIR keeps their data)");
+    }
+    let ports = match args.base_port {
+        None => demo::PortChoice::Default,
+        Some(0) => demo::PortChoice::Random,
+        Some(port) => demo::PortChoice::Base(port),
+    };
     let options = DemoOptions {
         data_dir: args.dir.as_deref().map(Path::to_path_buf),
         exit_after_converge: args.exit_after_converge,
         quiet: args.quiet,
+        nodes: usize::from(args.nodes),
+        ports,
+        sample_limit: args.sample_limit,
     };
     demo::run(options, server::shutdown_signal()).await?;
     Ok(())

@@ -58,6 +58,11 @@ pub struct NodeSetup {
     pub editor_token: String,
 }
 
+/// Whether a loopback port can be bound now.
+pub fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
 /// Picks a free loopback port (bound and released).
 pub fn free_port() -> Result<u16, LocalNodeError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
@@ -79,6 +84,18 @@ pub async fn init_node(
     sync_interval_ms: u64,
 ) -> Result<NodeSetup, LocalNodeError> {
     let port = free_port()?;
+    init_node_at(data_dir, name, country, languages, sync_interval_ms, port).await
+}
+
+/// [`init_node`] listening on a given loopback port.
+pub async fn init_node_at(
+    data_dir: &Path,
+    name: &str,
+    country: &str,
+    languages: &[&str],
+    sync_interval_ms: u64,
+    port: u16,
+) -> Result<NodeSetup, LocalNodeError> {
     let url = format!("http://127.0.0.1:{port}");
     let file = ConfigFile {
         node: NodeSection {
@@ -136,7 +153,13 @@ pub async fn init_node(
 /// database lock is free), for up to [`NODE_RESTART_LOCK_WAIT_MS`]; after
 /// that its files can be removed or reopened safely.
 pub async fn wait_released(data_dir: &Path) -> Result<(), LocalNodeError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(NODE_RESTART_LOCK_WAIT_MS);
+    wait_released_within(data_dir, NODE_RESTART_LOCK_WAIT_MS).await
+}
+
+/// [`wait_released`] with its own time limit (a node still computing the
+/// vectors of many new records lets go later).
+pub async fn wait_released_within(data_dir: &Path, wait_ms: u64) -> Result<(), LocalNodeError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let db_dir = data_dir.join(crate::config::DB_DIR_NAME);
     loop {
         let dir = db_dir.clone();
