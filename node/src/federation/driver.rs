@@ -22,7 +22,7 @@ use super::apply::{apply_from_peer, PeerBatch, Refused};
 use super::client::ClientError;
 use super::peer::{DriverHandle, DriverMessage, DRIVER_QUEUE_MAX};
 use super::{store, Inner};
-use crate::sync::{Action, Event, FetchError, PeerSync, RequestId};
+use crate::sync::{Action, Event, FetchError, PeerSync, RequestId, SyncConfig, SyncStatus};
 
 /// Fetch and apply tasks of a driver, aborted when the driver is dropped
 /// (revocation or shutdown), so nothing is applied after it.
@@ -118,6 +118,35 @@ enum Outcome {
     Applied(RequestId, Result<PeerBatch, String>),
 }
 
+/// What a driver does to the world, for one peer: the live node
+/// ([`LiveIo`]) or a simulation (`driver_sim`, tests only), so that the
+/// driver's own code (event loop, in-flight requests, cancellation, timers)
+/// runs under simulated time and network too.
+pub(crate) trait DriverIo: Send + Sync + 'static {
+    /// One signed fetch of the peer's feed, decoded (not yet checked).
+    fn fetch(
+        &self,
+        query: ChangesQuery,
+    ) -> impl std::future::Future<Output = Result<ChangesPage, FetchError>> + Send;
+    /// The apply path for the records of a checked page.
+    fn apply(
+        &self,
+        records: Vec<seednet_protocol::SignedWire>,
+    ) -> impl std::future::Future<Output = Result<PeerBatch, String>> + Send;
+    /// Stores the cursor durably.
+    fn persist_cursor(&self, cursor: u64) -> impl std::future::Future<Output = ()> + Send;
+    /// The peer answered 403 `link_revoked`: the driver stops after this.
+    fn peer_revoked(&self) -> impl std::future::Future<Output = ()> + Send;
+    /// A fetch failed (after the page checks).
+    fn fetch_failed(&self, error: &FetchError);
+    /// A page held versions that do not verify.
+    fn refused(&self, refused: Vec<Refused>);
+    /// The machine asks for a repair pass.
+    fn request_repair(&self);
+    /// The machine's status after each event.
+    fn report(&self, status: &SyncStatus);
+}
+
 /// Starts the driver of `node_id` at `base_url`, pulling from `cursor`.
 pub(crate) fn spawn(
     inner: &Arc<Inner>,
@@ -126,33 +155,140 @@ pub(crate) fn spawn(
     cursor: u64,
 ) -> DriverHandle {
     let (sender, receiver) = mpsc::channel(DRIVER_QUEUE_MAX);
-    let task = tokio::spawn(run(Arc::clone(inner), node_id, base_url, cursor, receiver));
+    let io = Arc::new(LiveIo {
+        inner: Arc::clone(inner),
+        peer: node_id,
+        base_url,
+        side: std::sync::Mutex::new(SideTasks {
+            repair: SideTask(None),
+            refetches: Refetches(Vec::new()),
+            redelivery: RotationRedelivery {
+                task: SideTask(None),
+                last: None,
+            },
+            last_success: None,
+        }),
+    });
+    let task = tokio::spawn(drive(
+        io,
+        inner.sync_config,
+        cursor,
+        rand::random(),
+        receiver,
+    ));
     tracing::info!(peer = %node_id, cursor, "sync started");
     DriverHandle::new(sender, task)
 }
 
-async fn run(
+/// The driver's side tasks, aborted with it (dropped with [`LiveIo`]).
+struct SideTasks {
+    repair: SideTask,
+    refetches: Refetches,
+    redelivery: RotationRedelivery,
+    last_success: Option<u64>,
+}
+
+/// The live node as a driver sees it.
+struct LiveIo {
     inner: Arc<Inner>,
     peer: NodeId,
     base_url: String,
+    side: std::sync::Mutex<SideTasks>,
+}
+
+impl LiveIo {
+    fn side(&self) -> std::sync::MutexGuard<'_, SideTasks> {
+        self.side.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl DriverIo for LiveIo {
+    async fn fetch(&self, query: ChangesQuery) -> Result<ChangesPage, FetchError> {
+        let body = self
+            .inner
+            .client
+            .signed(
+                Method::GET,
+                &self.base_url,
+                &query.path_and_query(),
+                Vec::new(),
+                SYNC_PAGE_BODY_BYTES_MAX,
+            )
+            .await
+            .map_err(fetch_error)?;
+        ChangesPage::decode(&body).map_err(|e| FetchError::BadPage(e.to_string()))
+    }
+
+    async fn apply(&self, records: Vec<seednet_protocol::SignedWire>) -> Result<PeerBatch, String> {
+        apply_from_peer(&self.inner, &self.peer, records).await
+    }
+
+    async fn persist_cursor(&self, cursor: u64) {
+        if let Err(error) = persist_progress(&self.inner, &self.peer, cursor).await {
+            tracing::error!(peer = %self.peer, %error, "cannot store the sync cursor");
+        }
+    }
+
+    async fn peer_revoked(&self) {
+        tracing::warn!(peer = %self.peer, "peer revoked the link; sync stops");
+        self.inner.remote_revoked(self.peer).await;
+    }
+
+    fn fetch_failed(&self, error: &FetchError) {
+        self.side()
+            .redelivery
+            .on_fetch_failed(&self.inner, self.peer, error);
+    }
+
+    fn refused(&self, refused: Vec<Refused>) {
+        self.side().refetches.start(&self.inner, self.peer, refused);
+    }
+
+    fn request_repair(&self) {
+        // Its own task (a pass takes several round trips), aborted with the
+        // driver; skipped while a pass is running.
+        let mut side = self.side();
+        if side.repair.is_running() {
+            tracing::debug!(peer = %self.peer, "repair requested while one runs");
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        let peer = self.peer;
+        side.repair.0 = Some(tokio::spawn(async move {
+            super::repair::run_if_idle(&inner, peer).await;
+        }));
+    }
+
+    fn report(&self, status: &SyncStatus) {
+        let mut side = self.side();
+        let succeeded = status.last_success_ms != side.last_success;
+        side.last_success = status.last_success_ms;
+        drop(side);
+        let succeeded_at = succeeded.then(crate::clock::now_timestamp);
+        self.inner
+            .registry
+            .record_sync(&self.peer, status.clone(), succeeded_at);
+    }
+}
+
+/// The driver of one peer: feeds the machine its events (notifies, fetch
+/// and apply outcomes, wake-ups) and performs its actions through `io`,
+/// until the message channel closes or the peer revokes the link.
+pub(crate) async fn drive<Io: DriverIo>(
+    io: Arc<Io>,
+    config: SyncConfig,
     cursor: u64,
+    jitter_seed: u64,
     mut messages: mpsc::Receiver<DriverMessage>,
 ) {
     let started = Instant::now();
     let now_ms = move || started.elapsed().as_millis() as u64;
-    let mut machine = PeerSync::new(inner.sync_config, cursor, true, rand::random());
+    let mut machine = PeerSync::new(config, cursor, true, jitter_seed);
     let (outcome_sender, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
     let mut pages: HashMap<RequestId, ChangesPage> = HashMap::new();
     let mut in_flight = InFlight(HashMap::new());
     let far = Duration::from_secs(365 * 24 * 3600);
     let mut wake = Instant::now();
-    let mut last_success = None;
-    let mut repair_task = SideTask(None);
-    let mut refetches = Refetches(Vec::new());
-    let mut redelivery = RotationRedelivery {
-        task: SideTask(None),
-        last: None,
-    };
     loop {
         let event = tokio::select! {
             message = messages.recv() => match message {
@@ -173,11 +309,10 @@ async fn run(
                         }
                         Err(error) => {
                             if matches!(&error, FetchError::Refused { status: 403, code } if code == "link_revoked") {
-                                tracing::warn!(peer = %peer, "peer revoked the link; sync stops");
-                                inner.remote_revoked(peer).await;
+                                io.peer_revoked().await;
                                 return;
                             }
-                            redelivery.on_fetch_failed(&inner, peer, &error);
+                            io.fetch_failed(&error);
                             Event::FetchFailed { request, error }
                         }
                     }
@@ -187,7 +322,7 @@ async fn run(
                     match result {
                         Ok(batch) => {
                             if !batch.refused.is_empty() {
-                                refetches.start(&inner, peer, batch.refused);
+                                io.refused(batch.refused);
                             }
                             Event::BatchApplied { request }
                         }
@@ -209,24 +344,10 @@ async fn run(
                     limit,
                 } => {
                     let query = ChangesQuery { since, limit };
-                    let client = inner.client.clone();
-                    let base_url = base_url.clone();
+                    let io = Arc::clone(&io);
                     let sender = outcome_sender.clone();
                     let task = tokio::spawn(async move {
-                        let result = client
-                            .signed(
-                                Method::GET,
-                                &base_url,
-                                &query.path_and_query(),
-                                Vec::new(),
-                                SYNC_PAGE_BODY_BYTES_MAX,
-                            )
-                            .await
-                            .map_err(fetch_error)
-                            .and_then(|body| {
-                                ChangesPage::decode(&body)
-                                    .map_err(|e| FetchError::BadPage(e.to_string()))
-                            });
+                        let result = io.fetch(query).await;
                         let _ = sender.send(Outcome::Fetched(request, result, query));
                     });
                     in_flight.0.insert(request, task);
@@ -237,19 +358,15 @@ async fn run(
                             .send(Outcome::Applied(request, Err("page not held".into())));
                         continue;
                     };
-                    let inner = Arc::clone(&inner);
+                    let io = Arc::clone(&io);
                     let sender = outcome_sender.clone();
                     let task = tokio::spawn(async move {
-                        let result = apply_from_peer(&inner, &peer, page.records).await;
+                        let result = io.apply(page.records).await;
                         let _ = sender.send(Outcome::Applied(request, result));
                     });
                     in_flight.0.insert(request, task);
                 }
-                Action::PersistCursor { cursor } => {
-                    if let Err(error) = persist_progress(&inner, &peer, cursor).await {
-                        tracing::error!(peer = %peer, %error, "cannot store the sync cursor");
-                    }
-                }
+                Action::PersistCursor { cursor } => io.persist_cursor(cursor).await,
                 Action::ScheduleWake { at_ms } => {
                     wake = started + Duration::from_millis(at_ms);
                 }
@@ -260,27 +377,12 @@ async fn run(
                     pages.remove(&request);
                 }
                 Action::ReportError { error } => {
-                    tracing::warn!(peer = %peer, %error, "sync error");
+                    tracing::warn!(%error, "sync error");
                 }
-                Action::RequestRepair => {
-                    // Its own task (a pass takes several round trips), aborted
-                    // with the driver; skipped while a pass is running.
-                    if !repair_task.is_running() {
-                        let inner = Arc::clone(&inner);
-                        repair_task.0 = Some(tokio::spawn(async move {
-                            super::repair::run_if_idle(&inner, peer).await;
-                        }));
-                    } else {
-                        tracing::debug!(peer = %peer, "repair requested while one runs");
-                    }
-                }
+                Action::RequestRepair => io.request_repair(),
             }
         }
-        let status = machine.status().clone();
-        let succeeded = status.last_success_ms != last_success;
-        last_success = status.last_success_ms;
-        let succeeded_at = succeeded.then(crate::clock::now_timestamp);
-        inner.registry.record_sync(&peer, status, succeeded_at);
+        io.report(machine.status());
     }
 }
 

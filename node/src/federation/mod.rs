@@ -29,6 +29,8 @@ pub mod apply;
 pub mod blocklist;
 pub mod client;
 pub mod driver;
+#[cfg(test)]
+mod driver_sim;
 pub mod http;
 mod identity;
 pub mod links;

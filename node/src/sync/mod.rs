@@ -29,6 +29,11 @@
 //!
 //! Notify handlers send `NotifyReceived`. Approving a link starts the peer's
 //! task; revoking it aborts the task, so nothing is applied after it.
+//!
+//! The driver does its I/O through the `DriverIo` trait, so the same driver
+//! code also runs under simulated time and network
+//! (`crate::federation::driver_sim`, tests only: 1,000 seeds with
+//! partitions, late answers, crashes, revocations and restores).
 
 pub mod address;
 pub mod machine;
