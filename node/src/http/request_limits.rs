@@ -20,8 +20,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 
-/// Longest request target (path and query) in bytes.
-pub const URI_BYTES_MAX: usize = 8 * 1024;
+/// Longest request target (path and query) in bytes; above the endpoints'
+/// own query limits (`api::search::SEARCH_QUERY_STRING_BYTES_MAX`, 8 KiB),
+/// which name what is at fault.
+pub const URI_BYTES_MAX: usize = 16 * 1024;
 /// Most header fields in a request.
 pub const HEADERS_MAX: usize = 100;
 /// Most bytes of header names and values in a request.
