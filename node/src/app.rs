@@ -4,8 +4,9 @@
 //! the limits every request passes.
 //!
 //! Every request passes, outermost first: request id, trace span (request id,
-//! method, route; status and latency logged on response), metrics, JSON error
-//! rewriting, load shedding over a concurrency limit (503), a request timeout
+//! method, route; status and latency logged on response), metrics, HTML error
+//! pages for browsers, JSON error rewriting, the limits on the request target
+//! and headers (414, 431; [`crate::http::request_limits`]), load shedding over a concurrency limit (503), a request timeout
 //! (408) and a body limit (413, see [`crate::http::body_limit`] for why it
 //! drains what is over the limit), which applies to every request, not only
 //! to extractors.
@@ -24,8 +25,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::http::body_limit;
 use crate::http::error::{self, ApiError, ErrorCode};
+use crate::http::{body_limit, request_limits};
 use crate::state::AppState;
 use crate::web::{self, NodeBackend, WebConfig};
 use crate::{api, federation};
@@ -61,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(limits)
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(request_limits::refuse_oversized))
         .layer(middleware::from_fn(error::json_errors))
         .layer(middleware::from_fn(browser_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track))

@@ -95,8 +95,8 @@ pub struct FederationSection {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountsSection {
-    /// The window in which failed sign-ins are counted (see
-    /// `accounts::limiter`); 900 (15 minutes) unless set.
+    /// The window in which failed sign-ins and failed token authentications are counted (see
+    /// `accounts::limiter` and `tokens`); 900 (15 minutes) unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_window_secs: Option<u64>,
 }
@@ -230,7 +230,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub federation: FederationSettings,
     pub semantic: SemanticSettings,
-    /// Seconds in which failed sign-ins are counted (`[accounts]`).
+    /// Seconds in which failed sign-ins and token authentications are counted (`[accounts]`).
     pub sign_in_window_secs: u64,
 }
 

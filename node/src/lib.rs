@@ -12,6 +12,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod failure_limiter;
 pub mod federation;
 pub mod http;
 pub mod keyfile;

@@ -8,6 +8,9 @@
 //! connections, for the node and per client address, with a reserve for
 //! the machine itself and approved peers (`crate::http::connections`;
 //! request limits only count requests, not idle sockets).
+//! Each socket is wrapped so that the answers hyper writes itself carry the
+//! error shape (`http::hyper_errors`), and hyper's header ceiling sits above
+//! the node's own (`http::request_limits`).
 
 use std::future::Future;
 use std::io::Write;
@@ -23,6 +26,7 @@ use tokio::net::TcpListener;
 use crate::app;
 use crate::config::Config;
 use crate::http::connections::is_own_machine;
+use crate::http::hyper_errors::Speaking;
 use crate::metrics::Metrics;
 use crate::node::{self, OpenError};
 use crate::state::AppState;
@@ -31,6 +35,10 @@ use crate::state::AppState;
 pub const SHUTDOWN_GRACE_MS: u64 = 30_000;
 /// Pause after a failed accept (e.g. out of file descriptors).
 const ACCEPT_RETRY_MS: u64 = 100;
+/// Header fields hyper parses before refusing a request itself; well above
+/// `http::request_limits::HEADERS_MAX`, so that the node's own limit, which
+/// answers with the error shape, is the one clients meet.
+pub const HYPER_HEADERS_MAX: usize = 4 * crate::http::request_limits::HEADERS_MAX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -141,8 +149,10 @@ async fn accept_loop(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(admitted.header_read_timeout)
+            .max_headers(HYPER_HEADERS_MAX)
+            .writev(false)
             .serve_connection(
-                TokioIo::new(stream),
+                Speaking::new(TokioIo::new(stream)),
                 TowerToHyperService::new(with_peer_address(app.clone(), peer)),
             );
         let connection = graceful.watch(connection);

@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::search_index::NodeSearchIndex;
 use crate::service::Publisher;
 use crate::storage::Storage;
+use crate::tokens::{self, TokenLimiter};
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -36,6 +37,9 @@ pub struct AppState {
     pub federation: Federation,
     /// Open client connections, per address (see `crate::http::connections`).
     pub connections: Arc<ConnectionGate>,
+    /// Failed token authentications of the API and the web sign-in (see
+    /// `crate::tokens`).
+    pub token_limiter: Arc<TokenLimiter>,
     shutting_down: Arc<AtomicBool>,
 }
 
@@ -52,9 +56,13 @@ impl AppState {
         let federation =
             Federation::new(Arc::clone(&storage), Arc::clone(publisher.keys()), &config);
         let search_index = NodeSearchIndex::new(Arc::clone(&storage), &config.data_dir);
+        let token_limiter = Arc::new(tokens::token_limiter(std::time::Duration::from_secs(
+            config.sign_in_window_secs,
+        )));
         AppState {
             connections: Arc::default(),
             federation,
+            token_limiter,
             search_index,
             storage,
             publisher,

@@ -275,9 +275,16 @@ pub fn parse_search_query(raw: &str) -> Result<engine::SearchRequest, ApiError> 
             format!("the query string is over {SEARCH_QUERY_STRING_BYTES_MAX} bytes"),
         ));
     }
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
+    let params = crate::http::query::parse_strict(raw).map_err(|invalid| {
+        ApiError::bad_request(
+            "invalid_utf8",
+            &invalid.name,
+            format!(
+                "parameter {:?} is not UTF-8 once percent-decoded",
+                invalid.name
+            ),
+        )
+    })?;
     if params.len() > SEARCH_PARAMS_COUNT_MAX {
         return Err(ApiError::bad_request(
             "too_many_parameters",

@@ -3,9 +3,12 @@
 //! Every outgoing connection goes to an address that passed
 //! [`crate::sync::address::check_peer_address`]: host names are resolved by
 //! a resolver that refuses the whole name if any address is refused, and IP
-//! literals are checked before the request. Redirects are never followed (a
+//! literals are checked before the request; a name refused at resolution is
+//! reported as the same [`AddressError`] as a refused literal (not as an
+//! unreachable peer). Redirects are never followed (a
 //! peer could otherwise bounce the node to an internal address), each request
-//! has a timeout, and response bodies are read up to a named bound.
+//! has a timeout (and a shorter one, [`PEER_ANSWER_TIMEOUT_MS`], for the
+//! peer to start answering), and response bodies are read up to a named bound.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -27,6 +30,13 @@ use crate::sync::address::{check_peer_address, check_peer_url, AddressError, Add
 pub const PEER_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Time a whole request to a peer may take (the changes feed included).
 pub const PEER_REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// Time a peer has to start answering (its status and headers), connection
+/// included. Well below the node's own request timeout
+/// (`config::REQUEST_TIMEOUT_MS_DEFAULT`), so that an admin's `peer add` of a
+/// node that never answers is told so (504 `peer_did_not_answer`) instead of
+/// meeting its own request's timeout; the one-step add (descriptor, then link
+/// request) waits at most twice this.
+pub const PEER_ANSWER_TIMEOUT_MS: u64 = 10_000;
 /// Largest descriptor or JSON error body read from a peer.
 pub const PEER_SMALL_RESPONSE_BYTES_MAX: usize = 64 * 1024;
 
@@ -40,6 +50,8 @@ pub enum ClientError {
     Address(#[from] AddressError),
     #[error("peer unreachable: {0}")]
     Unreachable(String),
+    #[error("the peer did not answer within {timeout_ms} ms")]
+    DidNotAnswer { timeout_ms: u64 },
     #[error("peer answered {status} {code}: {message}")]
     Refused {
         status: u16,
@@ -113,12 +125,7 @@ impl PeerClient {
     pub async fn descriptor(&self, base_url: &str) -> Result<Signed<NodeDescriptor>, ClientError> {
         let target = format!("{base_url}/api/v1/node");
         self.check_url(&target)?;
-        let response = self
-            .http
-            .get(&target)
-            .send()
-            .await
-            .map_err(|e| ClientError::Unreachable(error_chain(&e)))?;
+        let response = answer(self.http.get(&target).send()).await?;
         let status = response.status();
         let body = read_bounded(response, PEER_SMALL_RESPONSE_BYTES_MAX).await?;
         if !status.is_success() {
@@ -229,10 +236,7 @@ impl PeerClient {
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ClientError::Unreachable(error_chain(&e)))?;
+        let response = answer(request.send()).await?;
         let status = response.status();
         if !status.is_success() {
             let body = read_bounded(response, PEER_SMALL_RESPONSE_BYTES_MAX).await?;
@@ -240,6 +244,40 @@ impl PeerClient {
         }
         read_bounded(response, response_bytes_max).await
     }
+}
+
+/// Waits for a peer's answer (status and headers) at most
+/// [`PEER_ANSWER_TIMEOUT_MS`].
+async fn answer(
+    sending: impl std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+) -> Result<reqwest::Response, ClientError> {
+    let waited = Duration::from_millis(PEER_ANSWER_TIMEOUT_MS);
+    match tokio::time::timeout(waited, sending).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(error)) => Err(transport_error(&error)),
+        Err(_elapsed) => Err(ClientError::DidNotAnswer {
+            timeout_ms: PEER_ANSWER_TIMEOUT_MS,
+        }),
+    }
+}
+
+/// A failed request: the address check of the resolver when that is what
+/// refused it (a host name that resolves to a refused address), else the
+/// peer is unreachable.
+fn transport_error(error: &reqwest::Error) -> ClientError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(inner) = source {
+        if let Some(refused) = inner.downcast_ref::<AddressError>() {
+            return ClientError::Address(refused.clone());
+        }
+        source = inner.source();
+    }
+    if error.is_timeout() {
+        return ClientError::DidNotAnswer {
+            timeout_ms: PEER_REQUEST_TIMEOUT_MS,
+        };
+    }
+    ClientError::Unreachable(error_chain(error))
 }
 
 /// Reads a body up to `max` bytes; a longer body is refused without reading
@@ -254,11 +292,7 @@ async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Vec
         )));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| ClientError::Unreachable(error_chain(&e)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
         if body.len() + chunk.len() > max {
             return Err(ClientError::BadResponse(format!(
                 "response body over {max} bytes"

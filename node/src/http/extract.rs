@@ -2,17 +2,21 @@
 //!
 //! Tokens arrive as `Authorization: Bearer <token>`. A missing header is 401
 //! `unauthorized`, an unknown or revoked token 401 `invalid_token`, a token
-//! whose role is too weak 403 `forbidden`. Tokens are never logged.
+//! whose role is too weak 403 `forbidden`. Too many failed authentications
+//! (from the client's address, for the token id or on the node; see
+//! `crate::tokens`) get 429 `too_many_failed_authentications` with
+//! `Retry-After`. Tokens are never logged.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 
+use super::client_address::client_address;
 use super::error::ApiError;
 use crate::audit::Actor;
 use crate::state::AppState;
-use crate::tokens::{self, Role, TokenInfo};
+use crate::tokens::{self, Role, TokenInfo, TokenRefusal};
 
 /// A request made with an editor (or admin) token.
 pub struct Editor(pub TokenInfo);
@@ -49,16 +53,19 @@ async fn authenticate(
         .map(str::trim)
         .unwrap_or_default()
         .to_string();
-    let info = state
-        .blocking(move |storage| tokens::authenticate(storage, &presented))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the token is unknown or revoked",
-            )
-        })?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(address)| *address);
+    let address = client_address(peer, &parts.headers);
+    let limiter = std::sync::Arc::clone(&state.token_limiter);
+    let checked = state
+        .blocking(move |storage| {
+            let now = std::time::Instant::now();
+            tokens::authenticate_limited(storage, &limiter, &presented, address, now)
+        })
+        .await?;
+    let info = checked.map_err(token_refused)?;
     if !info.role.allows(needed) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -68,6 +75,27 @@ async fn authenticate(
     }
     tracing::debug!(token_id = %info.id, role = info.role.as_str(), "authenticated");
     Ok(info)
+}
+
+/// The API's answer to a refused token.
+pub fn token_refused(refusal: TokenRefusal) -> ApiError {
+    match refusal {
+        TokenRefusal::Invalid => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the token is unknown or revoked",
+        ),
+        TokenRefusal::Limited(limited) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failed_authentications",
+            format!(
+                "too many failed token authentications ({}); retry in {} seconds",
+                limited.scope.as_str(),
+                limited.retry_after_secs()
+            ),
+        )
+        .with_retry_after(limited.retry_after_secs()),
+    }
 }
 
 impl FromRequestParts<AppState> for Editor {

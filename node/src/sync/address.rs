@@ -11,6 +11,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Longest host name of a peer URL (RFC 1035: 253 characters without the
+/// final dot); longer names are refused without being resolved.
+pub const HOST_NAME_CHARS_MAX: usize = 253;
+/// Longest label (the part between dots) of a peer URL's host name.
+pub const HOST_LABEL_CHARS_MAX: usize = 63;
+
 /// What the configuration allows beyond public unicast addresses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AddressPolicy {
@@ -28,6 +34,8 @@ pub enum AddressError {
     BadUrl(String),
     #[error("peer url must not carry a user name or password")]
     Credentials,
+    #[error("peer host name is over {HOST_NAME_CHARS_MAX} characters or has a label over {HOST_LABEL_CHARS_MAX}")]
+    HostNameTooLong,
     #[error("address {0} is a loopback address (allowed only by configuration)")]
     Loopback(IpAddr),
     #[error("address {0} is private (allowed only by configuration)")]
@@ -36,8 +44,9 @@ pub enum AddressError {
     NotRoutable(IpAddr),
 }
 
-/// Checks the text of a peer URL (before resolution): http or https, a host,
-/// no credentials. Returns the URL normalised by the URL parser.
+/// Checks the text of a peer URL (before resolution): http or https, a host
+/// (a name within [`HOST_NAME_CHARS_MAX`] and [`HOST_LABEL_CHARS_MAX`]), no
+/// credentials. Returns the URL normalised by the URL parser.
 pub fn check_peer_url(text: &str) -> Result<url::Url, AddressError> {
     let url = url::Url::parse(text).map_err(|_| AddressError::BadUrl(text.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -45,6 +54,16 @@ pub fn check_peer_url(text: &str) -> Result<url::Url, AddressError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(AddressError::Credentials);
+    }
+    if let Some(url::Host::Domain(name)) = url.host() {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        let too_long = name.len() > HOST_NAME_CHARS_MAX
+            || name
+                .split('.')
+                .any(|label| label.len() > HOST_LABEL_CHARS_MAX);
+        if too_long {
+            return Err(AddressError::HostNameTooLong);
+        }
     }
     Ok(url)
 }
@@ -221,6 +240,27 @@ mod tests {
             assert!(
                 matches!(check(text, everything), Err(AddressError::NotRoutable(_))),
                 "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_names_over_the_dns_limits_are_refused_before_resolution() {
+        let label = "a".repeat(HOST_LABEL_CHARS_MAX);
+        let longest = [label.as_str(); 4].join(".") + ".example";
+        assert!(longest.len() > HOST_NAME_CHARS_MAX);
+        let fits = [label.as_str(); 3].join(".") + ".example";
+        assert!(check_peer_url(&format!("https://{fits}/")).is_ok());
+        assert!(check_peer_url(&format!("https://{fits}./")).is_ok());
+        for bad in [
+            format!("https://{longest}/"),
+            format!("https://{}.example/", "b".repeat(HOST_LABEL_CHARS_MAX + 1)),
+            format!("http://{}.example:8080", "c".repeat(300)),
+        ] {
+            assert_eq!(
+                check_peer_url(&bad),
+                Err(AddressError::HostNameTooLong),
+                "{bad}"
             );
         }
     }

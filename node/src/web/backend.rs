@@ -501,6 +501,15 @@ pub struct PurgeSummary {
     pub index_pending: Option<String>,
 }
 
+/// Why a token did not sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Unknown, revoked or malformed (or it could not be checked).
+    Unknown,
+    /// Too many failed token authentications; retry after this many minutes.
+    Limited { retry_after_minutes: u64 },
+}
+
 /// The node as the web interface sees it. Implementations must not block the
 /// async runtime; every method may be called concurrently.
 ///
@@ -510,9 +519,15 @@ pub trait WebBackend: AccountsBackend + Send + Sync + 'static {
     /// This node's identity.
     fn node_info(&self) -> NodeInfo;
 
-    /// What a token grants, or `None` for an unknown or revoked token.
-    /// Implementations compare in constant time and never log the token.
-    fn authenticate(&self, token: &str) -> impl Future<Output = Option<Grant>> + Send;
+    /// What a token grants, presented from `client`: refused when unknown or
+    /// revoked, or while too many token authentications failed (the same
+    /// counts as the API's). Implementations compare in constant time and
+    /// never log the token.
+    fn authenticate(
+        &self,
+        token: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> impl Future<Output = Result<Grant, TokenRefusal>> + Send;
 
     /// The role a session started with `credential` has now; `None` once
     /// its token is revoked, or its account is disabled, deleted or had its

@@ -30,11 +30,11 @@ use super::backend::{
     Actor, AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
     Credential, FederationView, FeedEntry, FeedPage, FeedQuery, Grant, NetworkView, NodeInfo,
     PeerIdentity, PeerView, Published, PurgePreview, PurgeSummary, RecordIndexPage, RecordSummary,
-    RecordView, RepairView, Role, SearchFailure, SearchRequest, SearchResults, Transfer,
-    WebBackend, WriteError,
+    RecordView, RepairView, Role, SearchFailure, SearchRequest, SearchResults, TokenRefusal,
+    Transfer, WebBackend, WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
-use crate::accounts::limiter::SignInLimiter;
+use crate::accounts::limiter::{self, SignInLimiter};
 use crate::accounts::{self, Verified};
 use crate::federation::FederationError;
 use crate::service::PublishError;
@@ -60,7 +60,7 @@ impl NodeBackend {
         let window = std::time::Duration::from_secs(state.config.sign_in_window_secs);
         NodeBackend {
             state,
-            limiter: SignInLimiter::new(window),
+            limiter: limiter::sign_in_limiter(window),
         }
     }
 
@@ -151,20 +151,23 @@ fn scan(
 /// What a token check found, as the web sees it; a failed check grants
 /// nothing (and is logged).
 fn token_grant<E: std::fmt::Display>(
-    info: Result<Option<crate::tokens::TokenInfo>, E>,
-) -> Option<Grant> {
-    match info {
-        Ok(Some(info)) => Some(Grant {
+    checked: Result<Result<crate::tokens::TokenInfo, crate::tokens::TokenRefusal>, E>,
+) -> Result<Grant, TokenRefusal> {
+    match checked {
+        Ok(Ok(info)) => Ok(Grant {
             role: info.role,
             via: Credential::Token {
                 id: info.id,
                 label: info.label,
             },
         }),
-        Ok(None) => None,
+        Ok(Err(crate::tokens::TokenRefusal::Invalid)) => Err(TokenRefusal::Unknown),
+        Ok(Err(crate::tokens::TokenRefusal::Limited(limited))) => Err(TokenRefusal::Limited {
+            retry_after_minutes: limited.retry_after_minutes(),
+        }),
         Err(error) => {
             tracing::error!(error = %error, "token check failed");
-            None
+            Err(TokenRefusal::Unknown)
         }
     }
 }
@@ -182,12 +185,20 @@ impl WebBackend for NodeBackend {
         }
     }
 
-    async fn authenticate(&self, token: &str) -> Option<Grant> {
+    async fn authenticate(
+        &self,
+        token: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Grant, TokenRefusal> {
         let token = token.to_string();
-        let info = self
-            .blocking(move |storage| crate::tokens::authenticate(storage, &token))
+        let limiter = Arc::clone(&self.state.token_limiter);
+        let checked = self
+            .blocking(move |storage| {
+                let now = std::time::Instant::now();
+                crate::tokens::authenticate_limited(storage, &limiter, &token, client, now)
+            })
             .await;
-        token_grant(info)
+        token_grant(checked)
     }
 
     async fn session_role(&self, credential: &Credential) -> Option<Role> {
@@ -733,10 +744,11 @@ impl AccountsBackend for NodeBackend {
         client: Option<std::net::IpAddr>,
     ) -> Result<Grant, PasswordRefusal> {
         let typed = accounts::normalise_username(username);
-        let attempt = match self
-            .limiter
-            .begin(&typed, client, std::time::Instant::now())
-        {
+        let attempt = match self.limiter.begin(
+            Some(&limiter::username_key(&typed)),
+            client,
+            std::time::Instant::now(),
+        ) {
             Ok(attempt) => attempt,
             Err(limited) => {
                 tracing::warn!(
@@ -827,7 +839,11 @@ impl AccountsBackend for NodeBackend {
         // session left open cannot be used to guess the password.
         let attempt = self
             .limiter
-            .begin(username, None, std::time::Instant::now())
+            .begin(
+                Some(&limiter::username_key(username)),
+                None,
+                std::time::Instant::now(),
+            )
             .map_err(|limited| {
                 tracing::warn!(username = %username, "password change refused: too many wrong passwords");
                 AccountError::TooManyAttempts {

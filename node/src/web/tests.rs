@@ -39,18 +39,22 @@ impl WebBackend for ScriptedBackend {
             retired_node_ids: Vec::new(),
         }
     }
-    async fn authenticate(&self, token: &str) -> Option<Grant> {
+    async fn authenticate(
+        &self,
+        token: &str,
+        _client: Option<std::net::IpAddr>,
+    ) -> Result<Grant, TokenRefusal> {
         let (role, token_id) = match token {
             "admin-token" => (Role::Admin, "admin"),
             "editor-token" => (Role::Editor, "editor"),
-            _ => return None,
+            _ => return Err(TokenRefusal::Unknown),
         };
         let via = Credential::Token {
             id: token_id.into(),
             label: String::new(),
         };
-        self.session_role(&via).await?;
-        Some(Grant { role, via })
+        self.session_role(&via).await.ok_or(TokenRefusal::Unknown)?;
+        Ok(Grant { role, via })
     }
     async fn session_role(&self, credential: &Credential) -> Option<Role> {
         let Credential::Token { id, .. } = credential else {

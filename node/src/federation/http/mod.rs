@@ -83,6 +83,9 @@ impl From<FederationError> for ApiError {
             FederationError::Client(ClientError::Unreachable(_)) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "peer_unreachable", message)
             }
+            FederationError::Client(ClientError::DidNotAnswer { .. }) => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "peer_did_not_answer", message)
+            }
             FederationError::Client(ClientError::BadResponse(_)) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "peer_bad_response", message)
             }

@@ -101,6 +101,15 @@ pub async fn page<B: WebBackend>(
     let here = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     let ctx = Ctx::new(&state, &headers, here);
     let query = uri.query().unwrap_or("");
+    if let Err(invalid) = crate::http::query::parse_strict(query) {
+        tracing::info!(parameter = %invalid.name, "web search refused: a parameter is not UTF-8");
+        return message_page(
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            "error.request_title",
+            &ctx.tf("search.invalid_utf8", &[("name", &invalid.name)]),
+        );
+    }
     let reader = LanguageTag::parse(ctx.lang.code()).expect("interface languages are tags");
     let (request, page) = request_from_query(query, &reader);
     let pairs = parse_pairs(query);

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::accounts::{PASSWORD_CHARS_MAX, USERNAME_CHARS_MAX};
 use crate::http::client_address::client_address;
-use crate::web::backend::{Credential, Grant, PasswordRefusal, WebBackend};
+use crate::web::backend::{Credential, Grant, PasswordRefusal, TokenRefusal, WebBackend};
 use crate::web::session::{
     self, cookie_value, csrf_matches, random_token, CSRF_COOKIE, SESSION_COOKIE,
 };
@@ -203,14 +203,26 @@ async fn check<B: WebBackend>(
     let token = pair(pairs, "token").unwrap_or("").trim();
     let username = pair(pairs, "username").unwrap_or("").trim();
     let password = pair(pairs, "password").unwrap_or("");
+    let client = client_address(peer, headers);
     if !token.is_empty() {
         if token.chars().count() > TOKEN_CHARS_MAX {
             return Err(Problem::WrongToken);
         }
-        return state.backend.authenticate(token).await.ok_or_else(|| {
-            tracing::info!("web sign-in refused: unknown token");
-            Problem::WrongToken
-        });
+        return state
+            .backend
+            .authenticate(token, client)
+            .await
+            .map_err(|refusal| match refusal {
+                TokenRefusal::Unknown => {
+                    tracing::info!("web sign-in refused: unknown token");
+                    Problem::WrongToken
+                }
+                TokenRefusal::Limited {
+                    retry_after_minutes,
+                } => Problem::Limited {
+                    minutes: retry_after_minutes,
+                },
+            });
     }
     if username.is_empty() && password.is_empty() {
         return Err(Problem::Nothing);
@@ -218,7 +230,6 @@ async fn check<B: WebBackend>(
     if username.is_empty() || password.is_empty() {
         return Err(Problem::EmptyPassword);
     }
-    let client = client_address(peer, headers);
     state
         .backend
         .sign_in_password(username, password, client)
