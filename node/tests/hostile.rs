@@ -414,13 +414,16 @@ fn search_cases() -> Vec<Case> {
             "year_from",
         ),
         ("origin not hex", "origin=xyz".to_string(), "origin"),
+        ("query not UTF-8", "q=%FF%FE".to_string(), "q (bytes)"),
         (
             "display languages five",
             "q=x&display_lang=it,en,el,ro,sl".to_string(),
             "display_lang",
         ),
     ] {
-        let code = if field == "colour" {
+        let code = if field == "q (bytes)" {
+            "invalid_utf8"
+        } else if field == "colour" {
             "unknown_parameter"
         } else if field == "q" {
             "invalid_query"
@@ -464,6 +467,9 @@ fn peer_cases(trap: u16) -> Vec<Case> {
         "http://[fd00::1]/".to_string(),
         "http://224.0.0.1/".to_string(),
         "http://255.255.255.255/".to_string(),
+        format!("http://localhost:{trap}"),
+        format!("http://{}.example/", "a".repeat(300)),
+        format!("http://{}.example/", "b".repeat(64)),
         "".to_string(),
         "not a url".to_string(),
         "http://".to_string(),
