@@ -280,7 +280,7 @@ mod tests {
         // Issue 18 asks for at least 30 per SEED centre; Italy has them,
         // Greece, Romania and Slovenia not yet (deploy/sample-data/README.md
         // keeps the counts). Raise this bound as records are written.
-        let minimum = [("it", 30), ("gr", 17), ("ro", 30), ("si", 30)];
+        let minimum = [("it", 30), ("gr", 24), ("ro", 30), ("si", 30)];
         for (centre, at_least) in minimum {
             assert!(
                 per_centre(centre) >= at_least,
