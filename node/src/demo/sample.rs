@@ -277,10 +277,9 @@ mod tests {
     fn every_sample_record_decodes_and_validates() {
         let all = contents();
         let per_centre = |centre: &str| all.iter().filter(|(r, _)| r.centre == centre).count();
-        // Issue 18 asks for at least 30 per SEED centre; Italy has them,
-        // Greece, Romania and Slovenia not yet (deploy/sample-data/README.md
-        // keeps the counts). Raise this bound as records are written.
-        let minimum = [("it", 30), ("gr", 17), ("ro", 7), ("si", 4)];
+        // Issue 18 asks for at least 30 per SEED centre
+        // (deploy/sample-data/README.md keeps the counts).
+        let minimum = [("it", 30), ("gr", 30), ("ro", 30), ("si", 30)];
         for (centre, at_least) in minimum {
             assert!(
                 per_centre(centre) >= at_least,
