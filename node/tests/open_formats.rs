@@ -737,7 +737,7 @@ async fn oai_pmh_harvesters_page_through_every_record_and_see_the_deleted_one() 
             "GR",
             &format!("Νέα πρακτική {number}"),
             "Μια πρακτική.",
-            &["social-economy"],
+            &["scaling-up"],
         ))
         .await;
     }

@@ -24,7 +24,7 @@ def header_of(header):
 
 def record_of(record):
     seen = header_of(record.header)
-    metadata = record.metadata or {}
+    metadata = getattr(record, "metadata", None) or {}
     seen["title"] = (metadata.get("title") or [None])[0]
     seen["rights"] = (metadata.get("rights") or [None])[0]
     return seen
@@ -79,20 +79,18 @@ else:
     from oaipmh_scythe import Scythe
 
     with Scythe(endpoint) as harvester:
-        everything = harvester.list_records(metadataPrefix="oai_dc", ignore_deleted=False)
+        everything = harvester.list_records(metadata_prefix="oai_dc", ignore_deleted=False)
         report["all"] = [record_of(record) for record in everything]
         report["set"] = [
             header_of(header)
-            for header in harvester.list_identifiers(metadataPrefix="oai_dc", set=set_spec)
+            for header in harvester.list_identifiers(metadata_prefix="oai_dc", set_=set_spec)
         ]
         report["from"] = [
             header_of(header)
-            for header in harvester.list_identifiers(
-                metadataPrefix="oai_dc", **{"from": from_date}
-            )
+            for header in harvester.list_identifiers(metadata_prefix="oai_dc", from_=from_date)
         ]
         report["deleted"] = header_of(
-            harvester.get_record(identifier=deleted_identifier, metadataPrefix="oai_dc").header
+            harvester.get_record(identifier=deleted_identifier, metadata_prefix="oai_dc").header
         )
 
 print(json.dumps(report))
