@@ -2,7 +2,8 @@
 //! consumer that did not write it: a record's schema.org JSON-LD by content
 //! negotiation (expanded with `pyld` against a schema.org context the test
 //! ships, no network), the Atom feeds (parsed with `feedparser`), the
-//! sitemap and robots.txt.
+//! sitemap and robots.txt, and the OAI-PMH provider (harvested with `sickle`
+//! and `oaipmh-scythe`, and read in Rust for the structural rules).
 //!
 //! The Python consumers come from PyPI (`.ci/run` installs them). When one
 //! is missing a test prints a loud SKIPPED line for that consumer and checks
