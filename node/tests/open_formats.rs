@@ -2,7 +2,8 @@
 //! consumer that did not write it: a record's schema.org JSON-LD by content
 //! negotiation (expanded with `pyld` against a schema.org context the test
 //! ships, no network), the Atom feeds (parsed with `feedparser`), the
-//! sitemap and robots.txt.
+//! sitemap and robots.txt, and the OAI-PMH provider (harvested with `sickle`
+//! and `oaipmh-scythe`, and read in Rust for the structural rules).
 //!
 //! The Python consumers come from PyPI (`.ci/run` installs them). When one
 //! is missing a test prints a loud SKIPPED line for that consumer and checks
@@ -548,5 +549,465 @@ async fn the_sitemap_lists_every_live_record_and_robots_txt_points_at_it() {
         "Sitemap: http://127.0.0.1:8470/sitemap.xml",
     ] {
         assert!(robots.lines().any(|have| have == line), "{line}:\n{robots}");
+    }
+}
+
+/// The OAI-PMH page size (`OAI_PAGE_RECORDS_MAX` in `web/oai_pmh.rs`).
+const OAI_PAGE: usize = 50;
+const OAI_NAMESPACE: &str = "http://www.openarchives.org/OAI/2.0/";
+
+/// What one OAI-PMH response says, read with quick-xml.
+#[derive(Debug, Default)]
+struct OaiResponse {
+    namespace: String,
+    schema_location: String,
+    response_date: String,
+    request_attributes: Vec<(String, String)>,
+    request_url: String,
+    error: Option<String>,
+    /// Identifier and whether its header says deleted, in document order.
+    headers: Vec<(String, bool)>,
+    datestamps: Vec<String>,
+    token: Option<String>,
+    token_attributes: Vec<(String, String)>,
+}
+
+fn attributes(start: &quick_xml::events::BytesStart) -> Vec<(String, String)> {
+    start
+        .attributes()
+        .map(|attribute| {
+            let attribute = attribute.unwrap();
+            (
+                String::from_utf8_lossy(attribute.key.as_ref()).into_owned(),
+                attribute.unescape_value().unwrap().into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn read_oai(document: &str) -> OaiResponse {
+    use quick_xml::events::Event;
+    assert!(
+        document.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?>"#),
+        "{document}"
+    );
+    let mut reader = quick_xml::Reader::from_str(document);
+    let mut response = OaiResponse::default();
+    let mut path: Vec<String> = Vec::new();
+    loop {
+        let event = reader.read_event().expect("well-formed XML");
+        match event {
+            Event::Start(start) | Event::Empty(start) if path.is_empty() => {
+                assert_eq!(start.name().as_ref(), b"OAI-PMH");
+                for (name, value) in attributes(&start) {
+                    match name.as_str() {
+                        "xmlns" => response.namespace = value,
+                        "xsi:schemaLocation" => response.schema_location = value,
+                        _ => {}
+                    }
+                }
+                path.push("OAI-PMH".into());
+            }
+            Event::Start(start) => {
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                let here = attributes(&start);
+                match name.as_str() {
+                    "request" => response.request_attributes = here,
+                    "error" => {
+                        response.error = here.into_iter().find(|(n, _)| n == "code").map(|(_, v)| v)
+                    }
+                    "header" => response.headers.push((
+                        String::new(),
+                        here.iter().any(|(n, v)| n == "status" && v == "deleted"),
+                    )),
+                    "resumptionToken" => {
+                        response.token = Some(String::new());
+                        response.token_attributes = here;
+                    }
+                    _ => {}
+                }
+                path.push(name);
+            }
+            Event::Empty(start) => {
+                let name = start.name();
+                let here = attributes(&start);
+                match name.as_ref() {
+                    b"request" => response.request_attributes = here,
+                    b"resumptionToken" => {
+                        response.token = Some(String::new());
+                        response.token_attributes = here;
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(text) => {
+                let text = text.unescape().unwrap().into_owned();
+                match path.last().map(String::as_str) {
+                    Some("responseDate") => response.response_date = text,
+                    Some("request") => response.request_url = text,
+                    Some("identifier") if path.iter().any(|p| p == "header") => {
+                        response.headers.last_mut().unwrap().0 = text
+                    }
+                    Some("datestamp") => response.datestamps.push(text),
+                    Some("resumptionToken") => response.token = Some(text),
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(response.namespace, OAI_NAMESPACE);
+    assert_eq!(
+        response.schema_location,
+        format!("{OAI_NAMESPACE} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd")
+    );
+    let date = &response.response_date;
+    assert!(
+        date.len() == 20 && date.ends_with('Z') && date.as_bytes()[10] == b'T',
+        "responseDate {date}"
+    );
+    assert_eq!(response.request_url, "http://127.0.0.1:8470/oai");
+    for datestamp in &response.datestamps {
+        assert_eq!(datestamp.len(), 20, "datestamp {datestamp}");
+    }
+    response
+}
+
+async fn oai(client: &reqwest::Client, node: &Node, query: &[(&str, &str)]) -> OaiResponse {
+    let response = client
+        .get(format!("{}/oai", node.url))
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/xml"));
+    read_oai(&response.text().await.unwrap())
+}
+
+fn attribute_of<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(have, _)| have == name)
+        .map(|(_, value)| value.as_str())
+}
+
+#[tokio::test]
+async fn oai_pmh_harvesters_page_through_every_record_and_see_the_deleted_one() {
+    let node = Node::start("Centro SEED Toscana", "IT", "it,el,en");
+    let (italian_path, greek_path) = seed(&node).await;
+    let before_count = 2 * OAI_PAGE + 5;
+    for number in 0..before_count {
+        node.publish(&content(
+            "it",
+            "IT",
+            &format!("Pratica numero {number}"),
+            "Una pratica di prova per la raccolta OAI-PMH.",
+            &["impact-finance"],
+        ))
+        .await;
+    }
+    let deleted_path = node
+        .publish(&content(
+            "it",
+            "IT",
+            "Da cancellare",
+            "Sparirà.",
+            &["co-design"],
+        ))
+        .await;
+    // Later writes fall in a later second than everything above.
+    let client = reqwest::Client::new();
+    let identify = oai(&client, &node, &[("verb", "Identify")]).await;
+    let earlier = identify.response_date.clone();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let from = oai(&client, &node, &[("verb", "Identify")])
+        .await
+        .response_date;
+    assert!(from > earlier);
+    for number in 0..3 {
+        node.publish(&content(
+            "el",
+            "GR",
+            &format!("Νέα πρακτική {number}"),
+            "Μια πρακτική.",
+            &["scaling-up"],
+        ))
+        .await;
+    }
+    let deleted = client
+        .delete(format!("{}/api/v1{}", node.url, deleted_path))
+        .bearer_auth(&node.editor_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let total = 2 + before_count + 1 + 3;
+    let identifier_of =
+        |path: &str| format!("oai:127.0.0.1:{}", path.trim_start_matches("/records/"));
+    let deleted_identifier = identifier_of(&deleted_path);
+
+    // A full ListRecords, page by page, read in Rust.
+    let first = oai(
+        &client,
+        &node,
+        &[("verb", "ListRecords"), ("metadataPrefix", "oai_dc")],
+    )
+    .await;
+    assert_eq!(
+        first.request_attributes,
+        vec![
+            ("verb".to_string(), "ListRecords".to_string()),
+            ("metadataPrefix".to_string(), "oai_dc".to_string())
+        ]
+    );
+    assert_eq!(first.headers.len(), OAI_PAGE);
+    let total_text = total.to_string();
+    assert_eq!(
+        attribute_of(&first.token_attributes, "completeListSize"),
+        Some(total_text.as_str())
+    );
+    assert_eq!(attribute_of(&first.token_attributes, "cursor"), Some("0"));
+    assert!(attribute_of(&first.token_attributes, "expirationDate").is_some());
+    let mut seen = first.headers.clone();
+    let mut token = first.token.clone().unwrap();
+    let mut pages = 1;
+    while !token.is_empty() {
+        let page = oai(
+            &client,
+            &node,
+            &[("verb", "ListRecords"), ("resumptionToken", &token)],
+        )
+        .await;
+        assert_eq!(
+            attribute_of(&page.request_attributes, "resumptionToken"),
+            Some(token.as_str())
+        );
+        assert_eq!(
+            attribute_of(&page.token_attributes, "completeListSize"),
+            Some(total_text.as_str())
+        );
+        seen.extend(page.headers.clone());
+        token = page
+            .token
+            .clone()
+            .expect("a resumptionToken element on every later page");
+        pages += 1;
+    }
+    assert_eq!(pages, total.div_ceil(OAI_PAGE));
+    assert_eq!(seen.len(), total);
+    let unique: std::collections::BTreeSet<&String> = seen.iter().map(|(id, _)| id).collect();
+    assert_eq!(unique.len(), total);
+    let deleted_headers: Vec<&(String, bool)> =
+        seen.iter().filter(|(_, deleted)| *deleted).collect();
+    assert_eq!(deleted_headers, vec![&(deleted_identifier.clone(), true)]);
+
+    // By set and by from.
+    let by_set = oai(
+        &client,
+        &node,
+        &[
+            ("verb", "ListIdentifiers"),
+            ("metadataPrefix", "oai_dc"),
+            ("set", "theme:co-design"),
+        ],
+    )
+    .await;
+    let mut set_ids: Vec<String> = by_set.headers.iter().map(|(id, _)| id.clone()).collect();
+    set_ids.sort();
+    let mut expected_set = vec![
+        identifier_of(&italian_path),
+        identifier_of(&greek_path),
+        deleted_identifier.clone(),
+    ];
+    expected_set.sort();
+    assert_eq!(set_ids, expected_set);
+    assert!(by_set.token.is_none(), "one page needs no token");
+    let since = oai(
+        &client,
+        &node,
+        &[
+            ("verb", "ListIdentifiers"),
+            ("metadataPrefix", "oai_dc"),
+            ("from", &from),
+        ],
+    )
+    .await;
+    assert_eq!(since.headers.len(), 4, "{since:?}");
+    assert_eq!(
+        since.headers.last().unwrap(),
+        &(deleted_identifier.clone(), true)
+    );
+
+    // GET and POST answer alike.
+    let posted = client
+        .post(format!("{}/oai", node.url))
+        .form(&[
+            ("verb", "GetRecord"),
+            ("metadataPrefix", "schema_org"),
+            ("identifier", &identifier_of(&italian_path)),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        posted.contains("<jsonld xmlns=\"urn:seednet:oai:schema-org-json-ld:1\""),
+        "{posted}"
+    );
+    assert!(posted.contains("Bilancio partecipativo di quartiere"));
+    read_oai(&posted);
+
+    // Every error code, once.
+    for (query, code) in [
+        (vec![("verb", "Dance")], "badVerb"),
+        (
+            vec![
+                ("verb", "ListRecords"),
+                ("metadataPrefix", "oai_dc"),
+                ("from", "2024-13-01"),
+            ],
+            "badArgument",
+        ),
+        (
+            vec![
+                ("verb", "ListRecords"),
+                ("metadataPrefix", "oai_dc"),
+                ("from", "2024-02-01"),
+                ("until", "2024-01-01"),
+            ],
+            "badArgument",
+        ),
+        (
+            vec![("verb", "ListRecords"), ("resumptionToken", "v1!forged")],
+            "badResumptionToken",
+        ),
+        (
+            vec![("verb", "ListRecords"), ("metadataPrefix", "marc21")],
+            "cannotDisseminateFormat",
+        ),
+        (
+            vec![
+                ("verb", "GetRecord"),
+                ("metadataPrefix", "oai_dc"),
+                ("identifier", "oai:127.0.0.1:nope/nope"),
+            ],
+            "idDoesNotExist",
+        ),
+        (
+            vec![
+                ("verb", "ListIdentifiers"),
+                ("metadataPrefix", "oai_dc"),
+                ("from", "9999-01-01"),
+            ],
+            "noRecordsMatch",
+        ),
+        (
+            vec![
+                ("verb", "ListMetadataFormats"),
+                ("identifier", deleted_identifier.as_str()),
+            ],
+            "noMetadataFormats",
+        ),
+    ] {
+        let response = oai(&client, &node, &query).await;
+        assert_eq!(response.error.as_deref(), Some(code), "{query:?}");
+        if matches!(code, "badVerb" | "badArgument") {
+            assert!(response.request_attributes.is_empty(), "{query:?}");
+        } else {
+            assert_eq!(
+                attribute_of(&response.request_attributes, "verb"),
+                Some(query[0].1)
+            );
+        }
+    }
+
+    for (module, package, tool) in [
+        ("sickle", "sickle", "sickle"),
+        ("oaipmh_scythe", "oaipmh-scythe", "scythe"),
+    ] {
+        if !python_has(module, package) {
+            continue;
+        }
+        let endpoint = format!("{}/oai", node.url);
+        let report: Value = serde_json::from_str(&python(
+            &[
+                &fixture("harvest_oai.py"),
+                tool,
+                &endpoint,
+                "theme:co-design",
+                &from,
+                &deleted_identifier,
+            ],
+            "",
+        ))
+        .unwrap();
+        let all = report["all"].as_array().unwrap();
+        assert_eq!(all.len(), total, "{tool}");
+        let deleted: Vec<&Value> = all
+            .iter()
+            .filter(|record| record["deleted"] == true)
+            .collect();
+        assert_eq!(deleted.len(), 1, "{tool}");
+        assert_eq!(deleted[0]["identifier"], deleted_identifier.as_str());
+        let italian = all
+            .iter()
+            .find(|record| record["identifier"] == identifier_of(&italian_path).as_str())
+            .unwrap();
+        assert_eq!(
+            italian["title"], "Bilancio partecipativo di quartiere",
+            "{tool}"
+        );
+        assert_eq!(
+            italian["rights"],
+            "https://spdx.org/licenses/CC-BY-4.0.html"
+        );
+        assert!(italian["sets"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("theme:co-design")));
+        let mut set_ids: Vec<String> = report["set"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|header| header["identifier"].as_str().unwrap().to_string())
+            .collect();
+        set_ids.sort();
+        assert_eq!(set_ids, expected_set, "{tool}");
+        assert_eq!(report["from"].as_array().unwrap().len(), 4, "{tool}");
+        assert_eq!(report["deleted"]["deleted"], true, "{tool}");
+        if tool == "sickle" {
+            assert_eq!(report["identify"], "persistent");
+            assert_eq!(report["formats"], json!(["oai_dc", "schema_org"]));
+            assert!(report["sets"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("country:IT")));
+            assert!(report["sets"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(format!("origin:{}", node.node_id))));
+            assert_eq!(report["post"].as_array().unwrap().len(), total);
+            for code in [
+                "badVerb",
+                "badArgument",
+                "badResumptionToken",
+                "cannotDisseminateFormat",
+                "idDoesNotExist",
+                "noRecordsMatch",
+                "noMetadataFormats",
+            ] {
+                assert_eq!(report["errors"][code], code, "{report}");
+            }
+        }
     }
 }

@@ -429,6 +429,20 @@ pub trait Storage: Send + Sync + 'static {
     /// `u64::MAX` starts at the head. Blocking.
     fn changes_before(&self, before_seq: u64, limit: usize) -> Result<RecentChanges, StorageError>;
 
+    /// When this node applied change-log entry `seq` (Unix seconds); `None`
+    /// for a position with no entry (never written, or purged). Stamps never
+    /// decrease along the log. Blocking.
+    fn applied_at(&self, seq: u64) -> Result<Option<i64>, StorageError>;
+
+    /// The last position of the log whose entry was applied before
+    /// `unix_seconds` (0 when none was): `changes_since` from it starts with
+    /// the first entry applied at or after that second. Blocking.
+    fn seq_applied_before(&self, unix_seconds: i64) -> Result<u64, StorageError>;
+
+    /// When the oldest entry still in the log was applied; `None` for an
+    /// empty log. Blocking.
+    fn earliest_applied_at(&self) -> Result<Option<i64>, StorageError>;
+
     /// The newest change-log sequence number (0 for an empty log).
     fn head_seq(&self) -> u64;
 
@@ -478,6 +492,8 @@ pub mod meta {
     pub const OWN_ROTATIONS: &[u8] = b"own_key_rotations";
     /// Present once the items index is complete (see `sled_storage`).
     pub const ITEMS_INDEX: &[u8] = b"items_index_v1";
+    /// Present once every change-log entry has its `applied` stamp.
+    pub const APPLIED_INDEX: &[u8] = b"applied_index_v1";
 }
 
 /// A node's stored items as a reconciliation [`ItemSource`]: range scans of

@@ -5,6 +5,10 @@
 //! - `records`: record key -> `seq u64 | flags u8 | version u64 | signature | bytes`
 //!   (the current version of each record; flag bit 0 = tombstone)
 //! - `changes`: `seq u64` -> `version u64 | hash [32] | record key`
+//! - `applied`: `seq u64` -> `unix seconds i64`: when this node applied the
+//!   change-log entry (the OAI-PMH datestamp), written in the same
+//!   transaction as the entry; never decreasing along the log (a clock that
+//!   steps back stamps the previous second again)
 //! - `versions`: `record key | 0x00 | version u64` -> `hash [32]` (every applied
 //!   version, to recognise equivocations)
 //! - `evidence`: `record key | 0x00 | version u64 | hash [32]` -> `signature | bytes`
@@ -27,6 +31,7 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -65,10 +70,13 @@ struct Inner {
     db: sled::Db,
     records: sled::Tree,
     changes: sled::Tree,
+    applied: sled::Tree,
     versions: sled::Tree,
     evidence: sled::Tree,
     items: sled::Tree,
     spaces: HashMap<Space, sled::Tree>,
+    /// The newest stamp in `applied` (writer thread only).
+    last_applied_at: AtomicI64,
     stats: Mutex<StorageStats>,
     head: watch::Sender<u64>,
 }
@@ -113,6 +121,7 @@ impl SledStorage {
             .map_err(|error| open_error(dir, error))?;
         let records = db.open_tree("records")?;
         let changes = db.open_tree("changes")?;
+        let applied = db.open_tree("applied")?;
         let versions = db.open_tree("versions")?;
         let evidence = db.open_tree("evidence")?;
         let items = db.open_tree("items")?;
@@ -122,6 +131,11 @@ impl SledStorage {
         }
         check_schema(&spaces[&Space::Meta], &records)?;
         ensure_items_index(&spaces[&Space::Meta], &records, &items)?;
+        ensure_applied_index(&spaces[&Space::Meta], &changes, &applied)?;
+        let last_applied_at = match applied.last()? {
+            Some((_, value)) => decode_u64(&value)? as i64,
+            None => 0,
+        };
         let head_seq = match changes.last()? {
             Some((key, _)) => decode_u64(&key)?,
             None => 0,
@@ -132,10 +146,12 @@ impl SledStorage {
             db,
             records,
             changes,
+            applied,
             versions,
             evidence,
             items,
             spaces,
+            last_applied_at: AtomicI64::new(last_applied_at),
             stats: Mutex::new(stats),
             head,
         });
@@ -245,6 +261,45 @@ fn ensure_items_index(
             items = count,
             seconds = started.elapsed().as_secs_f64(),
             "items index built from the stored records (migration)"
+        );
+    }
+    Ok(())
+}
+
+/// Stamps every change-log entry that has no `applied` entry with the time
+/// of opening, unless the meta key says the index is complete: a data dir
+/// from before the stamps gets them once, the moment it is upgraded (no
+/// harvester can have seen it before, and the stamps stay non-decreasing).
+fn ensure_applied_index(
+    meta_tree: &sled::Tree,
+    changes: &sled::Tree,
+    applied: &sled::Tree,
+) -> Result<(), StorageError> {
+    if meta_tree.get(meta::APPLIED_INDEX)?.is_some() {
+        return Ok(());
+    }
+    let now = crate::clock::now_unix_seconds();
+    let mut batch = sled::Batch::default();
+    let mut count = 0u64;
+    for entry in changes.iter() {
+        let (seq, _) = entry?;
+        if applied.contains_key(&seq)? {
+            continue;
+        }
+        batch.insert(seq, &now.to_be_bytes());
+        count += 1;
+        if count.is_multiple_of(ITEMS_REBUILD_BATCH_MAX) {
+            applied.apply_batch(std::mem::take(&mut batch))?;
+        }
+    }
+    applied.apply_batch(batch)?;
+    applied.flush()?;
+    meta_tree.insert(meta::APPLIED_INDEX, &1u64.to_be_bytes())?;
+    meta_tree.flush()?;
+    if count > 0 {
+        tracing::info!(
+            changes = count,
+            "change-log entries stamped with the time of the upgrade (migration)"
         );
     }
     Ok(())
@@ -463,6 +518,8 @@ struct RecordWrite {
 /// What one batch will write, and the state it sees including its own writes.
 #[derive(Default)]
 struct Plan {
+    /// When this batch applies its versions (Unix seconds, see `applied`).
+    applied_at: i64,
     records: Vec<RecordWrite>,
     evidence: Vec<(Vec<u8>, Vec<u8>)>,
     kv: Vec<(Space, Vec<KvWrite>)>,
@@ -576,7 +633,11 @@ impl Inner {
     fn commit_batch(&self, batch: Vec<WriteOp>, next_seq: &mut u64) {
         let ops = batch.len() as u64;
         let first_seq = *next_seq;
-        let mut plan = Plan::default();
+        let previous_stamp = self.last_applied_at.load(Ordering::Relaxed);
+        let mut plan = Plan {
+            applied_at: crate::clock::now_unix_seconds().max(previous_stamp),
+            ..Plan::default()
+        };
         let mut finishers: Vec<Finisher> = Vec::with_capacity(batch.len());
         for op in batch {
             finishers.push(self.plan_op(&mut plan, op, next_seq));
@@ -586,6 +647,10 @@ impl Inner {
         let flush_seconds = started.elapsed().as_secs_f64();
         match &result {
             Ok(()) => {
+                if !plan.records.is_empty() {
+                    self.last_applied_at
+                        .store(plan.applied_at, Ordering::Relaxed);
+                }
                 let head_seq = *next_seq - 1;
                 self.record_stats(&plan, ops, flush_seconds, head_seq);
                 if head_seq >= first_seq {
@@ -716,15 +781,17 @@ impl Inner {
             (
                 &self.records,
                 &self.changes,
+                &self.applied,
                 &self.versions,
                 &self.evidence,
                 &self.items,
             )
-                .transaction(|(records, changes, versions, evidence, items)| {
+                .transaction(|(records, changes, applied, versions, evidence, items)| {
                     for write in &plan.records {
                         records
                             .insert(write.key_bytes.as_slice(), write.record_value.as_slice())?;
                         changes.insert(&write.seq.to_be_bytes(), write.change_value.as_slice())?;
+                        applied.insert(&write.seq.to_be_bytes(), &plan.applied_at.to_be_bytes())?;
                         versions.insert(write.version_key.as_slice(), &write.hash.0)?;
                         if let Some(previous) = &write.previous_item_key {
                             items.remove(previous.0.as_slice())?;
@@ -785,8 +852,14 @@ impl Inner {
                 change_keys.push(seq);
             }
         }
-        (&self.records, &self.changes, &self.versions, &self.items)
-            .transaction(|(records, changes, versions, items)| {
+        (
+            &self.records,
+            &self.changes,
+            &self.applied,
+            &self.versions,
+            &self.items,
+        )
+            .transaction(|(records, changes, applied, versions, items)| {
                 for key in &record_keys {
                     records.remove(key)?;
                 }
@@ -795,6 +868,7 @@ impl Inner {
                 }
                 for key in &change_keys {
                     changes.remove(key)?;
+                    applied.remove(key)?;
                 }
                 for key in &version_keys {
                     versions.remove(key)?;
@@ -956,6 +1030,40 @@ impl Inner {
             }
         }
         Ok(page)
+    }
+
+    fn applied_at(&self, seq: u64) -> Result<Option<i64>, StorageError> {
+        match self.applied.get(seq.to_be_bytes())? {
+            Some(value) => Ok(Some(decode_u64(&value)? as i64)),
+            None => Ok(None),
+        }
+    }
+
+    /// The stamp of the first entry at or after `seq`; `None` past the end.
+    fn stamp_from(&self, seq: u64) -> Result<Option<i64>, StorageError> {
+        match self.applied.range(seq.to_be_bytes()..).next() {
+            Some(entry) => Ok(Some(decode_u64(&entry?.1)? as i64)),
+            None => Ok(None),
+        }
+    }
+
+    fn seq_applied_before(&self, unix_seconds: i64) -> Result<u64, StorageError> {
+        // Stamps never decrease along the log: find the smallest position
+        // whose next entry is stamped at or after `unix_seconds`.
+        let mut low = 1u64;
+        let mut high = *self.head.borrow() + 1;
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.stamp_from(middle)? {
+                Some(stamp) if stamp < unix_seconds => low = middle + 1,
+                _ => high = middle,
+            }
+        }
+        Ok(low - 1)
+    }
+
+    fn earliest_applied_at(&self) -> Result<Option<i64>, StorageError> {
+        self.stamp_from(0)
     }
 
     fn changes_before(&self, before_seq: u64, limit: usize) -> Result<RecentChanges, StorageError> {
@@ -1138,6 +1246,18 @@ impl Storage for SledStorage {
 
     fn changes_before(&self, before_seq: u64, limit: usize) -> Result<RecentChanges, StorageError> {
         self.inner.changes_before(before_seq, limit)
+    }
+
+    fn applied_at(&self, seq: u64) -> Result<Option<i64>, StorageError> {
+        self.inner.applied_at(seq)
+    }
+
+    fn seq_applied_before(&self, unix_seconds: i64) -> Result<u64, StorageError> {
+        self.inner.seq_applied_before(unix_seconds)
+    }
+
+    fn earliest_applied_at(&self) -> Result<Option<i64>, StorageError> {
+        self.inner.earliest_applied_at()
     }
 
     fn head_seq(&self) -> u64 {

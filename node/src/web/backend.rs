@@ -23,6 +23,7 @@ pub use crate::tokens::Role;
 pub use crate::audit::Actor;
 
 pub use super::accounts_backend::{AccountsBackend, PasswordRefusal};
+pub use super::oai_pmh::SetSpec;
 
 /// What a sign-in proved, by which a session stays tied to it: a token (by
 /// its id, never its secret) or an account at a session epoch.
@@ -291,6 +292,56 @@ pub struct FeedPage {
     pub next_before: Option<u64>,
 }
 
+/// Which records an OAI-PMH list holds (`crate::web::oai`): the current
+/// versions, tombstones included, in this node's change-log order.
+#[derive(Debug, Clone)]
+pub struct HarvestQuery {
+    /// Only entries after this change-log position (the token's cursor).
+    pub after_seq: u64,
+    /// Only versions this node applied at or after this Unix second.
+    pub from: Option<i64>,
+    /// Only versions this node applied at or before this Unix second.
+    pub until: Option<i64>,
+    pub set: Option<SetSpec>,
+    /// Most items, 1 to `crate::web::oai_pmh::OAI_PAGE_RECORDS_MAX`.
+    pub limit: usize,
+    /// Also count every match from the start (the first page of a list).
+    pub count: bool,
+}
+
+/// One current record version (live or tombstone) as a harvester sees it.
+#[derive(Debug, Clone)]
+pub struct HarvestItem {
+    /// The verified signed version.
+    pub signed: Signed<Record>,
+    /// When this node applied it (Unix seconds): the OAI datestamp.
+    pub applied_at: i64,
+    /// The name of its origin centre, when this node knows it.
+    pub centre: Option<String>,
+}
+
+/// A page of an OAI-PMH list.
+#[derive(Debug, Clone, Default)]
+pub struct HarvestPage {
+    pub items: Vec<HarvestItem>,
+    /// The position to continue after; `None` when the list is complete.
+    pub next_after: Option<u64>,
+    /// Every match from the query's start, when counted and within the
+    /// node's scan bound.
+    pub complete_list_size: Option<u64>,
+}
+
+/// What ListSets and Identify need to know about the whole node.
+#[derive(Debug, Clone, Default)]
+pub struct HarvestOverview {
+    /// When the oldest change-log entry was applied (Unix seconds).
+    pub earliest_applied_at: Option<i64>,
+    /// The origins this node holds records of, with their centre's name.
+    pub origins: Vec<(NodeId, Option<String>)>,
+    /// The countries of the live records (within the scan bound).
+    pub countries: Vec<CountryCode>,
+}
+
 /// A page of the live records' addresses, for the sitemap.
 #[derive(Debug, Clone, Default)]
 pub struct RecordIndexPage {
@@ -552,6 +603,25 @@ pub trait WebBackend: AccountsBackend + Send + Sync + 'static {
     /// match `query`; tombstones are left out.
     fn feed(&self, query: FeedQuery)
         -> impl Future<Output = Result<FeedPage, BackendError>> + Send;
+
+    /// A page of the records (tombstones included) an OAI-PMH list holds.
+    fn harvest(
+        &self,
+        query: HarvestQuery,
+    ) -> impl Future<Output = Result<HarvestPage, BackendError>> + Send;
+
+    /// The current version of a record, a tombstone included; `None` if
+    /// unknown.
+    fn harvest_record(
+        &self,
+        key: RecordKey,
+    ) -> impl Future<Output = Result<Option<HarvestItem>, BackendError>> + Send;
+
+    /// Origins, countries and the earliest datestamp, for ListSets and
+    /// Identify.
+    fn harvest_overview(
+        &self,
+    ) -> impl Future<Output = Result<HarvestOverview, BackendError>> + Send;
 
     /// How many live records this node holds (all origins).
     fn live_record_count(&self) -> impl Future<Output = Result<u64, BackendError>> + Send;

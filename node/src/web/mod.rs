@@ -34,6 +34,8 @@ pub mod i18n;
 pub mod markdown;
 pub mod negotiate;
 pub mod node_backend;
+pub mod oai;
+pub mod oai_pmh;
 mod pages;
 pub mod search_adapter;
 pub mod security;
@@ -122,6 +124,11 @@ pub fn router<B: WebBackend>(backend: Arc<B>, config: WebConfig) -> Router {
         .route("/records/{origin}/{id}", get(pages::record::page::<B>))
         .route("/network", get(pages::network::page::<B>))
         .route(feeds::FEED_PATH, get(feeds::change_feed::<B>))
+        .route(
+            oai::OAI_PATH,
+            get(oai::get_oai::<B>).post(oai::post_oai::<B>),
+        )
+        .route(oai::SCHEMA_ORG_FORMAT_SCHEMA_PATH, get(oai::schema_org_xsd))
         .route("/sitemap.xml", get(sitemap::sitemap::<B>))
         .route("/sitemaps/{name}", get(sitemap::sitemap_file::<B>))
         .route("/robots.txt", get(sitemap::robots::<B>))

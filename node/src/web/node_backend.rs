@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use seednet_protocol::{CountryCode, NodeId, Record, RecordContent, RecordKey};
+use seednet_protocol::{CountryCode, NodeId, Record, RecordContent, RecordKey, Signed};
 
 use super::accounts_backend::{
     AccountChange, AccountError, AccountInfo, AccountsBackend, AuditEntry, NewAccount, NewToken,
@@ -28,10 +28,11 @@ use super::accounts_backend::{
 };
 use super::backend::{
     Actor, AdminAction, AdminError, BackendError, BlockedOrigin, CentreName, CentreSummary,
-    Credential, FederationView, FeedEntry, FeedPage, FeedQuery, Grant, NetworkView, NodeInfo,
-    PeerIdentity, PeerView, Published, PurgePreview, PurgeSummary, RecordIndexPage, RecordSummary,
-    RecordView, RepairView, Role, SearchFailure, SearchRequest, SearchResults, TokenRefusal,
-    Transfer, WebBackend, WriteError,
+    Credential, FederationView, FeedEntry, FeedPage, FeedQuery, Grant, HarvestItem,
+    HarvestOverview, HarvestPage, HarvestQuery, NetworkView, NodeInfo, PeerIdentity, PeerView,
+    Published, PurgePreview, PurgeSummary, RecordIndexPage, RecordSummary, RecordView, RepairView,
+    Role, SearchFailure, SearchRequest, SearchResults, TokenRefusal, Transfer, WebBackend,
+    WriteError,
 };
 use super::search_adapter::{from_engine_response, to_engine_request};
 use crate::accounts::limiter::{self, SignInLimiter};
@@ -48,6 +49,13 @@ pub const OWN_RECORDS_SCAN_MAX: usize = 10_000;
 pub const FEED_SCAN_ENTRIES_MAX: usize = 5_000;
 /// Change-log entries read per storage call while a feed page fills.
 const FEED_SCAN_BATCH: usize = 200;
+
+/// Most change-log entries one OAI-PMH request examines (to fill a page, or
+/// to count the complete list): a set that matches rarely returns a short
+/// page with a token, and a list longer than this is not counted.
+pub const HARVEST_SCAN_ENTRIES_MAX: usize = 20_000;
+/// Most records examined for the countries of ListSets.
+pub const HARVEST_SETS_SCAN_RECORDS_MAX: usize = 20_000;
 
 /// The node as the web interface sees it.
 pub struct NodeBackend {
@@ -366,6 +374,130 @@ impl WebBackend for NodeBackend {
                     None => return Ok(page),
                 }
             }
+        })
+        .await
+    }
+
+    async fn harvest(&self, query: HarvestQuery) -> Result<HarvestPage, BackendError> {
+        let names = self.centre_names();
+        self.blocking(move |storage| {
+            let from_seq = match query.from {
+                Some(from) => storage.seq_applied_before(from)?,
+                None => 0,
+            };
+            let start = query.after_seq.max(from_seq);
+            let limit = query.limit.max(1);
+            let mut page = HarvestPage::default();
+            let mut matches = 0u64;
+            let mut last_listed = start;
+            let mut after = start;
+            let mut examined = 0usize;
+            let head = storage.head_seq();
+            'scan: while after < head {
+                let batch = storage.changes_since(after, FEED_SCAN_BATCH, usize::MAX)?;
+                if batch.next_seq <= after {
+                    break;
+                }
+                for change in batch.changes {
+                    let applied_at = storage.applied_at(change.seq)?.ok_or_else(|| {
+                        StorageError::Corrupt(format!("change {} has no applied stamp", change.seq))
+                    })?;
+                    if query.until.is_some_and(|until| applied_at > until) {
+                        // Stamps never decrease: nothing later matches.
+                        break 'scan;
+                    }
+                    let signed = Signed::<Record>::verify(&change.bytes, change.signature)?;
+                    if query.set.is_some_and(|set| !set.contains(signed.value())) {
+                        continue;
+                    }
+                    matches += 1;
+                    if page.items.len() < limit {
+                        last_listed = change.seq;
+                        page.items.push(HarvestItem {
+                            centre: names.get(&change.key.origin).cloned(),
+                            signed,
+                            applied_at,
+                        });
+                    } else if !query.count {
+                        // One match beyond the page: the list goes on.
+                        break 'scan;
+                    }
+                }
+                after = batch.next_seq;
+                examined += FEED_SCAN_BATCH;
+                if examined >= HARVEST_SCAN_ENTRIES_MAX && after < head {
+                    // The scan bound: continue where it stopped, uncounted.
+                    page.next_after = Some(if page.items.len() < limit {
+                        after
+                    } else {
+                        last_listed
+                    });
+                    return Ok(page);
+                }
+            }
+            if matches > page.items.len() as u64 {
+                page.next_after = Some(last_listed);
+            }
+            if query.count {
+                page.complete_list_size = Some(matches);
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn harvest_record(&self, key: RecordKey) -> Result<Option<HarvestItem>, BackendError> {
+        let names = self.centre_names();
+        self.blocking(move |storage| {
+            let Some(stored) = storage.get(&key)? else {
+                return Ok(None);
+            };
+            let applied_at = storage.applied_at(stored.seq)?.ok_or_else(|| {
+                StorageError::Corrupt(format!("change {} has no applied stamp", stored.seq))
+            })?;
+            Ok(Some(HarvestItem {
+                centre: names.get(&key.origin).cloned(),
+                signed: stored.signed,
+                applied_at,
+            }))
+        })
+        .await
+    }
+
+    async fn harvest_overview(&self) -> Result<HarvestOverview, BackendError> {
+        let names = self.centre_names();
+        self.blocking(move |storage| {
+            let origins = storage
+                .stats()
+                .records_by_origin
+                .keys()
+                .map(|origin| (*origin, names.get(origin).cloned()))
+                .collect();
+            let mut countries = std::collections::BTreeSet::new();
+            let mut after = None;
+            let mut examined = 0usize;
+            loop {
+                let list = storage.list(&ListQuery {
+                    after,
+                    limit: LIST_PAGE_RECORDS_MAX,
+                    ..ListQuery::default()
+                })?;
+                examined += list.records.len();
+                for stored in &list.records {
+                    if let Some(content) = stored.signed.value().content() {
+                        countries.insert(content.country);
+                    }
+                }
+                match list.next {
+                    Some(next) if examined < HARVEST_SETS_SCAN_RECORDS_MAX => after = Some(next),
+                    _ => break,
+                }
+            }
+            Ok(HarvestOverview {
+                earliest_applied_at: storage.earliest_applied_at()?,
+                origins,
+                countries: countries.into_iter().collect(),
+            })
         })
         .await
     }

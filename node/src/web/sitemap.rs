@@ -244,6 +244,7 @@ pub fn robots_txt(base: &str) -> String {
         "# seednet: the public pages and the public read API may be crawled.\n\
          User-agent: *\n\
          Allow: /\n\
+         Allow: /oai\n\
          Disallow: /admin\n\
          Disallow: /editor\n\
          Disallow: /account\n\
@@ -306,6 +307,7 @@ mod tests {
         );
         let robots = robots_txt("https://n.example/");
         assert!(robots.contains("Disallow: /admin\n") && robots.contains("Disallow: /editor\n"));
+        assert!(robots.contains("Allow: /oai\n"), "{robots}");
         assert!(robots.ends_with("Sitemap: https://n.example/sitemap.xml\n"));
     }
 }

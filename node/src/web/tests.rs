@@ -84,6 +84,15 @@ impl WebBackend for ScriptedBackend {
     async fn feed(&self, _query: FeedQuery) -> Result<FeedPage, BackendError> {
         Ok(FeedPage::default())
     }
+    async fn harvest(&self, _query: HarvestQuery) -> Result<HarvestPage, BackendError> {
+        Ok(HarvestPage::default())
+    }
+    async fn harvest_record(&self, _key: RecordKey) -> Result<Option<HarvestItem>, BackendError> {
+        Ok(None)
+    }
+    async fn harvest_overview(&self) -> Result<HarvestOverview, BackendError> {
+        Ok(HarvestOverview::default())
+    }
     async fn live_record_count(&self) -> Result<u64, BackendError> {
         Ok(0)
     }
