@@ -35,6 +35,7 @@
 //! instructions for eight outputs, and no horizontal sums are needed at all.
 
 use crate::format::{half_to_f32, BLOCK, BLOCK_BYTES};
+use crate::mathfn::round_to_int;
 
 /// Output rows stored and computed together (one 256-bit vector of f32).
 pub(crate) const ROW_GROUP: usize = 8;
@@ -197,13 +198,6 @@ fn quantize_block(x: &[f32; BLOCK], out: &mut [u8; BLOCK]) -> f32 {
         *o = (q + 128) as u8;
     }
     scale
-}
-
-/// Rounds to the nearest integer, ties to even, for |v| < 2^22.
-#[inline(always)]
-pub(crate) fn round_to_int(v: f32) -> i32 {
-    const ROUNDER: f32 = 12_582_912.0; // 1.5 · 2^23
-    (v + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32
 }
 
 /// Which matrix kernel this CPU runs.

@@ -19,7 +19,7 @@ pub(crate) fn exp(x: f32) -> f32 {
     const LN2_HIGH: f32 = 0.693_145_75;
     const LN2_LOW: f32 = 1.428_606_8e-6;
     let x = x.clamp(-87.0, 88.0);
-    let k = crate::kernels::round_to_int(x * LOG2_E);
+    let k = round_to_int(x * LOG2_E);
     let n = k as f32;
     let r = (x - n * LN2_HIGH) - n * LN2_LOW;
     // Taylor series to r^7 on |r| <= ln2/2: relative error < 3e-9 before
@@ -157,6 +157,13 @@ pub(crate) fn softmax(xs: &mut [f32]) {
     for v in xs.iter_mut() {
         *v *= inv;
     }
+}
+
+/// Rounds to the nearest integer, ties to even, for |v| < 2^22.
+#[inline(always)]
+pub(crate) fn round_to_int(v: f32) -> i32 {
+    const ROUNDER: f32 = 12_582_912.0; // 1.5 · 2^23
+    (v + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use seednet_protocol::{NodeId, Record, Theme};
 use super::atom::{self, Category, Entry, Feed, ATOM_MEDIA_TYPE};
 use super::backend::{FeedEntry, FeedQuery, NodeInfo, SearchRequest, WebBackend};
 use super::markdown;
-use super::pages::{pair, parse_pairs};
+use super::pairs::{pair, parse_pairs};
 use super::WebState;
 use crate::schema_org::record_page_url;
 

@@ -37,6 +37,7 @@ pub mod node_backend;
 pub mod oai;
 pub mod oai_pmh;
 mod pages;
+mod pairs;
 pub mod search_adapter;
 pub mod security;
 pub mod session;

@@ -35,7 +35,7 @@ use super::oai_pmh::{
     SetSpec, TokenElement, OAI_PAGE_RECORDS_MAX, RESUMPTION_TOKEN_LIFETIME_SECS,
     SCHEMA_ORG_FORMAT_NAMESPACE,
 };
-use super::pages::parse_pairs;
+use super::pairs::parse_pairs;
 use super::WebState;
 use crate::schema_org::{creative_work, license_url, record_page_url, with_context};
 

@@ -14,37 +14,20 @@ use axum::response::Response;
 use maud::{html, Markup};
 use seednet_protocol::NodeId;
 
+use super::admin_guard::{check_form, require_admin};
 use super::{
-    html_response, layout, message_page, notice, pair, parse_pairs, see_other, server_error,
-    url_encode, Ctx, Nav,
+    html_response, layout, message_page, notice, pair, parse_pairs, see_other, server_error, Ctx,
+    Nav,
 };
 use crate::federation::admission::{PENDING_LINK_REQUESTS_MAX, PENDING_LINK_REQUEST_TTL_SECS};
 use crate::web::backend::{
     AdminAction, AdminError, FederationView, PeerState, PeerView, WebBackend,
 };
-use crate::web::session::{csrf_matches, SessionView};
+use crate::web::session::SessionView;
 use crate::web::WebState;
 
 /// Longest blocklist reason accepted, in characters.
 pub const BLOCK_REASON_CHARS_MAX: usize = 200;
-
-/// The signed-in admin, or the response for anyone else (shared by the
-/// admin pages of `accounts` and `tokens`).
-pub(super) fn require_admin(ctx: &Ctx) -> Result<&SessionView, Box<Response>> {
-    match &ctx.session {
-        Some(session) if session.role.can_administer() => Ok(session),
-        Some(_) => Err(Box::new(message_page(
-            ctx,
-            StatusCode::FORBIDDEN,
-            "admin.forbidden_title",
-            ctx.t("admin.forbidden"),
-        ))),
-        None => Err(Box::new(see_other(&format!(
-            "/signin?required=1&next={}",
-            url_encode(&ctx.here)
-        )))),
-    }
-}
 
 pub async fn page<B: WebBackend>(
     State(state): State<Arc<WebState<B>>>,
@@ -337,21 +320,6 @@ async fn run<B: WebBackend>(state: &WebState<B>, action: AdminAction) -> Respons
             see_other("/admin?error=refused")
         }
     }
-}
-
-/// Checks the admin session and CSRF token of an admin form.
-pub(super) fn check_form(ctx: &Ctx, body: &Bytes) -> Result<Vec<(String, String)>, Box<Response>> {
-    let session = require_admin(ctx)?;
-    let pairs = parse_pairs(std::str::from_utf8(body).unwrap_or(""));
-    if !csrf_matches(&session.csrf, pair(&pairs, "csrf").unwrap_or("")) {
-        return Err(Box::new(message_page(
-            ctx,
-            StatusCode::FORBIDDEN,
-            "form.expired_title",
-            ctx.t("form.expired"),
-        )));
-    }
-    Ok(pairs)
 }
 
 pub async fn peer_action<B: WebBackend>(

@@ -14,7 +14,7 @@ use axum::response::Response;
 use maud::{html, Markup};
 use seednet_protocol::NodeId;
 
-use super::admin::{check_form, require_admin};
+use super::admin_guard::{check_form, require_admin};
 use super::{
     country_label, html_response, lang_label, layout, message_page, pair, see_other, Ctx, Nav,
 };

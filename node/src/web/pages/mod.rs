@@ -6,13 +6,13 @@
 
 pub mod accounts;
 pub mod admin;
+mod admin_guard;
 pub mod admin_peers;
 pub mod audit;
 pub mod editor;
 pub mod network;
 pub mod password;
 pub mod record;
-use record::provenance_text;
 pub mod search;
 pub mod signin;
 pub mod tokens;
@@ -28,6 +28,7 @@ use serde::Deserialize;
 use super::assets;
 use super::backend::{BackendError, Role, WebBackend};
 use super::i18n::UiLang;
+pub use super::pairs::{pair, parse_pairs};
 use super::session::{self, SessionView, LANG_COOKIE, SESSION_COOKIE};
 use super::WebState;
 
@@ -232,20 +233,6 @@ pub fn role_key(role: Role) -> &'static str {
 /// Percent-encodes a query parameter value.
 pub fn url_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-/// Parses a query string or form body into pairs.
-pub fn parse_pairs(text: &str) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(text.as_bytes())
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect()
-}
-
-pub fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
 }
 
 /// A local path to go back to: must start with one `/` (never `//host`).

@@ -398,7 +398,7 @@ fn hit_item(ctx: &Ctx, request: &SearchRequest, hit: &SearchHit) -> Markup {
                     }
                     p class="translation-note" {
                         span class="badge badge-translation" {
-                            (super::provenance_text(ctx, display.provenance, display.reviewed))
+                            (super::record::provenance_text(ctx, display.provenance, display.reviewed))
                         }
                         " "
                         a href=(format!("{href}?tr={}", super::record::ORIGINAL_PARAM)) lang=(hit.lang.as_str()) class="original-link" {

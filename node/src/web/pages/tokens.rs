@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::html;
 
-use super::admin::{check_form, require_admin};
+use super::admin_guard::{check_form, require_admin};
 use super::{
     html_response, layout, pair, parse_pairs, role_key, see_other, server_error, Ctx, Nav,
 };
