@@ -171,18 +171,8 @@ async fn acknowledged_writes_survive_sigkill() {
             child.wait().unwrap();
             let snapshot = acked.lock().unwrap().clone();
             let db = dir.join("db");
-            let (seqs, head) = tokio::task::spawn_blocking({
-                let mut seqs = std::mem::take(&mut last_seq);
-                let mut head = last_head;
-                move || {
-                    check_recovered(&db, &snapshot, &BTreeMap::new(), &mut seqs, &mut head);
-                    (seqs, head)
-                }
-            })
-            .await
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
-            last_seq = seqs;
-            last_head = head;
+            (last_seq, last_head) =
+                check_off_runtime(&db, snapshot, BTreeMap::new(), last_seq, last_head).await;
             continue;
         }
         let server = Server::start(&dir);
@@ -213,20 +203,7 @@ async fn acknowledged_writes_survive_sigkill() {
             .collect();
         checked.extend(full.clone());
         let db = dir.join("db");
-        tokio::task::spawn_blocking({
-            let mut seqs = std::mem::take(&mut last_seq);
-            let mut head = last_head;
-            move || {
-                check_recovered(&db, &snapshot, &full, &mut seqs, &mut head);
-                (seqs, head)
-            }
-        })
-        .await
-        .map(|(seqs, head)| {
-            last_seq = seqs;
-            last_head = head;
-        })
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
+        (last_seq, last_head) = check_off_runtime(&db, snapshot, full, last_seq, last_head).await;
     }
     let total = acked.lock().unwrap().len();
     eprintln!(
@@ -237,6 +214,24 @@ async fn acknowledged_writes_survive_sigkill() {
     );
     assert!(total > 0, "some writes were acknowledged");
     index_agrees_with_storage(&dir, &tokens.admin_token).await;
+}
+
+/// [`check_recovered`] on a blocking thread (it opens sled), carrying the
+/// sequence numbers and head seen so far from one kill to the next.
+async fn check_off_runtime(
+    db: &std::path::Path,
+    acked: BTreeMap<RecordKey, u64>,
+    full: BTreeMap<RecordKey, u64>,
+    mut last_seq: BTreeMap<RecordKey, u64>,
+    mut last_head: u64,
+) -> (BTreeMap<RecordKey, u64>, u64) {
+    let db = db.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        check_recovered(&db, &acked, &full, &mut last_seq, &mut last_head);
+        (last_seq, last_head)
+    })
+    .await
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
 }
 
 /// When a cycle kills the node.

@@ -76,23 +76,21 @@ async fn status(setup: &NodeSetup) -> Option<(u64, u64)> {
     Some((live, status["head_seq"].as_u64()?))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killing_a_node_mid_sync_loses_and_duplicates_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let a_setup = init_node(&dir.path().join("a"), "a", "IT", &["en"], 600_000)
+/// A node (in this process) holding [`RECORDS`] records titled `{prefix} N`.
+async fn publishing_node(dir: &std::path::Path, prefix: &str) -> std::sync::Arc<LocalNode> {
+    let setup = init_node(&dir.join("a"), "a", "IT", &["en"], 600_000)
         .await
         .unwrap();
-    let a = LocalNode::start(a_setup).await.unwrap();
+    let a = std::sync::Arc::new(LocalNode::start(setup).await.unwrap());
     let mut publishing = tokio::task::JoinSet::new();
-    let a = std::sync::Arc::new(a);
     for worker in 0..16u64 {
-        let a = std::sync::Arc::clone(&a);
+        let (a, prefix) = (std::sync::Arc::clone(&a), prefix.to_string());
         publishing.spawn(async move {
             for n in (worker..RECORDS).step_by(16) {
                 let content = serde_json::to_value(seednet_protocol::testing::sample_content(
                     "en",
                     "IT",
-                    &format!("record {n}"),
+                    &format!("{prefix} {n}"),
                 ))
                 .unwrap();
                 a.publish(content).await.expect("publish");
@@ -102,16 +100,24 @@ async fn killing_a_node_mid_sync_loses_and_duplicates_nothing() {
     while let Some(done) = publishing.join_next().await {
         done.unwrap();
     }
+    a
+}
 
-    let b = init_node(&dir.path().join("b"), "b", "GR", &["en"], 600_000)
-        .await
-        .unwrap();
-    let child = spawn_serve(&b);
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while status(&b).await.is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "b did not start");
+/// `seednet serve` on `setup`, once its status answers.
+async fn serve_ready(setup: &NodeSetup, deadline: tokio::time::Instant) -> Serving {
+    let child = spawn_serve(setup);
+    while status(setup).await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    child
+}
+
+/// `b`'s admin adds `a`, whose admin approves: `b` pulls `a`'s feed.
+async fn pull_from(b: &NodeSetup, a: &LocalNode) {
     call(
         &b.url,
         &b.admin_token,
@@ -128,6 +134,19 @@ async fn killing_a_node_mid_sync_loses_and_duplicates_nothing() {
     )
     .await
     .expect("approve");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_a_node_mid_sync_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = publishing_node(dir.path(), "record").await;
+
+    let b = init_node(&dir.path().join("b"), "b", "GR", &["en"], 600_000)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let child = serve_ready(&b, deadline).await;
+    pull_from(&b, &a).await;
     // Kill B as soon as it holds some but not all records.
     let at_kill = loop {
         let (live, _) = status(&b).await.unwrap_or((0, 0));
@@ -196,38 +215,12 @@ async fn live_of(setup: &NodeSetup, origin: &str) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_a_node_mid_purge_leaves_no_half_purge() {
     let dir = tempfile::tempdir().unwrap();
-    let a_setup = init_node(&dir.path().join("a"), "a", "IT", &["en"], 600_000)
-        .await
-        .unwrap();
-    let a = LocalNode::start(a_setup).await.unwrap();
-    let a = std::sync::Arc::new(a);
-    let mut publishing = tokio::task::JoinSet::new();
-    for worker in 0..16u64 {
-        let a = std::sync::Arc::clone(&a);
-        publishing.spawn(async move {
-            for n in (worker..RECORDS).step_by(16) {
-                let content = serde_json::to_value(seednet_protocol::testing::sample_content(
-                    "en",
-                    "IT",
-                    &format!("relayed {n}"),
-                ))
-                .unwrap();
-                a.publish(content).await.expect("publish");
-            }
-        });
-    }
-    while let Some(done) = publishing.join_next().await {
-        done.unwrap();
-    }
+    let a = publishing_node(dir.path(), "relayed").await;
     let b = init_node(&dir.path().join("b"), "b", "GR", &["en"], 600_000)
         .await
         .unwrap();
-    let child = spawn_serve(&b);
     let deadline = tokio::time::Instant::now() + DEADLINE;
-    while status(&b).await.is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "b did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let child = serve_ready(&b, deadline).await;
     const OWN: u64 = 5;
     for n in 0..OWN {
         let content = serde_json::to_value(seednet_protocol::testing::sample_content(
@@ -246,22 +239,7 @@ async fn killing_a_node_mid_purge_leaves_no_half_purge() {
         .await
         .expect("publish on b");
     }
-    call(
-        &b.url,
-        &b.admin_token,
-        reqwest::Method::POST,
-        "/api/v1/peers",
-        Some(json!({ "url": a.url() })),
-    )
-    .await
-    .expect("peer add");
-    a.admin(
-        "POST",
-        &format!("/api/v1/peers/{}/approve", b.node_id),
-        None,
-    )
-    .await
-    .expect("approve");
+    pull_from(&b, &a).await;
     let origin = a.node_id().to_hex();
     while live_of(&b, &origin).await.unwrap_or(0) < RECORDS {
         assert!(tokio::time::Instant::now() < deadline, "b did not catch up");
@@ -295,11 +273,7 @@ async fn killing_a_node_mid_purge_leaves_no_half_purge() {
         drop(child);
         let answered = purge.await.unwrap().is_some();
         wait_released(&b.data_dir).await.unwrap();
-        child = spawn_serve(&b);
-        while status(&b).await.is_none() {
-            assert!(tokio::time::Instant::now() < deadline, "b did not restart");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        child = serve_ready(&b, deadline).await;
         assert_eq!(live_of(&b, &own).await, Some(OWN), "own records untouched");
         let left = live_of(&b, &origin).await.unwrap();
         let peer = call(

@@ -97,8 +97,8 @@ impl Peer {
             self.next_record += 1;
             key(self.next_record)
         } else {
-            let keys: Vec<&RecordKey> = self.current.keys().collect();
-            let mut keys: Vec<RecordKey> = keys.into_iter().cloned().collect();
+            // Sorted, so that the pick depends on the seed alone.
+            let mut keys: Vec<&RecordKey> = self.current.keys().collect();
             keys.sort();
             keys[rng.below(keys.len() as u64) as usize].clone()
         };
