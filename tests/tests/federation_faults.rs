@@ -142,7 +142,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         Fault::Corrupt => response.body(Body::from(corrupt(&body))).unwrap(),
         Fault::Cut => {
             let half = body.slice(..body.len() / 2);
-            let stream = list_stream(vec![Ok(half), Err(std::io::Error::other("cut"))]);
+            let stream = futures_util::stream::iter([Ok(half), Err(std::io::Error::other("cut"))]);
             response.body(Body::from_stream(stream)).unwrap()
         }
         Fault::Drip => {
@@ -160,49 +160,16 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
                 }
             });
             response
-                .body(Body::from_stream(channel_stream(receiver)))
+                .body(Body::from_stream(futures_util::stream::unfold(
+                    receiver,
+                    |mut receiver| async move {
+                        let chunk = receiver.recv().await?;
+                        Some((chunk, receiver))
+                    },
+                )))
                 .unwrap()
         }
         _ => response.body(Body::from(body)).unwrap(),
-    }
-}
-
-fn list_stream(
-    items: Vec<Result<Bytes, std::io::Error>>,
-) -> impl streams::Stream<Item = Result<Bytes, std::io::Error>> {
-    streams::Iter(items.into_iter())
-}
-
-fn channel_stream(
-    receiver: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
-) -> impl streams::Stream<Item = Result<Bytes, std::io::Error>> {
-    streams::Channel(receiver)
-}
-
-/// The two small streams the proxy needs (a list, a channel) as
-/// `futures_core::Stream`s for `Body::from_stream`.
-mod streams {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    pub use futures_core::Stream;
-
-    pub struct Iter<I>(pub I);
-
-    impl<I: Iterator + Unpin> Stream for Iter<I> {
-        type Item = I::Item;
-        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<I::Item>> {
-            Poll::Ready(self.0.next())
-        }
-    }
-
-    pub struct Channel<T>(pub tokio::sync::mpsc::Receiver<T>);
-
-    impl<T> Stream for Channel<T> {
-        type Item = T;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-            self.0.poll_recv(cx)
-        }
     }
 }
 
